@@ -1,0 +1,21 @@
+# The two commands of the README. Each first installs what is missing (idempotent).
+APT_PACKAGES := libxmlsec1-dev libxml2-dev libclang-dev pkg-config libssl-dev xmlsec1 python3-pip
+PY_PACKAGES := python3-saml==1.16.0 PyJWT[crypto]==2.10.1 cryptography
+
+.PHONY: deps run test bench
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+	@python3 -c "import onelogin.saml2, jwt" 2>/dev/null || python3 -m pip install -q $(PY_PACKAGES)
+
+run: deps
+	cargo run --release -- serve --config fixtures/tenant/demo.toml
+
+test: deps
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+	cargo test
+
+bench: deps
+	cargo bench

@@ -1,0 +1,9 @@
+//! idpipe: a self-hosted identity provider core. A programmable login pipeline whose outcome is
+//! issued as signed (optionally encrypted) SAML 2.0 responses and OIDC tokens.
+//!
+//! Data flows one way: request -> [`pipeline::Event`] -> [`pipeline::Executor`] (actions record
+//! commands through their `api`) -> [`pipeline::Outcome`] -> issuers -> HTTP responses.
+
+pub mod actions;
+pub mod pipeline;
+pub mod util;

@@ -1,0 +1,550 @@
+//! Runs a trigger's actions in order, suspends for redirects, prompts and MFA, resumes, and keeps
+//! the whole transaction state serializable so it can be stored between HTTP requests.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::api::{ApiCore, Factor, PostChallengeApi, PostLoginApi, SuspendRequest};
+use super::cache::{ActionCache, MemoryCache};
+use super::command::ActionTrace;
+use super::event::{AuthenticationMethod, Event, Identity, JsonMap};
+use super::outcome::{Failure, FailureKind, Outcome};
+use super::{Phase, Trigger};
+
+/// What the end user sees when an action fails internally (details go to the trace and the log).
+pub const GENERIC_FAILURE: &str = "The login could not be completed because of an error in a login action.";
+
+/// An error thrown by an action.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct ActionError {
+    /// The error's message.
+    pub message: String,
+}
+
+impl ActionError {
+    /// An error with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        ActionError { message: message.into() }
+    }
+}
+
+impl From<super::api::ApiError> for ActionError {
+    fn from(e: super::api::ApiError) -> Self {
+        ActionError::new(e.to_string())
+    }
+}
+
+/// User code run by the pipeline: native Rust, or a script runtime behind the same trait.
+///
+/// Handlers a trigger does not use keep their defaults: execute handlers do nothing, continue
+/// handlers fail (a redirect needs an `onContinue...` handler).
+pub trait Action: Send + Sync {
+    /// The action's name (for traces and logs).
+    fn name(&self) -> &str;
+
+    /// `onExecutePostLogin(event, api)`.
+    fn on_execute_post_login(&self, _event: &Event, _api: &mut PostLoginApi<'_>) -> Result<(), ActionError> {
+        Ok(())
+    }
+
+    /// `onContinuePostLogin(event, api)`.
+    fn on_continue_post_login(&self, _event: &Event, _api: &mut PostLoginApi<'_>) -> Result<(), ActionError> {
+        Err(ActionError::new("the action has no onContinuePostLogin handler"))
+    }
+
+    /// `onExecutePostChallenge(event, api)` for both post-challenge triggers.
+    fn on_execute_post_challenge(&self, _event: &Event, _api: &mut PostChallengeApi<'_>) -> Result<(), ActionError> {
+        Ok(())
+    }
+
+    /// `onContinuePostChallenge(event, api)` for both post-challenge triggers.
+    fn on_continue_post_challenge(&self, _event: &Event, _api: &mut PostChallengeApi<'_>) -> Result<(), ActionError> {
+        Err(ActionError::new("the action has no onContinuePostChallenge handler"))
+    }
+}
+
+/// Source of the current time (injectable for tests and `--now`).
+pub trait Clock: Send + Sync {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> i64;
+}
+
+/// The system clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        chrono::Utc::now().timestamp_millis()
+    }
+}
+
+/// A clock that stands still until moved.
+#[derive(Debug, Default)]
+pub struct FixedClock(AtomicI64);
+
+impl FixedClock {
+    /// A clock at `ms`.
+    pub fn new(ms: i64) -> Self {
+        FixedClock(AtomicI64::new(ms))
+    }
+    /// Moves the clock forward.
+    pub fn advance(&self, ms: i64) {
+        self.0.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for FixedClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Looks users up for `api.authentication.setPrimaryUser`.
+pub trait UserDirectory: Send + Sync {
+    /// The identities of a user, or `None` when the user does not exist.
+    fn identities_of(&self, user_id: &str) -> Option<Vec<Identity>>;
+}
+
+/// Tenant limits the pipeline enforces.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Time limit of one action handler.
+    pub action_timeout: Duration,
+    /// Longest session lifetime (caps `session.setExpiresAt` / `setIdleExpiresAt`).
+    pub session_max_lifetime_ms: i64,
+    /// Longest refresh-token lifetime (caps `refreshToken.setExpiresAt` / `setIdleExpiresAt`).
+    pub refresh_token_max_lifetime_ms: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            action_timeout: Duration::from_secs(5),
+            session_max_lifetime_ms: 30 * 24 * 3600 * 1000,
+            refresh_token_max_lifetime_ms: 365 * 24 * 3600 * 1000,
+        }
+    }
+}
+
+/// What the pipeline needs from the outside world.
+#[derive(Clone)]
+pub struct Services {
+    /// Storage of `api.cache`.
+    pub cache: Arc<dyn ActionCache>,
+    /// User lookup for `setPrimaryUser`; `None` refuses it.
+    pub users: Option<Arc<dyn UserDirectory>>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Limits.
+    pub limits: Limits,
+    /// MFA factors enabled in the tenant.
+    pub enabled_factors: Vec<String>,
+}
+
+impl Default for Services {
+    fn default() -> Self {
+        Services {
+            cache: Arc::new(MemoryCache::new()),
+            users: None,
+            clock: Arc::new(SystemClock),
+            limits: Limits::default(),
+            enabled_factors: super::api::authentication_factors().iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+/// Challenge or enrolment.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum MfaMode {
+    /// `challengeWith` / `challengeWithAny`.
+    Challenge,
+    /// `enrollWith` / `enrollWithAny`.
+    Enroll,
+}
+
+/// An MFA step the user must complete before the pipeline goes on.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MfaRequirement {
+    /// Challenge or enrolment.
+    pub mode: MfaMode,
+    /// Whether a factor picker is shown (the `...Any` methods with more than one usable factor).
+    pub picker: bool,
+    /// The factors asked for, default first.
+    pub requested: Vec<Factor>,
+    /// Those the user can actually use (enabled, and enrolled for a challenge / not yet enrolled
+    /// for an enrolment).
+    pub usable: Vec<Factor>,
+}
+
+/// Why the pipeline is waiting for the user.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Suspension {
+    /// `api.redirect.sendUserTo`: the browser goes to `url`; `/continue` resumes the same action.
+    Redirect {
+        /// Target URL, with `state` added.
+        url: String,
+        /// The action that redirected.
+        action_index: usize,
+    },
+    /// An MFA challenge or enrolment; the next action runs once it is fulfilled.
+    Mfa {
+        /// What to do.
+        requirement: MfaRequirement,
+        /// The action that asked.
+        action_index: usize,
+    },
+    /// `api.prompt.render`; its submission resumes the same action's continue handler.
+    Prompt {
+        /// Prompt id.
+        prompt_id: String,
+        /// Render options.
+        options: Value,
+        /// The action that asked.
+        action_index: usize,
+    },
+}
+
+/// Where a transaction stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Waiting for the user (see [`TransactionState::suspension`]).
+    Suspended,
+    /// Every action ran; tokens or assertions may be issued.
+    Completed,
+    /// The login failed (see [`Outcome::failure`]).
+    Failed,
+}
+
+/// The whole state of a login transaction; serializable to store between requests.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TransactionState {
+    /// The trigger being run.
+    pub trigger: Trigger,
+    /// The event as the next action will see it.
+    pub event: Event,
+    /// Index of the next action to run.
+    pub next_action: usize,
+    /// Outcome so far.
+    pub outcome: Outcome,
+    /// Pending suspension.
+    pub suspension: Option<Suspension>,
+    /// Opaque value `/continue?state=` must carry; rotated on every resume so it cannot be replayed.
+    pub resume_state: String,
+}
+
+impl TransactionState {
+    /// Where the transaction stands.
+    pub fn status(&self) -> Status {
+        if self.outcome.failure.is_some() {
+            Status::Failed
+        } else if self.suspension.is_some() {
+            Status::Suspended
+        } else {
+            Status::Completed
+        }
+    }
+}
+
+/// How the user came back to a suspended transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resume {
+    /// `/continue` after a redirect, with the request's query and body parameters.
+    Continue {
+        /// Must equal the transaction's `resume_state`.
+        state: String,
+        /// Query and body parameters (e.g. `session_token`).
+        params: JsonMap,
+    },
+    /// The prompt was submitted.
+    PromptSubmitted {
+        /// Must equal the transaction's `resume_state`.
+        state: String,
+        /// Submitted fields.
+        fields: JsonMap,
+    },
+    /// The user completed an MFA factor (challenge or enrolment).
+    MfaCompleted {
+        /// The factor type used.
+        factor: String,
+    },
+}
+
+/// Why a transaction could not be resumed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ResumeError {
+    /// The transaction is not waiting for anything.
+    #[error("the login transaction is not waiting for the user")]
+    NotSuspended,
+    /// The resume does not match what the transaction waits for.
+    #[error("the login transaction is waiting for {expected}, not for {got}")]
+    WrongKind {
+        /// What it waits for.
+        expected: &'static str,
+        /// What came.
+        got: &'static str,
+    },
+    /// `state` is wrong or was already used.
+    #[error("invalid or already used state")]
+    BadState,
+    /// The completed factor is not one the requirement allows.
+    #[error("factor '{0}' does not satisfy the pending MFA requirement")]
+    WrongFactor(String),
+}
+
+/// Runs the configured actions of each trigger.
+#[derive(Clone, Default)]
+pub struct Executor {
+    actions: HashMap<Trigger, Vec<Arc<dyn Action>>>,
+    services: Services,
+}
+
+impl Executor {
+    /// An executor with no actions.
+    pub fn new(services: Services) -> Self {
+        Executor {
+            actions: HashMap::new(),
+            services,
+        }
+    }
+
+    /// Appends an action to a trigger's ordered list.
+    pub fn add(&mut self, trigger: Trigger, action: Arc<dyn Action>) -> &mut Self {
+        self.actions.entry(trigger).or_default().push(action);
+        self
+    }
+
+    /// The services in use.
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// Starts a transaction and runs until it completes, fails or suspends.
+    pub fn start(&self, trigger: Trigger, event: Event) -> TransactionState {
+        let outcome = Outcome {
+            transaction_metadata: event.transaction.metadata.clone(),
+            ..Default::default()
+        };
+        let mut state = TransactionState {
+            trigger,
+            event,
+            next_action: 0,
+            outcome,
+            suspension: None,
+            resume_state: crate::util::random_hex(16),
+        };
+        self.run(&mut state, None);
+        state
+    }
+
+    /// Resumes a suspended transaction.
+    pub fn resume(&self, mut state: TransactionState, resume: Resume) -> Result<TransactionState, ResumeError> {
+        let suspension = state.suspension.clone().ok_or(ResumeError::NotSuspended)?;
+        let check_state = |s: &str, expected: &str| {
+            if crate::util::constant_time_eq(s.as_bytes(), expected.as_bytes()) {
+                Ok(())
+            } else {
+                Err(ResumeError::BadState)
+            }
+        };
+        match (suspension, resume) {
+            (Suspension::Redirect { action_index, .. }, Resume::Continue { state: s, params }) => {
+                check_state(&s, &state.resume_state)?;
+                state.suspension = None;
+                state.next_action = action_index;
+                self.run(&mut state, Some(params));
+            }
+            (
+                Suspension::Prompt {
+                    action_index, prompt_id, ..
+                },
+                Resume::PromptSubmitted { state: s, fields },
+            ) => {
+                check_state(&s, &state.resume_state)?;
+                state.suspension = None;
+                state.next_action = action_index;
+                state.event.prompt = Some(json!({"id": prompt_id, "fields": fields}));
+                self.run(&mut state, Some(fields));
+            }
+            (Suspension::Mfa { requirement, action_index }, Resume::MfaCompleted { factor }) => {
+                if !requirement.usable.iter().any(|f| f.factor_type == factor) {
+                    return Err(ResumeError::WrongFactor(factor));
+                }
+                state.suspension = None;
+                let ts = chrono::DateTime::from_timestamp_millis(self.services.clock.now_ms()).unwrap_or_default();
+                // Seed 004: the next action sees {name: "mfa", type: <factor>} in methods.
+                state.event.authentication.methods.push(AuthenticationMethod {
+                    name: "mfa".into(),
+                    timestamp: ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    method_type: Some(factor.clone()),
+                });
+                state.outcome.completed_mfa.push(factor);
+                state.next_action = action_index + 1;
+                self.run(&mut state, None);
+            }
+            (s, r) => {
+                let expected = match s {
+                    Suspension::Redirect { .. } => "a /continue request",
+                    Suspension::Mfa { .. } => "an MFA completion",
+                    Suspension::Prompt { .. } => "a prompt submission",
+                };
+                let got = match r {
+                    Resume::Continue { .. } => "a /continue request",
+                    Resume::PromptSubmitted { .. } => "a prompt submission",
+                    Resume::MfaCompleted { .. } => "an MFA completion",
+                };
+                return Err(ResumeError::WrongKind { expected, got });
+            }
+        }
+        Ok(state)
+    }
+
+    fn run(&self, state: &mut TransactionState, mut continue_params: Option<JsonMap>) {
+        // A resumed transaction gets a fresh state value: the old one can never be replayed.
+        let mut resumed_with = None;
+        if continue_params.is_some() {
+            resumed_with = Some(std::mem::replace(&mut state.resume_state, crate::util::random_hex(16)));
+        }
+        let actions = self.actions.get(&state.trigger).map(Vec::as_slice).unwrap_or(&[]);
+        while state.next_action < actions.len() {
+            let index = state.next_action;
+            let action = &actions[index];
+            let phase = if continue_params.is_some() {
+                Phase::Continue
+            } else {
+                Phase::Execute
+            };
+            let params = continue_params.take();
+            // Seed: transaction metadata is visible at once to the following actions.
+            state.event.transaction.metadata = state.outcome.transaction_metadata.clone();
+            let (exec_name, cont_name) = state.trigger.handler_names();
+            let mut trace = ActionTrace {
+                action: action.name().to_string(),
+                handler: if phase == Phase::Execute { exec_name } else { cont_name }.to_string(),
+                ..Default::default()
+            };
+            let started = Instant::now();
+            let core = ApiCore {
+                trigger: state.trigger,
+                phase,
+                event: &state.event,
+                outcome: &mut state.outcome,
+                trace: &mut trace,
+                services: &self.services,
+                resume_state: &state.resume_state,
+                resumed_with: if phase == Phase::Continue { resumed_with.as_deref() } else { None },
+                continue_params: params.as_ref(),
+                deadline: started + self.services.limits.action_timeout,
+                suspend: None,
+            };
+            let (result, suspend) = invoke(action.as_ref(), state.trigger, phase, &state.event, core);
+            let elapsed = started.elapsed();
+            trace.duration_us = elapsed.as_micros() as u64;
+            if let Err(e) = result {
+                tracing::warn!(action = %trace.action, error = %e.message, "action failed");
+                trace.error = Some(e.message.clone());
+                set_failure(
+                    &mut state.outcome,
+                    FailureKind::ActionError,
+                    "access_denied",
+                    GENERIC_FAILURE,
+                    &trace.action,
+                );
+            }
+            if elapsed > self.services.limits.action_timeout {
+                let msg = format!(
+                    "the action exceeded its time limit of {} ms",
+                    self.services.limits.action_timeout.as_millis()
+                );
+                trace.error.get_or_insert(msg);
+                set_failure(
+                    &mut state.outcome,
+                    FailureKind::Timeout,
+                    "access_denied",
+                    GENERIC_FAILURE,
+                    &trace.action,
+                );
+            }
+            state.outcome.trace.push(trace);
+            state.event.transaction.metadata = state.outcome.transaction_metadata.clone();
+            if state.outcome.failure.is_some() {
+                // deny / validation.error / revoke: later actions do not run.
+                state.next_action = index + 1;
+                state.suspension = None;
+                return;
+            }
+            match suspend {
+                Some(SuspendRequest::Redirect { url }) => {
+                    state.suspension = Some(Suspension::Redirect { url, action_index: index });
+                    state.next_action = index;
+                    return;
+                }
+                Some(SuspendRequest::Prompt { prompt_id, options }) => {
+                    state.suspension = Some(Suspension::Prompt {
+                        prompt_id,
+                        options,
+                        action_index: index,
+                    });
+                    state.next_action = index;
+                    return;
+                }
+                Some(SuspendRequest::Mfa(requirement)) => {
+                    state.suspension = Some(Suspension::Mfa {
+                        requirement,
+                        action_index: index,
+                    });
+                    state.next_action = index + 1;
+                    return;
+                }
+                None => state.next_action = index + 1,
+            }
+        }
+    }
+}
+
+fn set_failure(outcome: &mut Outcome, kind: FailureKind, code: &str, description: &str, action: &str) {
+    if outcome.failure.is_none() {
+        outcome.failure = Some(Failure {
+            kind,
+            code: code.into(),
+            description: description.into(),
+            action: Some(action.into()),
+        });
+    }
+}
+
+fn invoke(
+    action: &dyn Action,
+    trigger: Trigger,
+    phase: Phase,
+    event: &Event,
+    core: ApiCore<'_>,
+) -> (Result<(), ActionError>, Option<SuspendRequest>) {
+    match trigger {
+        Trigger::PostLogin => {
+            let mut api = PostLoginApi { core };
+            let r = match phase {
+                Phase::Execute => action.on_execute_post_login(event, &mut api),
+                Phase::Continue => action.on_continue_post_login(event, &mut api),
+            };
+            (r, api.core.suspend.take())
+        }
+        Trigger::PostChallenge | Trigger::PasswordResetPostChallenge => {
+            let mut api = PostChallengeApi { core };
+            let r = match phase {
+                Phase::Execute => action.on_execute_post_challenge(event, &mut api),
+                Phase::Continue => action.on_continue_post_challenge(event, &mut api),
+            };
+            (r, api.core.suspend.take())
+        }
+    }
+}
