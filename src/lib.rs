@@ -6,4 +6,5 @@
 
 pub mod actions;
 pub mod pipeline;
+pub mod saml;
 pub mod util;

@@ -1,1 +1,256 @@
-fn main() {}
+//! The `idpipe` command line: dry runs of the pipeline and the issuers.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use idpipe::pipeline::executor::{FixedClock, Status};
+use idpipe::pipeline::{Event, Executor, Services, Trigger};
+use idpipe::saml::{self, AddonSettings, SigningKey, TenantSamlDefaults};
+
+#[derive(Parser)]
+#[command(
+    name = "idpipe",
+    version,
+    about = "A programmable identity provider core: login pipeline -> SAML and OIDC"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs a trigger's pipeline on an event and prints the outcome (with the trace) as JSON.
+    Run {
+        /// Trigger name (post-login, post-challenge, password-reset-post-challenge).
+        #[arg(long, default_value = "post-login")]
+        trigger: String,
+        /// The event JSON.
+        #[arg(long)]
+        event: PathBuf,
+    },
+    /// SAML dry runs.
+    Saml {
+        #[command(subcommand)]
+        command: SamlCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SamlCommand {
+    /// Prints the SAML Response XML for a user and an SP.
+    Response {
+        /// An `event.user` JSON object.
+        #[arg(long)]
+        user: PathBuf,
+        /// The SP's add-on settings JSON.
+        #[arg(long)]
+        settings: PathBuf,
+        /// An AuthnRequest XML (SP-initiated); absent: IdP-initiated.
+        #[arg(long)]
+        request: Option<PathBuf>,
+        /// The ACS URL (default: the request's AssertionConsumerServiceURL).
+        #[arg(long)]
+        acs: Option<String>,
+        /// RelayState to carry.
+        #[arg(long)]
+        relay_state: Option<String>,
+        /// Signing certificate PEM (default: certs/idp-test.crt, a TEST-ONLY key).
+        #[arg(long, requires = "key")]
+        cert: Option<PathBuf>,
+        /// Signing key PEM (default: certs/idp-test.key, a TEST-ONLY key).
+        #[arg(long, requires = "cert")]
+        key: Option<PathBuf>,
+        /// The time to issue at (RFC 3339); default now.
+        #[arg(long)]
+        now: Option<String>,
+        /// Tenant name (default issuer urn:<tenant>).
+        #[arg(long, default_value = "idpipe")]
+        tenant: String,
+        /// The SP's client id (audience of last resort).
+        #[arg(long, default_value = "cli")]
+        client_id: String,
+    },
+    /// Prints the IdP metadata for an SP.
+    Metadata {
+        /// The SP's add-on settings JSON.
+        #[arg(long)]
+        settings: PathBuf,
+        /// Signing certificate PEM (default: certs/idp-test.crt).
+        #[arg(long, requires = "key")]
+        cert: Option<PathBuf>,
+        /// Signing key PEM (default: certs/idp-test.key).
+        #[arg(long, requires = "cert")]
+        key: Option<PathBuf>,
+        /// Tenant name.
+        #[arg(long, default_value = "idpipe")]
+        tenant: String,
+        /// Base URL of the IdP.
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        base_url: String,
+        /// The SP's client id.
+        #[arg(long, default_value = "cli")]
+        client_id: String,
+    },
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn json_file<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, String> {
+    serde_json::from_str(&read(path)?).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn signing_key(cert: Option<PathBuf>, key: Option<PathBuf>) -> Result<SigningKey, String> {
+    let (c, k) = match (cert, key) {
+        (Some(c), Some(k)) => (c, k),
+        _ => {
+            eprintln!("idpipe: warning: signing with the TEST-ONLY key in certs/");
+            (PathBuf::from("certs/idp-test.crt"), PathBuf::from("certs/idp-test.key"))
+        }
+    };
+    SigningKey::from_files(&c, &k).map_err(|e| e.to_string())
+}
+
+fn parse_now(now: Option<&str>) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    match now {
+        None => Ok(chrono::Utc::now()),
+        Some(s) => chrono::DateTime::parse_from_rfc3339(s)
+            .map(|d| d.with_timezone(&chrono::Utc))
+            .map_err(|e| format!("--now: {e}")),
+    }
+}
+
+fn run(cli: Cli) -> Result<(String, bool), String> {
+    match cli.command {
+        Command::Run { trigger, event } => {
+            let trigger = Trigger::parse(&trigger).ok_or_else(|| format!("unknown trigger '{trigger}'"))?;
+            let event: Event = json_file(&event)?;
+            let executor = Executor::new(Services::default());
+            let state = executor.start(trigger, event);
+            let failed = state.status() == Status::Failed;
+            let out = serde_json::json!({
+                "status": state.status(),
+                "suspension": state.suspension,
+                "outcome": state.outcome.redacted(),
+            });
+            Ok((serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?, !failed))
+        }
+        Command::Saml {
+            command:
+                SamlCommand::Response {
+                    user,
+                    settings,
+                    request,
+                    acs,
+                    relay_state,
+                    cert,
+                    key,
+                    now,
+                    tenant,
+                    client_id,
+                },
+        } => {
+            let now = parse_now(now.as_deref())?;
+            let user_json: serde_json::Value = json_file(&user)?;
+            let addon = AddonSettings::from_json(&read(&settings)?).map_err(|e| format!("{}: {e}", settings.display()))?;
+            let request = match request {
+                None => None,
+                Some(p) => {
+                    let xml = read(&p)?;
+                    let mut req = saml::request::parse_xml(&xml).map_err(|e| format!("{}: {e}", p.display()))?;
+                    if let Some(cert) = saml::settings::request_signing_cert(&addon, &Default::default()).map_err(|e| e.to_string())? {
+                        saml::signing::verify_xml_signature(&xml, &cert)
+                            .map_err(|e| format!("{}: Signature check errors: {e}", p.display()))?;
+                        req.signature_verified = true;
+                    }
+                    Some(req)
+                }
+            };
+            let mut event = Event {
+                user: serde_json::from_value(user_json).map_err(|e| format!("{}: {e}", user.display()))?,
+                ..Default::default()
+            };
+            event.transaction.protocol = "samlp".into();
+            event.client.client_id = client_id.clone();
+            let services = Services {
+                clock: Arc::new(FixedClock::new(now.timestamp_millis())),
+                ..Default::default()
+            };
+            let state = Executor::new(services).start(Trigger::PostLogin, event);
+            if let Some(f) = &state.outcome.failure {
+                return Err(format!("login failed: {} ({})", f.description, f.code));
+            }
+            let mut profile = state.event.user_json();
+            let (mut app, mut um) = (state.event.user.app_metadata.clone(), state.event.user.user_metadata.clone());
+            state.outcome.apply_user_metadata(&mut app, &mut um);
+            profile.insert("app_metadata".into(), app.into());
+            profile.insert("user_metadata".into(), um.into());
+            let tenant_defaults = TenantSamlDefaults::new(&tenant, Arc::new(signing_key(cert, key)?));
+            let acs_url = acs
+                .or_else(|| request.as_ref().and_then(|r| r.assertion_consumer_service_url.clone()))
+                .unwrap_or_default();
+            let session_index = saml::response::new_id();
+            let issued = saml::issue(&saml::IssueInput {
+                tenant: &tenant_defaults,
+                addon: &addon,
+                outcome: &state.outcome,
+                profile: &profile,
+                request: request.as_ref(),
+                acs_url: &acs_url,
+                client_id: &client_id,
+                relay_state: relay_state.as_deref(),
+                session_index: &session_index,
+                now,
+            })
+            .map_err(|e| e.to_string())?;
+            Ok((issued.response.xml, true))
+        }
+        Command::Saml {
+            command:
+                SamlCommand::Metadata {
+                    settings,
+                    cert,
+                    key,
+                    tenant,
+                    base_url,
+                    client_id,
+                },
+        } => {
+            let addon = AddonSettings::from_json(&read(&settings)?).map_err(|e| format!("{}: {e}", settings.display()))?;
+            let key = signing_key(cert, key)?;
+            let defaults = TenantSamlDefaults::new(&tenant, Arc::new(key));
+            let entity_id = addon.issuer.clone().unwrap_or_else(|| defaults.default_issuer());
+            let base = base_url.trim_end_matches('/');
+            let want_signed = saml::settings::request_signing_cert(&addon, &Default::default())
+                .map_err(|e| e.to_string())?
+                .is_some();
+            let xml = saml::metadata::metadata_xml(&saml::metadata::MetadataInput {
+                entity_id: &entity_id,
+                signing_cert_b64: defaults.signing_key.cert_b64(),
+                next_cert_b64: None,
+                sso_url: &format!("{base}/samlp/{client_id}"),
+                slo_url: &format!("{base}/samlp/{client_id}/logout"),
+                want_authn_requests_signed: want_signed,
+            });
+            Ok((xml, true))
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok((out, ok)) => {
+            println!("{out}");
+            if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+        }
+        Err(e) => {
+            eprintln!("idpipe: {}", e.replace('\n', " "));
+            ExitCode::from(2)
+        }
+    }
+}

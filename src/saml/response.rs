@@ -1,0 +1,341 @@
+//! Builds the SAML Response: Assertion -> sign (default) -> encrypt (optional) -> Response ->
+//! sign (signResponse, instead of the Assertion). Elements are written by [`XmlWriter`] in both
+//! document and exclusive-C14N form; the canonical form is what gets digested.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use super::encryption::{encrypt_assertion, write_encrypted_assertion};
+use super::mapping::{Claim, choose_name_id, map_claims, name_format, value_text, xsi_type};
+use super::settings::ResolvedSettings;
+use super::signing::{SigningKey, signature_element};
+use super::xml::XmlWriter;
+use super::{SamlError, ns};
+use crate::pipeline::outcome::{DigestAlgorithm, SignatureAlgorithm};
+
+/// Per-response facts that do not come from settings.
+#[derive(Debug, Clone)]
+pub struct ResponseContext {
+    /// `InResponseTo` (the AuthnRequest's ID); `None` for IdP-initiated logins.
+    pub in_response_to: Option<String>,
+    /// `AuthnStatement/@SessionIndex` (always emitted).
+    pub session_index: String,
+    /// Issue instant.
+    pub now: DateTime<Utc>,
+    /// When the user authenticated (defaults to `now`).
+    pub authn_instant: Option<DateTime<Utc>>,
+}
+
+/// A built response.
+#[derive(Debug, Clone)]
+pub struct BuiltResponse {
+    /// The Response XML (UTF-8, no declaration).
+    pub xml: String,
+    /// The Response's ID.
+    pub response_id: String,
+    /// The Assertion's ID.
+    pub assertion_id: String,
+    /// The NameID chosen.
+    pub name_id: String,
+    /// The attributes emitted, in order.
+    pub claims: Vec<Claim>,
+}
+
+/// `_` + 128 random bits, hex.
+pub fn new_id() -> String {
+    format!("_{}", crate::util::random_hex(16))
+}
+
+/// SAML time format: UTC with exactly three fractional digits.
+pub fn saml_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+struct AssertionParts<'a> {
+    s: &'a ResolvedSettings,
+    id: &'a str,
+    name_id: &'a str,
+    claims: &'a [Claim],
+    ctx: &'a ResponseContext,
+}
+
+fn write_assertion(w: &mut XmlWriter, p: &AssertionParts<'_>, signature: Option<&str>) {
+    let s = p.s;
+    let now = saml_time(p.ctx.now);
+    let not_before = saml_time(p.ctx.now - chrono::Duration::seconds(s.clock_skew_seconds));
+    let not_after = saml_time(p.ctx.now + chrono::Duration::seconds(s.lifetime_seconds as i64));
+    let authn = saml_time(p.ctx.authn_instant.unwrap_or(p.ctx.now));
+    w.open(
+        "saml:Assertion",
+        &[
+            ("xmlns:saml", ns::ASSERTION),
+            ("ID", p.id),
+            ("IssueInstant", &now),
+            ("Version", "2.0"),
+        ],
+    );
+    w.leaf("saml:Issuer", &[], &s.issuer);
+    if let Some(sig) = signature {
+        w.raw(sig);
+    }
+    w.open("saml:Subject", &[]);
+    w.leaf("saml:NameID", &[("Format", &s.name_identifier_format)], p.name_id);
+    w.open("saml:SubjectConfirmation", &[("Method", ns::BEARER)]);
+    let mut scd: Vec<(&str, &str)> = Vec::with_capacity(3);
+    if let Some(irt) = &p.ctx.in_response_to {
+        scd.push(("InResponseTo", irt));
+    }
+    scd.push(("NotOnOrAfter", &not_after));
+    scd.push(("Recipient", &s.recipient));
+    w.leaf("saml:SubjectConfirmationData", &scd, "");
+    w.close("saml:SubjectConfirmation");
+    w.close("saml:Subject");
+    w.open("saml:Conditions", &[("NotBefore", &not_before), ("NotOnOrAfter", &not_after)]);
+    w.open("saml:AudienceRestriction", &[]);
+    w.leaf("saml:Audience", &[], &s.audience);
+    w.close("saml:AudienceRestriction");
+    w.close("saml:Conditions");
+    w.open(
+        "saml:AuthnStatement",
+        &[("AuthnInstant", &authn), ("SessionIndex", &p.ctx.session_index)],
+    );
+    w.open("saml:AuthnContext", &[]);
+    w.leaf("saml:AuthnContextClassRef", &[], &s.authn_context_class_ref);
+    w.close("saml:AuthnContext");
+    w.close("saml:AuthnStatement");
+    if !p.claims.is_empty() {
+        // Exclusive C14N drops xmlns:xs (only used inside xsi:type values) and pushes xmlns:xsi
+        // down to each AttributeValue; the document keeps both on the statement.
+        let canonical = w.canonical;
+        if canonical {
+            w.open("saml:AttributeStatement", &[]);
+        } else {
+            w.open("saml:AttributeStatement", &[("xmlns:xs", ns::XS), ("xmlns:xsi", ns::XSI)]);
+        }
+        for c in p.claims {
+            if s.include_attribute_name_format {
+                w.open("saml:Attribute", &[("Name", &c.name), ("NameFormat", name_format(&c.name))]);
+            } else {
+                w.open("saml:Attribute", &[("Name", &c.name)]);
+            }
+            for v in &c.values {
+                let ty = if s.typed_attributes { xsi_type(v) } else { "xs:anyType" };
+                if canonical {
+                    w.leaf("saml:AttributeValue", &[("xmlns:xsi", ns::XSI), ("xsi:type", ty)], &value_text(v));
+                } else {
+                    w.leaf("saml:AttributeValue", &[("xsi:type", ty)], &value_text(v));
+                }
+            }
+            w.close("saml:Attribute");
+        }
+        w.close("saml:AttributeStatement");
+    }
+    w.close("saml:Assertion");
+}
+
+/// The Response around `inner` (an Assertion, an EncryptedAssertion, or nothing).
+struct ResponseParts<'a> {
+    id: &'a str,
+    issuer: &'a str,
+    destination: &'a str,
+    in_response_to: Option<&'a str>,
+    now: &'a str,
+    status: &'a Status<'a>,
+}
+
+struct Status<'a> {
+    top: &'a str,
+    second: Option<&'a str>,
+    message: Option<&'a str>,
+}
+
+fn write_response(w: &mut XmlWriter, p: &ResponseParts<'_>, signature: Option<&str>, inner: &str) {
+    let mut attrs: Vec<(&str, &str)> = vec![("xmlns:samlp", ns::PROTOCOL)];
+    if !p.destination.is_empty() {
+        attrs.push(("Destination", p.destination));
+    }
+    attrs.push(("ID", p.id));
+    if let Some(irt) = p.in_response_to {
+        attrs.push(("InResponseTo", irt));
+    }
+    attrs.push(("IssueInstant", p.now));
+    attrs.push(("Version", "2.0"));
+    w.open("samlp:Response", &attrs);
+    w.leaf("saml:Issuer", &[("xmlns:saml", ns::ASSERTION)], p.issuer);
+    if let Some(sig) = signature {
+        w.raw(sig);
+    }
+    w.open("samlp:Status", &[]);
+    w.open("samlp:StatusCode", &[("Value", p.status.top)]);
+    if let Some(second) = p.status.second {
+        w.leaf("samlp:StatusCode", &[("Value", second)], "");
+    }
+    w.close("samlp:StatusCode");
+    if let Some(m) = p.status.message {
+        w.leaf("samlp:StatusMessage", &[], m);
+    }
+    w.close("samlp:Status");
+    w.raw(inner);
+    w.close("samlp:Response");
+}
+
+fn check_xml_text(what: &str, s: &str) -> Result<(), SamlError> {
+    if crate::util::is_xml_text(s) {
+        Ok(())
+    } else {
+        Err(SamlError::Value(format!("{what} contains characters not allowed in XML")))
+    }
+}
+
+/// Builds a success Response for `profile` (an `event.user` as JSON) with the action attributes.
+pub fn build_response(
+    s: &ResolvedSettings,
+    profile: &Map<String, Value>,
+    attributes: &[(String, Option<Value>)],
+    ctx: &ResponseContext,
+) -> Result<BuiltResponse, SamlError> {
+    let claims = map_claims(profile, s, attributes);
+    for c in &claims {
+        check_xml_text("an attribute name", &c.name)?;
+        for v in &c.values {
+            check_xml_text(&format!("a value of attribute {}", c.name), &value_text(v))?;
+        }
+    }
+    let name_id = choose_name_id(&claims, &s.name_identifier_probes)?;
+    let assertion_id = new_id();
+    let response_id = new_id();
+    let parts = AssertionParts {
+        s,
+        id: &assertion_id,
+        name_id: &name_id,
+        claims: &claims,
+        ctx,
+    };
+
+    // 1. Assertion, signed unless the Response is signed instead.
+    let assertion_signature = if s.sign_response {
+        None
+    } else {
+        let mut c = XmlWriter::new(true);
+        write_assertion(&mut c, &parts, None);
+        Some(signature_element(
+            &s.signing_key,
+            s.signature_algorithm,
+            s.digest_algorithm,
+            &assertion_id,
+            c.out.as_bytes(),
+        )?)
+    };
+    let mut doc = XmlWriter::new(false);
+    write_assertion(&mut doc, &parts, assertion_signature.as_deref());
+    let assertion_doc = doc.out;
+
+    // 2. Encryption of the (signed) assertion; its markup is the same in both forms.
+    let (inner_doc, inner_canonical) = match &s.encryption {
+        Some(target) => {
+            let enc = encrypt_assertion(assertion_doc.as_bytes(), target)?;
+            let mut w = XmlWriter::new(true);
+            write_encrypted_assertion(&mut w, &enc, target);
+            (w.out.clone(), w.out)
+        }
+        None => {
+            let canonical = if s.sign_response {
+                let mut c = XmlWriter::new(true);
+                write_assertion(&mut c, &parts, None);
+                c.out
+            } else {
+                String::new()
+            };
+            (assertion_doc, canonical)
+        }
+    };
+
+    // 3. Response, signed when signResponse.
+    let now = saml_time(ctx.now);
+    let status = Status {
+        top: ns::STATUS_SUCCESS,
+        second: None,
+        message: None,
+    };
+    let rp = ResponseParts {
+        id: &response_id,
+        issuer: &s.issuer,
+        destination: &s.destination,
+        in_response_to: ctx.in_response_to.as_deref(),
+        now: &now,
+        status: &status,
+    };
+    let response_signature = if s.sign_response {
+        let mut c = XmlWriter::new(true);
+        write_response(&mut c, &rp, None, &inner_canonical);
+        Some(signature_element(
+            &s.signing_key,
+            s.signature_algorithm,
+            s.digest_algorithm,
+            &response_id,
+            c.out.as_bytes(),
+        )?)
+    } else {
+        None
+    };
+    let mut w = XmlWriter::new(false);
+    write_response(&mut w, &rp, response_signature.as_deref(), &inner_doc);
+    Ok(BuiltResponse {
+        xml: w.out,
+        response_id,
+        assertion_id,
+        name_id,
+        claims,
+    })
+}
+
+/// The status of an error Response sent to the SP.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusError {
+    /// True for a bad request (top code Requester), false for a refused login (Responder).
+    pub requester: bool,
+    /// Second-level code, e.g. [`ns::STATUS_AUTHN_FAILED`] or [`ns::STATUS_REQUEST_DENIED`].
+    pub second: Option<String>,
+    /// `StatusMessage` text.
+    pub message: String,
+}
+
+/// Builds a signed Response without an Assertion (a denied login or a bad request).
+#[allow(clippy::too_many_arguments)]
+pub fn build_error_response(
+    issuer: &str,
+    destination: &str,
+    in_response_to: Option<&str>,
+    key: &SigningKey,
+    sig: SignatureAlgorithm,
+    dig: DigestAlgorithm,
+    error: &StatusError,
+    now: DateTime<Utc>,
+) -> Result<String, SamlError> {
+    check_xml_text("the status message", &error.message)?;
+    let id = new_id();
+    let now = saml_time(now);
+    let status = Status {
+        top: if error.requester {
+            ns::STATUS_REQUESTER
+        } else {
+            ns::STATUS_RESPONDER
+        },
+        second: error.second.as_deref(),
+        message: Some(&error.message),
+    };
+    let rp = ResponseParts {
+        id: &id,
+        issuer,
+        destination,
+        in_response_to,
+        now: &now,
+        status: &status,
+    };
+    let mut c = XmlWriter::new(true);
+    write_response(&mut c, &rp, None, "");
+    let signature = signature_element(key, sig, dig, &id, c.out.as_bytes())?;
+    let mut w = XmlWriter::new(false);
+    write_response(&mut w, &rp, Some(&signature), "");
+    Ok(w.out)
+}

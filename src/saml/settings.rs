@@ -1,0 +1,419 @@
+//! SP settings (the hosted service's SAML add-on JSON, accepted verbatim), tenant defaults,
+//! and their resolution with the actions' overrides: action call > SP settings > tenant default.
+
+use std::sync::Arc;
+
+use openssl::pkey::{PKey, Public};
+use openssl::x509::X509;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::SamlError;
+use super::encryption::BlockCipher;
+use super::signing::SigningKey;
+use crate::pipeline::outcome::{DigestAlgorithm, SamlOverrides, SignatureAlgorithm};
+use crate::util::normalize_pem;
+
+/// The three standard claim URIs tried for the NameID by default.
+pub const DEFAULT_PROBES: [&str; 3] = [
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier",
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name",
+];
+
+/// Default add-on mappings (reference 4.3): profile field -> claim URI, in this order.
+pub const DEFAULT_MAPPINGS: [(&str, &str); 7] = [
+    ("user_id", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier"),
+    ("email", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress"),
+    ("name", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name"),
+    ("given_name", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname"),
+    ("family_name", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname"),
+    ("upn", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"),
+    ("groups", "http://schemas.xmlsoap.org/claims/Group"),
+];
+
+/// The UPN claim URI.
+pub const UPN_CLAIM: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn";
+/// Prefix of identity claims (mapIdentities).
+pub const IDENTITY_PREFIX: &str = "http://schemas.auth0.com/identities/default/";
+/// Default prefix of pass-through claims.
+pub const DEFAULT_PASSTHROUGH_PREFIX: &str = "http://schemas.auth0.com/";
+/// At most this many URIs per mapped field.
+pub const MAX_URIS_PER_MAPPING: usize = 4;
+
+/// The SP's add-on settings, as the hosted service's JSON. Unknown keys are ignored.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AddonSettings {
+    /// `audience`.
+    pub audience: Option<String>,
+    /// `issuer`.
+    pub issuer: Option<String>,
+    /// `recipient`.
+    pub recipient: Option<String>,
+    /// `destination`.
+    pub destination: Option<String>,
+    /// `relayState` (idpipe also accepts it here).
+    pub relay_state: Option<String>,
+    /// `lifetimeInSeconds`.
+    pub lifetime_in_seconds: Option<Value>,
+    /// `signResponse`.
+    pub sign_response: Option<bool>,
+    /// `nameIdentifierFormat`.
+    pub name_identifier_format: Option<String>,
+    /// `nameIdentifierProbes`.
+    pub name_identifier_probes: Option<Vec<String>>,
+    /// `authnContextClassRef`.
+    pub authn_context_class_ref: Option<String>,
+    /// `signingCert`: AuthnRequests must be signed with it.
+    pub signing_cert: Option<String>,
+    /// `includeAttributeNameFormat`.
+    pub include_attribute_name_format: Option<bool>,
+    /// `typedAttributes`.
+    pub typed_attributes: Option<bool>,
+    /// `encryptionCert`.
+    pub encryption_cert: Option<String>,
+    /// `encryptionPublicKey`.
+    pub encryption_public_key: Option<String>,
+    /// `encryptionAlgorithm` (block cipher URI; CBC only when set explicitly).
+    pub encryption_algorithm: Option<String>,
+    /// `cert` (signing certificate override).
+    pub cert: Option<String>,
+    /// `key` (signing key override).
+    pub key: Option<String>,
+    /// `signatureAlgorithm`.
+    pub signature_algorithm: Option<String>,
+    /// `digestAlgorithm`.
+    pub digest_algorithm: Option<String>,
+    /// `createUpnClaim`.
+    pub create_upn_claim: Option<bool>,
+    /// `passthroughClaimsWithNoMapping`.
+    pub passthrough_claims_with_no_mapping: Option<bool>,
+    /// `mapUnknownClaimsAsIs`.
+    pub map_unknown_claims_as_is: Option<bool>,
+    /// `mapIdentities`.
+    pub map_identities: Option<bool>,
+    /// `mappings`: field (dotted path allowed) -> URI, list of URIs, or `""` to suppress.
+    pub mappings: Option<serde_json::Map<String, Value>>,
+    /// `logout`: `{callback, slo_enabled}`.
+    pub logout: Option<Value>,
+    /// `binding` of the response (only HTTP-POST is produced).
+    pub binding: Option<String>,
+}
+
+impl AddonSettings {
+    /// Parses the JSON text of an add-on settings object, with a clear error.
+    pub fn from_json(text: &str) -> Result<Self, SamlError> {
+        serde_json::from_str(text).map_err(|e| SamlError::Settings(e.to_string()))
+    }
+}
+
+/// Tenant-wide SAML defaults.
+#[derive(Clone)]
+pub struct TenantSamlDefaults {
+    /// Tenant name; the default issuer is `urn:<name>`.
+    pub tenant_name: String,
+    /// Issuer override for the whole tenant.
+    pub issuer: Option<String>,
+    /// The tenant's signing key, parsed once.
+    pub signing_key: Arc<SigningKey>,
+    /// Prefix of pass-through claims.
+    pub passthrough_prefix: String,
+    /// NotBefore = IssueInstant minus this many seconds.
+    pub clock_skew_seconds: i64,
+}
+
+impl TenantSamlDefaults {
+    /// Defaults for a tenant with this name and key.
+    pub fn new(tenant_name: &str, signing_key: Arc<SigningKey>) -> Self {
+        TenantSamlDefaults {
+            tenant_name: tenant_name.to_string(),
+            issuer: None,
+            signing_key,
+            passthrough_prefix: DEFAULT_PASSTHROUGH_PREFIX.to_string(),
+            clock_skew_seconds: 0,
+        }
+    }
+
+    /// The effective default issuer.
+    pub fn default_issuer(&self) -> String {
+        self.issuer.clone().unwrap_or_else(|| format!("urn:{}", self.tenant_name))
+    }
+}
+
+/// Where the assertion is encrypted to.
+pub struct EncryptionTarget {
+    /// Base64 DER of the SP's certificate (advertised in the EncryptedKey's KeyInfo).
+    pub cert_b64: String,
+    /// The SP's public key (wraps the AES key).
+    pub public_key: PKey<Public>,
+    /// Block cipher.
+    pub cipher: BlockCipher,
+}
+
+/// One mapping: profile field (dotted path) -> claim URIs (empty: suppressed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mapping {
+    /// Field path, e.g. `email` or `user_metadata.color`.
+    pub field: String,
+    /// Claim URIs; empty suppresses the field.
+    pub uris: Vec<String>,
+}
+
+/// Every setting resolved for one response.
+pub struct ResolvedSettings {
+    /// Issuer of Response and Assertion.
+    pub issuer: String,
+    /// Audience (always emitted).
+    pub audience: String,
+    /// `SubjectConfirmationData/@Recipient`.
+    pub recipient: String,
+    /// `Response/@Destination`.
+    pub destination: String,
+    /// Assertion lifetime in seconds.
+    pub lifetime_seconds: u64,
+    /// Sign the Response instead of the Assertion.
+    pub sign_response: bool,
+    /// NameID format.
+    pub name_identifier_format: String,
+    /// Claim names tried for the NameID.
+    pub name_identifier_probes: Vec<String>,
+    /// AuthnContextClassRef.
+    pub authn_context_class_ref: String,
+    /// Infer NameFormat.
+    pub include_attribute_name_format: bool,
+    /// Infer xsi:type.
+    pub typed_attributes: bool,
+    /// Signature algorithm.
+    pub signature_algorithm: SignatureAlgorithm,
+    /// Digest algorithm.
+    pub digest_algorithm: DigestAlgorithm,
+    /// Create the UPN claim.
+    pub create_upn_claim: bool,
+    /// Pass unmapped claims through.
+    pub passthrough_claims_with_no_mapping: bool,
+    /// Pass them without prefix.
+    pub map_unknown_claims_as_is: bool,
+    /// Add identity claims.
+    pub map_identities: bool,
+    /// Default mappings merged with the SP's.
+    pub mappings: Vec<Mapping>,
+    /// Prefix of pass-through claims.
+    pub passthrough_prefix: String,
+    /// The key that signs.
+    pub signing_key: Arc<SigningKey>,
+    /// Encryption, when both cert and public key are set.
+    pub encryption: Option<EncryptionTarget>,
+    /// NotBefore backdating.
+    pub clock_skew_seconds: i64,
+}
+
+/// What the request side contributes to resolution.
+#[derive(Debug, Clone, Default)]
+pub struct RequestDefaults {
+    /// Issuer of the AuthnRequest (default audience).
+    pub request_issuer: Option<String>,
+    /// The ACS URL in use (default Recipient and Destination).
+    pub acs_url: String,
+    /// The SP's client id (audience of last resort for IdP-initiated logins).
+    pub client_id: String,
+}
+
+fn positive_lifetime(v: &Value) -> Result<u64, SamlError> {
+    match v.as_f64() {
+        Some(n) if n.is_finite() && n >= 1.0 && n.fract() == 0.0 => Ok(n as u64),
+        _ => Err(SamlError::Settings(format!(
+            "lifetimeInSeconds must be a positive whole number, got {v}"
+        ))),
+    }
+}
+
+fn parse_mappings(m: &serde_json::Map<String, Value>) -> Result<Vec<Mapping>, SamlError> {
+    let mut merged: Vec<Mapping> = DEFAULT_MAPPINGS
+        .iter()
+        .map(|(f, u)| Mapping {
+            field: f.to_string(),
+            uris: vec![u.to_string()],
+        })
+        .collect();
+    for (field, target) in m {
+        let uris: Vec<String> = match target {
+            Value::String(s) if s.is_empty() => vec![],
+            Value::String(s) => vec![s.clone()],
+            Value::Array(items) => {
+                let uris: Option<Vec<String>> = items.iter().map(|i| i.as_str().map(str::to_string)).collect();
+                let uris = uris.ok_or_else(|| SamlError::Settings(format!("mappings.{field}: must be a string or an array of strings")))?;
+                if uris.len() > MAX_URIS_PER_MAPPING {
+                    return Err(SamlError::Settings(format!(
+                        "mappings.{field}: at most {MAX_URIS_PER_MAPPING} URIs"
+                    )));
+                }
+                uris.into_iter().filter(|u| !u.is_empty()).collect()
+            }
+            _ => {
+                return Err(SamlError::Settings(format!(
+                    "mappings.{field}: must be a string or an array of strings"
+                )));
+            }
+        };
+        if field.is_empty() {
+            return Err(SamlError::Settings("mappings: a field name must not be empty".into()));
+        }
+        match merged.iter_mut().find(|x| &x.field == field) {
+            Some(existing) => existing.uris = uris,
+            None => merged.push(Mapping {
+                field: field.clone(),
+                uris,
+            }),
+        }
+    }
+    Ok(merged)
+}
+
+fn parse_sig(s: &str) -> Result<SignatureAlgorithm, SamlError> {
+    SignatureAlgorithm::parse(s).ok_or_else(|| SamlError::Settings(format!("signatureAlgorithm must be rsa-sha256 or rsa-sha1, got '{s}'")))
+}
+
+fn parse_digest(s: &str) -> Result<DigestAlgorithm, SamlError> {
+    DigestAlgorithm::parse(s).ok_or_else(|| SamlError::Settings(format!("digestAlgorithm must be sha256 or sha1, got '{s}'")))
+}
+
+/// Parses a PEM certificate (line breaks repaired).
+pub fn parse_cert(what: &str, pem: &str) -> Result<X509, SamlError> {
+    X509::from_pem(normalize_pem(pem).as_bytes()).map_err(|_| SamlError::Key(format!("{what} is not a valid PEM certificate")))
+}
+
+/// Resolves every setting: action override, else SP settings, else tenant default.
+pub fn resolve(
+    tenant: &TenantSamlDefaults,
+    addon: &AddonSettings,
+    ov: &SamlOverrides,
+    req: &RequestDefaults,
+) -> Result<ResolvedSettings, SamlError> {
+    fn pick<T: Clone>(a: &Option<T>, b: &Option<T>) -> Option<T> {
+        a.clone().or_else(|| b.clone())
+    }
+    let lifetime_seconds = match (ov.lifetime_in_seconds, &addon.lifetime_in_seconds) {
+        (Some(n), _) => n,
+        (None, Some(v)) => positive_lifetime(v)?,
+        (None, None) => 3600,
+    };
+    let signature_algorithm = match (ov.signature_algorithm, &addon.signature_algorithm) {
+        (Some(a), _) => a,
+        (None, Some(s)) => parse_sig(s)?,
+        (None, None) => SignatureAlgorithm::RsaSha256,
+    };
+    let digest_algorithm = match (ov.digest_algorithm, &addon.digest_algorithm) {
+        (Some(a), _) => a,
+        (None, Some(s)) => parse_digest(s)?,
+        (None, None) => DigestAlgorithm::Sha256,
+    };
+    let audience = pick(&ov.audience, &addon.audience)
+        .or_else(|| req.request_issuer.clone())
+        .unwrap_or_else(|| req.client_id.clone());
+    if audience.is_empty() {
+        return Err(SamlError::Settings("no audience: set `audience` in the SP settings".into()));
+    }
+    if req.acs_url.is_empty() && (pick(&ov.recipient, &addon.recipient).is_none() || pick(&ov.destination, &addon.destination).is_none()) {
+        return Err(SamlError::Settings(
+            "no ACS URL: the request has none and the SP has no callback".into(),
+        ));
+    }
+    let mappings = match &addon.mappings {
+        Some(m) => parse_mappings(m)?,
+        None => parse_mappings(&serde_json::Map::new())?,
+    };
+
+    // Signing key: both cert and key, or neither; the pair must match (checked when parsed).
+    let cert = pick(&ov.cert, &addon.cert);
+    let key = pick(&ov.key, &addon.key);
+    let signing_key = match (cert, key) {
+        (None, None) => tenant.signing_key.clone(),
+        (Some(c), Some(k)) => Arc::new(SigningKey::from_pem(c.as_bytes(), k.as_bytes())?),
+        (Some(_), None) => {
+            return Err(SamlError::Key(
+                "a signing certificate was set without its private key (setKey / key)".into(),
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(SamlError::Key(
+                "a signing key was set without its certificate (setCert / cert)".into(),
+            ));
+        }
+    };
+
+    let enc_cert = pick(&ov.encryption_cert, &addon.encryption_cert);
+    let enc_key = pick(&ov.encryption_public_key, &addon.encryption_public_key);
+    let encryption = match (enc_cert, enc_key) {
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(SamlError::Encryption(
+                "encryptionCert is set but encryptionPublicKey is missing".into(),
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(SamlError::Encryption(
+                "encryptionPublicKey is set but encryptionCert is missing".into(),
+            ));
+        }
+        (Some(c), Some(k)) => {
+            let cert = parse_cert("encryptionCert", &c)?;
+            let pem = normalize_pem(&k);
+            let public_key = match PKey::public_key_from_pem(pem.as_bytes()) {
+                Ok(p) => p,
+                Err(_) => parse_cert("encryptionPublicKey", &k)?.public_key()?,
+            };
+            if public_key.rsa().is_err() {
+                return Err(SamlError::Encryption("encryptionPublicKey must be an RSA key".into()));
+            }
+            let cipher = match &addon.encryption_algorithm {
+                None => BlockCipher::Aes256Gcm,
+                Some(uri) => BlockCipher::from_uri(uri)?,
+            };
+            use base64::Engine;
+            Some(EncryptionTarget {
+                cert_b64: base64::engine::general_purpose::STANDARD.encode(cert.to_der()?),
+                public_key,
+                cipher,
+            })
+        }
+    };
+
+    Ok(ResolvedSettings {
+        issuer: pick(&ov.issuer, &addon.issuer).unwrap_or_else(|| tenant.default_issuer()),
+        audience,
+        recipient: pick(&ov.recipient, &addon.recipient).unwrap_or_else(|| req.acs_url.clone()),
+        destination: pick(&ov.destination, &addon.destination).unwrap_or_else(|| req.acs_url.clone()),
+        lifetime_seconds,
+        sign_response: pick(&ov.sign_response, &addon.sign_response).unwrap_or(false),
+        name_identifier_format: pick(&ov.name_identifier_format, &addon.name_identifier_format)
+            .unwrap_or_else(|| super::ns::NAMEID_UNSPECIFIED.to_string()),
+        name_identifier_probes: pick(&ov.name_identifier_probes, &addon.name_identifier_probes)
+            .unwrap_or_else(|| DEFAULT_PROBES.iter().map(|s| s.to_string()).collect()),
+        authn_context_class_ref: pick(&ov.authn_context_class_ref, &addon.authn_context_class_ref)
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| super::ns::AC_UNSPECIFIED.to_string()),
+        include_attribute_name_format: pick(&ov.include_attribute_name_format, &addon.include_attribute_name_format).unwrap_or(true),
+        typed_attributes: pick(&ov.typed_attributes, &addon.typed_attributes).unwrap_or(true),
+        signature_algorithm,
+        digest_algorithm,
+        create_upn_claim: pick(&ov.create_upn_claim, &addon.create_upn_claim).unwrap_or(true),
+        passthrough_claims_with_no_mapping: pick(&ov.passthrough_claims_with_no_mapping, &addon.passthrough_claims_with_no_mapping)
+            .unwrap_or(true),
+        map_unknown_claims_as_is: pick(&ov.map_unknown_claims_as_is, &addon.map_unknown_claims_as_is).unwrap_or(false),
+        map_identities: pick(&ov.map_identities, &addon.map_identities).unwrap_or(true),
+        mappings,
+        passthrough_prefix: tenant.passthrough_prefix.clone(),
+        signing_key,
+        encryption,
+        clock_skew_seconds: tenant.clock_skew_seconds,
+    })
+}
+
+/// The request-signing certificate in force (action override, else SP settings), if any.
+pub fn request_signing_cert(addon: &AddonSettings, ov: &SamlOverrides) -> Result<Option<X509>, SamlError> {
+    match ov.signing_cert.as_ref().or(addon.signing_cert.as_ref()) {
+        None => Ok(None),
+        Some(pem) => parse_cert("signingCert", pem).map(Some),
+    }
+}
