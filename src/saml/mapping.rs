@@ -84,18 +84,16 @@ pub fn map_claims(profile: &Map<String, Value>, s: &ResolvedSettings, attributes
             });
         }
     }
-    if s.map_identities {
-        if let Some(first) = profile
-            .get("identities")
-            .and_then(Value::as_array)
-            .and_then(|a| a.first())
-            .and_then(Value::as_object)
-        {
-            for key in ["access_token", "provider", "connection", "isSocial"] {
-                let values = first.get(key).map(scalars).unwrap_or_default();
-                if !values.is_empty() {
-                    set_claim(&mut claims, &format!("{IDENTITY_PREFIX}{key}"), values);
-                }
+    let first_identity = profile
+        .get("identities")
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+        .and_then(Value::as_object);
+    if let (true, Some(first)) = (s.map_identities, first_identity) {
+        for key in ["access_token", "provider", "connection", "isSocial"] {
+            let values = first.get(key).map(scalars).unwrap_or_default();
+            if !values.is_empty() {
+                set_claim(&mut claims, &format!("{IDENTITY_PREFIX}{key}"), values);
             }
         }
     }
@@ -139,13 +137,14 @@ pub fn map_claims(profile: &Map<String, Value>, s: &ResolvedSettings, attributes
 /// The NameID: the first probe whose claim has a non-empty value (first element of an array).
 pub fn choose_name_id(claims: &[Claim], probes: &[String]) -> Result<String, SamlError> {
     for p in probes {
-        if let Some(c) = claims.iter().find(|c| &c.name == p) {
-            if let Some(v) = c.values.first() {
-                let text = value_text(v);
-                if !text.is_empty() {
-                    return Ok(text);
-                }
-            }
+        let text = claims
+            .iter()
+            .find(|c| &c.name == p)
+            .and_then(|c| c.values.first())
+            .map(value_text)
+            .unwrap_or_default();
+        if !text.is_empty() {
+            return Ok(text);
         }
     }
     Err(SamlError::NoNameIdentifier(probes.to_vec()))

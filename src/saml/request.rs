@@ -233,33 +233,23 @@ pub fn parse_xml(xml: &str) -> Result<AuthnRequest, RequestError> {
                     store_text(&mut req, &mut class_refs, t, String::new());
                 }
             }
-            XmlEvent::Text(t) => {
-                if text_target.is_some() {
-                    text.push_str(&t.xml10_content());
-                }
+            XmlEvent::Text(t) if text_target.is_some() => text.push_str(&t.xml10_content()),
+            XmlEvent::GeneralRef(r) if text_target.is_some() => {
+                let name: &str = &r;
+                let ch = match name {
+                    "amp" => "&".to_string(),
+                    "lt" => "<".to_string(),
+                    "gt" => ">".to_string(),
+                    "quot" => "\"".to_string(),
+                    "apos" => "'".to_string(),
+                    other => match r.resolve_char_ref() {
+                        Ok(Some(c)) => c.to_string(),
+                        _ => return Err(RequestError::Malformed(format!("unknown entity &{other};"))),
+                    },
+                };
+                text.push_str(&ch);
             }
-            XmlEvent::GeneralRef(r) => {
-                if text_target.is_some() {
-                    let name: &str = &r;
-                    let ch = match name {
-                        "amp" => "&".to_string(),
-                        "lt" => "<".to_string(),
-                        "gt" => ">".to_string(),
-                        "quot" => "\"".to_string(),
-                        "apos" => "'".to_string(),
-                        other => match r.resolve_char_ref() {
-                            Ok(Some(c)) => c.to_string(),
-                            _ => return Err(RequestError::Malformed(format!("unknown entity &{other};"))),
-                        },
-                    };
-                    text.push_str(&ch);
-                }
-            }
-            XmlEvent::CData(c) => {
-                if text_target.is_some() {
-                    text.push_str(&c);
-                }
-            }
+            XmlEvent::CData(c) if text_target.is_some() => text.push_str(&c),
             XmlEvent::End(_) => {
                 stack.pop();
                 if let Some(t) = text_target.take() {

@@ -39,6 +39,9 @@ pub struct BuiltResponse {
     pub name_id: String,
     /// The attributes emitted, in order.
     pub claims: Vec<Claim>,
+    /// The exclusive-C14N bytes that were digested for the signature (the Assertion's, or the
+    /// Response's when signResponse), kept so tests can compare them with libxml2's.
+    pub signed_c14n: String,
 }
 
 /// `_` + 128 random bits, hex.
@@ -213,18 +216,16 @@ pub fn build_response(
     };
 
     // 1. Assertion, signed unless the Response is signed instead.
+    let sign = |id: &str, c14n: &str| signature_element(&s.signing_key, s.signature_algorithm, s.digest_algorithm, id, c14n.as_bytes());
+    let mut signed_c14n = String::new();
     let assertion_signature = if s.sign_response {
         None
     } else {
         let mut c = XmlWriter::new(true);
         write_assertion(&mut c, &parts, None);
-        Some(signature_element(
-            &s.signing_key,
-            s.signature_algorithm,
-            s.digest_algorithm,
-            &assertion_id,
-            c.out.as_bytes(),
-        )?)
+        let sig = sign(&assertion_id, &c.out)?;
+        signed_c14n = c.out;
+        Some(sig)
     };
     let mut doc = XmlWriter::new(false);
     write_assertion(&mut doc, &parts, assertion_signature.as_deref());
@@ -268,13 +269,9 @@ pub fn build_response(
     let response_signature = if s.sign_response {
         let mut c = XmlWriter::new(true);
         write_response(&mut c, &rp, None, &inner_canonical);
-        Some(signature_element(
-            &s.signing_key,
-            s.signature_algorithm,
-            s.digest_algorithm,
-            &response_id,
-            c.out.as_bytes(),
-        )?)
+        let sig = sign(&response_id, &c.out)?;
+        signed_c14n = c.out;
+        Some(sig)
     } else {
         None
     };
@@ -286,6 +283,7 @@ pub fn build_response(
         assertion_id,
         name_id,
         claims,
+        signed_c14n,
     })
 }
 
