@@ -138,7 +138,7 @@ fn signed_redirect_verifies_over_the_raw_octets() {
 fn unsigned_requests_are_refused_when_the_sp_has_a_signing_cert() {
     let xml = read("fixtures/saml/authn-request.xml");
     let q = format!("SAMLRequest={}", enc(&B64.encode(deflate(&xml))));
-    let e = parse_redirect(&q, Some(&sp_cert()), at()).err().expect("refused");
+    let e = parse_redirect(&q, Some(&sp_cert()), at()).expect_err("refused");
     assert_eq!(
         e.to_string(),
         "SAMLRequest message MUST be signed when using an asynchronous binding (POST or Redirect)"
