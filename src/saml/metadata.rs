@@ -32,7 +32,7 @@ const FRIENDLY: [(&str, &str); 5] = [
 
 /// The metadata XML (no declaration; pretty-printed).
 pub fn metadata_xml(m: &MetadataInput<'_>) -> String {
-    let mut w = XmlWriter::new(false);
+    let mut w = XmlWriter::new();
     w.open("EntityDescriptor", &[("xmlns", ns::METADATA), ("entityID", m.entity_id)]);
     w.raw("\n  ");
     let mut idp: Vec<(&str, &str)> = Vec::new();

@@ -62,7 +62,18 @@ struct AssertionParts<'a> {
     ctx: &'a ResponseContext,
 }
 
-fn write_assertion(w: &mut XmlWriter, p: &AssertionParts<'_>, signature: Option<&str>) {
+/// Where the document form differs from the canonical one.
+struct Splices {
+    /// Just after `</saml:Issuer>`: the enveloped Signature goes here.
+    after_issuer: usize,
+    /// Just after `<saml:AttributeStatement`: the document declares `xmlns:xs` here (exclusive
+    /// C14N drops it because `xs` is only used inside `xsi:type` values).
+    in_attribute_statement: Option<usize>,
+}
+
+/// Writes the Assertion in exclusive-C14N form (each AttributeValue declares `xmlns:xsi`, which
+/// is where C14N renders it), and returns the offsets where the document form differs.
+fn write_assertion(w: &mut XmlWriter, p: &AssertionParts<'_>) -> Splices {
     let s = p.s;
     let now = saml_time(p.ctx.now);
     let not_before = saml_time(p.ctx.now - chrono::Duration::seconds(s.clock_skew_seconds));
@@ -78,9 +89,8 @@ fn write_assertion(w: &mut XmlWriter, p: &AssertionParts<'_>, signature: Option<
         ],
     );
     w.leaf("saml:Issuer", &[], &s.issuer);
-    if let Some(sig) = signature {
-        w.raw(sig);
-    }
+    let after_issuer = w.out.len();
+    let mut in_attribute_statement = None;
     w.open("saml:Subject", &[]);
     w.leaf("saml:NameID", &[("Format", &s.name_identifier_format)], p.name_id);
     w.open("saml:SubjectConfirmation", &[("Method", ns::BEARER)]);
@@ -107,14 +117,9 @@ fn write_assertion(w: &mut XmlWriter, p: &AssertionParts<'_>, signature: Option<
     w.close("saml:AuthnContext");
     w.close("saml:AuthnStatement");
     if !p.claims.is_empty() {
-        // Exclusive C14N drops xmlns:xs (only used inside xsi:type values) and pushes xmlns:xsi
-        // down to each AttributeValue; the document keeps both on the statement.
-        let canonical = w.canonical;
-        if canonical {
-            w.open("saml:AttributeStatement", &[]);
-        } else {
-            w.open("saml:AttributeStatement", &[("xmlns:xs", ns::XS), ("xmlns:xsi", ns::XSI)]);
-        }
+        w.raw("<saml:AttributeStatement");
+        in_attribute_statement = Some(w.out.len());
+        w.raw(">");
         for c in p.claims {
             if s.include_attribute_name_format {
                 w.open("saml:Attribute", &[("Name", &c.name), ("NameFormat", name_format(&c.name))]);
@@ -123,17 +128,36 @@ fn write_assertion(w: &mut XmlWriter, p: &AssertionParts<'_>, signature: Option<
             }
             for v in &c.values {
                 let ty = if s.typed_attributes { xsi_type(v) } else { "xs:anyType" };
-                if canonical {
-                    w.leaf("saml:AttributeValue", &[("xmlns:xsi", ns::XSI), ("xsi:type", ty)], &value_text(v));
-                } else {
-                    w.leaf("saml:AttributeValue", &[("xsi:type", ty)], &value_text(v));
-                }
+                w.leaf("saml:AttributeValue", &[("xmlns:xsi", ns::XSI), ("xsi:type", ty)], &value_text(v));
             }
             w.close("saml:Attribute");
         }
         w.close("saml:AttributeStatement");
     }
     w.close("saml:Assertion");
+    Splices {
+        after_issuer,
+        in_attribute_statement,
+    }
+}
+
+/// The document form of an Assertion from its canonical form.
+fn assertion_document(canonical: &str, sp: &Splices, signature: Option<&str>) -> String {
+    let xs_decl = concat!(" xmlns:xs=\"", "http://www.w3.org/2001/XMLSchema", "\"");
+    let mut doc = String::with_capacity(canonical.len() + signature.map_or(0, str::len) + xs_decl.len());
+    doc.push_str(&canonical[..sp.after_issuer]);
+    if let Some(sig) = signature {
+        doc.push_str(sig);
+    }
+    match sp.in_attribute_statement {
+        Some(at) => {
+            doc.push_str(&canonical[sp.after_issuer..at]);
+            doc.push_str(xs_decl);
+            doc.push_str(&canonical[at..]);
+        }
+        None => doc.push_str(&canonical[sp.after_issuer..]),
+    }
+    doc
 }
 
 /// The Response around `inner` (an Assertion, an EncryptedAssertion, or nothing).
@@ -152,7 +176,9 @@ struct Status<'a> {
     message: Option<&'a str>,
 }
 
-fn write_response(w: &mut XmlWriter, p: &ResponseParts<'_>, signature: Option<&str>, inner: &str) {
+/// Writes the Response (canonical form) and returns the offset just after its Issuer, where an
+/// enveloped Signature is spliced in for the document form.
+fn write_response(w: &mut XmlWriter, p: &ResponseParts<'_>, inner: &str) -> usize {
     let mut attrs: Vec<(&str, &str)> = vec![("xmlns:samlp", ns::PROTOCOL)];
     if !p.destination.is_empty() {
         attrs.push(("Destination", p.destination));
@@ -165,9 +191,7 @@ fn write_response(w: &mut XmlWriter, p: &ResponseParts<'_>, signature: Option<&s
     attrs.push(("Version", "2.0"));
     w.open("samlp:Response", &attrs);
     w.leaf("saml:Issuer", &[("xmlns:saml", ns::ASSERTION)], p.issuer);
-    if let Some(sig) = signature {
-        w.raw(sig);
-    }
+    let after_issuer = w.out.len();
     w.open("samlp:Status", &[]);
     w.open("samlp:StatusCode", &[("Value", p.status.top)]);
     if let Some(second) = p.status.second {
@@ -180,6 +204,15 @@ fn write_response(w: &mut XmlWriter, p: &ResponseParts<'_>, signature: Option<&s
     w.close("samlp:Status");
     w.raw(inner);
     w.close("samlp:Response");
+    after_issuer
+}
+
+fn splice(canonical: &str, at: usize, signature: &str) -> String {
+    let mut doc = String::with_capacity(canonical.len() + signature.len());
+    doc.push_str(&canonical[..at]);
+    doc.push_str(signature);
+    doc.push_str(&canonical[at..]);
+    doc
 }
 
 fn check_xml_text(what: &str, s: &str) -> Result<(), SamlError> {
@@ -215,41 +248,32 @@ pub fn build_response(
         ctx,
     };
 
-    // 1. Assertion, signed unless the Response is signed instead.
+    // 1. Assertion (written once, canonically), signed unless the Response is signed instead.
     let sign = |id: &str, c14n: &str| signature_element(&s.signing_key, s.signature_algorithm, s.digest_algorithm, id, c14n.as_bytes());
-    let mut signed_c14n = String::new();
+    let mut c = XmlWriter::new();
+    let splices = write_assertion(&mut c, &parts);
+    let assertion_c14n = c.out;
     let assertion_signature = if s.sign_response {
         None
     } else {
-        let mut c = XmlWriter::new(true);
-        write_assertion(&mut c, &parts, None);
-        let sig = sign(&assertion_id, &c.out)?;
-        signed_c14n = c.out;
-        Some(sig)
+        Some(sign(&assertion_id, &assertion_c14n)?)
     };
-    let mut doc = XmlWriter::new(false);
-    write_assertion(&mut doc, &parts, assertion_signature.as_deref());
-    let assertion_doc = doc.out;
+    let assertion_doc = assertion_document(&assertion_c14n, &splices, assertion_signature.as_deref());
+    let mut signed_c14n = String::new();
 
     // 2. Encryption of the (signed) assertion; its markup is the same in both forms.
     let (inner_doc, inner_canonical) = match &s.encryption {
         Some(target) => {
             let enc = encrypt_assertion(assertion_doc.as_bytes(), target)?;
-            let mut w = XmlWriter::new(true);
+            let mut w = XmlWriter::new();
             write_encrypted_assertion(&mut w, &enc, target);
             (w.out.clone(), w.out)
         }
-        None => {
-            let canonical = if s.sign_response {
-                let mut c = XmlWriter::new(true);
-                write_assertion(&mut c, &parts, None);
-                c.out
-            } else {
-                String::new()
-            };
-            (assertion_doc, canonical)
-        }
+        None => (assertion_doc, if s.sign_response { assertion_c14n.clone() } else { String::new() }),
     };
+    if !s.sign_response {
+        signed_c14n = assertion_c14n;
+    }
 
     // 3. Response, signed when signResponse.
     let now = saml_time(ctx.now);
@@ -266,19 +290,23 @@ pub fn build_response(
         now: &now,
         status: &status,
     };
-    let response_signature = if s.sign_response {
-        let mut c = XmlWriter::new(true);
-        write_response(&mut c, &rp, None, &inner_canonical);
+    let xml = if s.sign_response {
+        // The canonical Response embeds the canonical Assertion (or the EncryptedAssertion).
+        let mut c = XmlWriter::new();
+        let at = write_response(&mut c, &rp, &inner_canonical);
         let sig = sign(&response_id, &c.out)?;
+        let mut d = XmlWriter::new();
+        write_response(&mut d, &rp, &inner_doc);
+        let doc = splice(&d.out, at, &sig);
         signed_c14n = c.out;
-        Some(sig)
+        doc
     } else {
-        None
+        let mut d = XmlWriter::new();
+        write_response(&mut d, &rp, &inner_doc);
+        d.out
     };
-    let mut w = XmlWriter::new(false);
-    write_response(&mut w, &rp, response_signature.as_deref(), &inner_doc);
     Ok(BuiltResponse {
-        xml: w.out,
+        xml,
         response_id,
         assertion_id,
         name_id,
@@ -330,10 +358,8 @@ pub fn build_error_response(
         now: &now,
         status: &status,
     };
-    let mut c = XmlWriter::new(true);
-    write_response(&mut c, &rp, None, "");
+    let mut c = XmlWriter::new();
+    let at = write_response(&mut c, &rp, "");
     let signature = signature_element(key, sig, dig, &id, c.out.as_bytes())?;
-    let mut w = XmlWriter::new(false);
-    write_response(&mut w, &rp, Some(&signature), "");
-    Ok(w.out)
+    Ok(splice(&c.out, at, &signature))
 }

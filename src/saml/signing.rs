@@ -138,11 +138,11 @@ pub fn signature_element(
 ) -> Result<String, SamlError> {
     let digest_b64 = B64.encode(digest(dig, canonical)?);
     // SignedInfo as a verifier canonicalizes it: it renders the default dsig namespace itself.
-    let mut si = XmlWriter::new(true);
+    let mut si = XmlWriter::new();
     write_signed_info(&mut si, true, sig, dig, id, &digest_b64);
     let signature_b64 = B64.encode(key.sign(sig, si.out.as_bytes())?);
 
-    let mut w = XmlWriter::new(false);
+    let mut w = XmlWriter::new();
     w.open("Signature", &[("xmlns", ns::DSIG)]);
     write_signed_info(&mut w, false, sig, dig, id, &digest_b64);
     w.leaf("SignatureValue", &[], &signature_b64);

@@ -4,21 +4,18 @@
 //! attributes in canonical order, namespace declarations only where exclusive C14N renders them,
 //! start/end tag pairs for empty elements, and C14N escaping. The bytes of a signed element are
 //! then exactly what a verifier's canonicalizer produces (proved against libxml2 in the tests),
-//! and we digest them without re-parsing. `canonical == false` adds the few declarations that a
-//! document needs but exclusive C14N drops (`xmlns:xs`, used only inside `xsi:type` values).
+//! and we digest them without re-parsing. The document form is the canonical form with the
+//! Signature (and `xmlns:xs`, which C14N drops) spliced in at recorded offsets.
 
 /// The writer.
 pub(crate) struct XmlWriter {
     pub(crate) out: String,
-    /// Whether to emit the exclusive-C14N form (true) or the document form (false).
-    pub(crate) canonical: bool,
 }
 
 impl XmlWriter {
-    pub(crate) fn new(canonical: bool) -> Self {
+    pub(crate) fn new() -> Self {
         XmlWriter {
-            out: String::with_capacity(4096),
-            canonical,
+            out: String::with_capacity(8192),
         }
     }
 
@@ -60,32 +57,44 @@ impl XmlWriter {
     }
 }
 
-/// C14N text escaping: `&`, `<`, `>` and CR.
-pub(crate) fn escape_text(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
+/// Copies `s` into `out`, replacing the ASCII bytes `escape` maps, in bulk slices (hot path).
+#[inline]
+fn escape_into(out: &mut String, s: &str, escape: fn(u8) -> Option<&'static str>) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if let Some(rep) = escape(b) {
+            // Why slicing is safe: `b` is ASCII, so i is a char boundary.
+            out.push_str(&s[start..i]);
+            out.push_str(rep);
+            start = i + 1;
         }
     }
+    out.push_str(&s[start..]);
+}
+
+/// C14N text escaping: `&`, `<`, `>` and CR.
+pub(crate) fn escape_text(out: &mut String, s: &str) {
+    escape_into(out, s, |b| match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'\r' => Some("&#xD;"),
+        _ => None,
+    });
 }
 
 /// C14N attribute escaping: `&`, `<`, `"`, TAB, LF, CR.
 pub(crate) fn escape_attr(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '"' => out.push_str("&quot;"),
-            '\t' => out.push_str("&#x9;"),
-            '\n' => out.push_str("&#xA;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
-        }
-    }
+    escape_into(out, s, |b| match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'"' => Some("&quot;"),
+        b'\t' => Some("&#x9;"),
+        b'\n' => Some("&#xA;"),
+        b'\r' => Some("&#xD;"),
+        _ => None,
+    });
 }
 
 /// HTML escaping for the auto-POST form (`& < > " '`).
@@ -110,7 +119,7 @@ mod tests {
 
     #[test]
     fn escaping_follows_c14n() {
-        let mut w = XmlWriter::new(true);
+        let mut w = XmlWriter::new();
         w.leaf("a", &[("b", "x\"<&\t\n\r>")], "<&>\r\"'");
         assert_eq!(w.out, "<a b=\"x&quot;&lt;&amp;&#x9;&#xA;&#xD;>\">&lt;&amp;&gt;&#xD;\"'</a>");
     }
