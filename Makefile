@@ -10,7 +10,10 @@ deps:
 	@python3 -c "import onelogin.saml2, jwt" 2>/dev/null || python3 -m pip install -q $(PY_PACKAGES)
 
 run: deps
-	cargo run --release -- serve --config fixtures/tenant/demo.toml
+	cargo build --release
+	./target/release/idpipe run --trigger post-login --event fixtures/events/post-login-typical.json
+	./target/release/idpipe saml response --user fixtures/users/jane.json --settings fixtures/saml/sp-basic.json \
+		--request fixtures/saml/authn-request.xml --relay-state demo
 
 test: deps
 	cargo fmt --all -- --check

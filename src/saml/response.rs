@@ -295,9 +295,16 @@ pub fn build_response(
         let mut c = XmlWriter::new();
         let at = write_response(&mut c, &rp, &inner_canonical);
         let sig = sign(&response_id, &c.out)?;
-        let mut d = XmlWriter::new();
-        write_response(&mut d, &rp, &inner_doc);
-        let doc = splice(&d.out, at, &sig);
+        // Document form: the canonical Response with the Signature after its Issuer and the
+        // inner element's document form in place of its canonical form (they end the same way).
+        let inner_end = c.out.len() - "</samlp:Response>".len();
+        let inner_start = inner_end - inner_canonical.len();
+        let mut doc = String::with_capacity(c.out.len() + sig.len() + 64);
+        doc.push_str(&c.out[..at]);
+        doc.push_str(&sig);
+        doc.push_str(&c.out[at..inner_start]);
+        doc.push_str(&inner_doc);
+        doc.push_str(&c.out[inner_end..]);
         signed_c14n = c.out;
         doc
     } else {
