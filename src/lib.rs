@@ -5,6 +5,7 @@
 //! commands through their `api`) -> [`pipeline::Outcome`] -> issuers -> HTTP responses.
 
 pub mod actions;
+pub mod oidc;
 pub mod pipeline;
 pub mod saml;
 pub mod util;

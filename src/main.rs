@@ -36,6 +36,48 @@ enum Command {
         #[command(subcommand)]
         command: SamlCommand,
     },
+    /// OIDC dry runs.
+    Oidc {
+        #[command(subcommand)]
+        command: OidcCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OidcCommand {
+    /// Prints the tokens a login of USER into CLIENT would get, as JSON.
+    Tokens {
+        /// An `event.user` JSON object.
+        #[arg(long)]
+        user: PathBuf,
+        /// An `event.client` JSON object ({client_id, name, metadata}).
+        #[arg(long)]
+        client: PathBuf,
+        /// API identifier (access-token audience).
+        #[arg(long)]
+        audience: Option<String>,
+        /// Requested scopes.
+        #[arg(long, default_value = "openid profile email")]
+        scope: String,
+        /// Nonce of the authorization request.
+        #[arg(long)]
+        nonce: Option<String>,
+        /// Signing key PEM (default: certs/idp-test.key, a TEST-ONLY key).
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Tenant base URL (the `iss`, with a trailing slash).
+        #[arg(long, default_value = "http://127.0.0.1:3000/")]
+        issuer: String,
+    },
+    /// Prints the JWKS that verifies the tokens.
+    Jwks {
+        /// Signing key PEM (default: certs/idp-test.key).
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// A next key to publish ahead of a rotation.
+        #[arg(long)]
+        next_key: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -113,6 +155,101 @@ fn signing_key(cert: Option<PathBuf>, key: Option<PathBuf>) -> Result<SigningKey
         }
     };
     SigningKey::from_files(&c, &k).map_err(|e| e.to_string())
+}
+
+fn jwt_signer(key: Option<PathBuf>) -> Result<idpipe::oidc::JwtSigner, String> {
+    let path = key.unwrap_or_else(|| {
+        eprintln!("idpipe: warning: signing with the TEST-ONLY key in certs/");
+        PathBuf::from("certs/idp-test.key")
+    });
+    idpipe::oidc::JwtSigner::from_file(&path).map_err(|e| e.to_string())
+}
+
+fn oidc(command: OidcCommand) -> Result<(String, bool), String> {
+    use idpipe::oidc::{ApiResource, OidcClient, TokenContext, refresh};
+    match command {
+        OidcCommand::Jwks { key, next_key } => {
+            let mut set = idpipe::oidc::KeySet::new(jwt_signer(key)?);
+            if let Some(n) = next_key {
+                set = set.with_next(&idpipe::oidc::JwtSigner::from_file(&n).map_err(|e| e.to_string())?);
+            }
+            Ok((serde_json::to_string_pretty(&set.jwks()).map_err(|e| e.to_string())?, true))
+        }
+        OidcCommand::Tokens {
+            user,
+            client,
+            audience,
+            scope,
+            nonce,
+            key,
+            issuer,
+        } => {
+            let keys = jwt_signer(key)?;
+            let mut event = Event {
+                user: json_file(&user)?,
+                client: json_file(&client)?,
+                ..Default::default()
+            };
+            if event.client.client_id.is_empty() {
+                return Err(format!("{}: client_id is missing", client.display()));
+            }
+            let scopes: Vec<String> = scope.split_whitespace().map(str::to_string).collect();
+            event.transaction.protocol = "oidc-basic-profile".into();
+            event.transaction.requested_scopes = scopes.clone();
+            if let Some(a) = &audience {
+                event.resource_server = Some(idpipe::pipeline::event::ResourceServer {
+                    identifier: a.clone(),
+                    ..Default::default()
+                });
+            }
+            let now = chrono::Utc::now();
+            let state = Executor::new(Services::default()).start(Trigger::PostLogin, event);
+            let issuer = if issuer.ends_with('/') { issuer } else { format!("{issuer}/") };
+            let oidc_client = OidcClient {
+                client_id: state.event.client.client_id.clone(),
+                id_token_lifetime: idpipe::oidc::tokens::DEFAULT_ID_TOKEN_LIFETIME,
+            };
+            let api = audience.map(|identifier| ApiResource {
+                identifier,
+                token_lifetime: idpipe::oidc::tokens::DEFAULT_ACCESS_TOKEN_LIFETIME,
+            });
+            let ctx = TokenContext {
+                issuer: &issuer,
+                client: &oidc_client,
+                api: api.as_ref(),
+                requested_scopes: &scopes,
+                nonce: nonce.as_deref(),
+                session_id: None,
+                auth_time: now.timestamp(),
+                now: now.timestamp(),
+            };
+            let issued = idpipe::oidc::issue_tokens(&keys, &state.event, &state.outcome, &ctx).map_err(|e| e.to_string())?;
+            let mut out = serde_json::json!({
+                "access_token": issued.access_token,
+                "expires_in": issued.expires_in,
+                "token_type": "Bearer",
+                "scope": issued.scopes.join(" "),
+            });
+            if let Some(id) = issued.id_token {
+                out["id_token"] = id.into();
+            }
+            if issued.scopes.iter().any(|s| s == "offline_access") {
+                let store = refresh::RefreshTokens {
+                    store: refresh::MemoryRefreshStore::default(),
+                    limits: Default::default(),
+                };
+                let grant = refresh::Grant {
+                    user_id: &state.event.user.user_id,
+                    client_id: &oidc_client.client_id,
+                    scopes: &issued.scopes,
+                    audience: api.as_ref().map(|a| a.identifier.as_str()),
+                    session_id: None,
+                };
+                out["refresh_token"] = store.issue(&grant, &state.outcome.refresh_token, now.timestamp_millis()).into();
+            }
+            Ok((serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?, true))
+        }
+    }
 }
 
 fn parse_now(now: Option<&str>) -> Result<chrono::DateTime<chrono::Utc>, String> {
@@ -209,6 +346,7 @@ fn run(cli: Cli) -> Result<(String, bool), String> {
             .map_err(|e| e.to_string())?;
             Ok((issued.response.xml, true))
         }
+        Command::Oidc { command } => oidc(command),
         Command::Saml {
             command:
                 SamlCommand::Metadata {

@@ -39,6 +39,40 @@ impl AccessApi<'_, '_> {
     }
 }
 
+/// Claims an action can never set on a token: they are the issuer's (idpipe decision, README).
+pub const RESERVED_CLAIMS: &[&str] = &[
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "jti",
+    "azp",
+    "nonce",
+    "auth_time",
+    "at_hash",
+    "c_hash",
+    "amr",
+    "acr",
+    "sid",
+    "scope",
+];
+
+/// Records an attempt to set a reserved claim as an error in the trace, without throwing and
+/// without failing the login: the claim is simply not set.
+fn reserved(core: &mut super::ApiCore<'_>, method: &'static str, name: &str, args: Vec<Value>) -> bool {
+    if RESERVED_CLAIMS.contains(&name) {
+        let e = ApiError::NotAllowed {
+            method,
+            reason: format!("'{name}' is a reserved claim and was ignored"),
+        };
+        core.refuse(method, args, e, false);
+        return true;
+    }
+    false
+}
+
 fn check_claim_name(method: &'static str, name: &str) -> Result<(), ApiError> {
     if name.is_empty() {
         return Err(ApiError::InvalidArgument {
@@ -56,6 +90,9 @@ impl AccessTokenApi<'_, '_> {
         let args = vec![Value::from(name), value.clone()];
         if let Err(e) = check_claim_name(M, name) {
             return Err(self.core.refuse(M, args, e, true));
+        }
+        if reserved(self.core, M, name, args.clone()) {
+            return Ok(self);
         }
         self.core.record(M, args);
         self.core.outcome.access_token_claims.insert(name.to_string(), value);
@@ -94,6 +131,9 @@ impl IdTokenApi<'_, '_> {
         let args = vec![Value::from(name), value.clone()];
         if let Err(e) = check_claim_name(M, name) {
             return Err(self.core.refuse(M, args, e, true));
+        }
+        if reserved(self.core, M, name, args.clone()) {
+            return Ok(self);
         }
         self.core.record(M, args);
         self.core.outcome.id_token_claims.insert(name.to_string(), value);

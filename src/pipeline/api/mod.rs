@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-pub use access::{AccessApi, AccessTokenApi, IdTokenApi, PromptApi, RulesApi, ValidationApi};
+pub use access::{AccessApi, AccessTokenApi, IdTokenApi, PromptApi, RESERVED_CLAIMS, RulesApi, ValidationApi};
 pub use authentication::{AuthenticationApi, ChallengeApi, Factor, MultifactorApi};
 pub use cache::{CacheApi, CacheRecord, CacheWriteResult};
 pub use redirect::RedirectApi;

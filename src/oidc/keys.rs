@@ -1,0 +1,157 @@
+//! RS256 signing keys: parsed once, `kid` = RFC 7638 thumbprint, JWKS with rotation.
+
+use base64::Engine;
+use openssl::hash::MessageDigest;
+use openssl::pkey::{PKey, Private};
+use openssl::sign::Signer;
+use serde_json::{Value, json};
+
+use super::OidcError;
+use crate::util::normalize_pem;
+
+const B64URL: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// The public half of a key as a JWK.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublicJwk {
+    /// RFC 7638 thumbprint.
+    pub kid: String,
+    /// Modulus, base64url.
+    pub n: String,
+    /// Exponent, base64url.
+    pub e: String,
+}
+
+impl PublicJwk {
+    /// The JWK JSON.
+    pub fn to_json(&self) -> Value {
+        json!({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": self.kid, "n": self.n, "e": self.e})
+    }
+
+    fn from_key<T: openssl::pkey::HasPublic>(key: &PKey<T>) -> Result<Self, OidcError> {
+        let rsa = key.rsa().map_err(|_| OidcError::Key("the signing key must be an RSA key".into()))?;
+        let n = B64URL.encode(rsa.n().to_vec());
+        let e = B64URL.encode(rsa.e().to_vec());
+        // RFC 7638: the required members in lexicographic order, no whitespace.
+        let canonical = format!("{{\"e\":\"{e}\",\"kty\":\"RSA\",\"n\":\"{n}\"}}");
+        let digest = openssl::hash::hash(MessageDigest::sha256(), canonical.as_bytes())?;
+        Ok(PublicJwk {
+            kid: B64URL.encode(digest),
+            n,
+            e,
+        })
+    }
+}
+
+/// A private key that signs JWTs, parsed once.
+pub struct JwtSigner {
+    key: PKey<Private>,
+    jwk: PublicJwk,
+    header_b64: String,
+}
+
+impl std::fmt::Debug for JwtSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtSigner").field("kid", &self.jwk.kid).finish_non_exhaustive()
+    }
+}
+
+impl JwtSigner {
+    /// Parses a PEM RSA private key (PKCS#1 or PKCS#8).
+    pub fn from_pem(pem: &str) -> Result<Self, OidcError> {
+        let key =
+            PKey::private_key_from_pem(normalize_pem(pem).as_bytes()).map_err(|_| OidcError::Key("not a valid PEM private key".into()))?;
+        Self::from_key(key)
+    }
+
+    /// Wraps an already parsed key (e.g. the tenant key shared with the SAML issuer).
+    pub fn from_key(key: PKey<Private>) -> Result<Self, OidcError> {
+        let jwk = PublicJwk::from_key(&key)?;
+        let header = json!({"alg": "RS256", "kid": jwk.kid, "typ": "JWT"});
+        let header_b64 = B64URL.encode(header.to_string());
+        Ok(JwtSigner { key, jwk, header_b64 })
+    }
+
+    /// Reads a PEM file.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, OidcError> {
+        let pem = std::fs::read_to_string(path).map_err(|e| OidcError::Key(format!("{}: {e}", path.display())))?;
+        Self::from_pem(&pem)
+    }
+
+    /// The public JWK.
+    pub fn jwk(&self) -> &PublicJwk {
+        &self.jwk
+    }
+
+    /// Signs the claims as a compact RS256 JWT.
+    pub fn sign(&self, claims: &serde_json::Map<String, Value>) -> Result<String, OidcError> {
+        let payload = serde_json::to_vec(claims).map_err(|e| OidcError::Key(e.to_string()))?;
+        let mut token = String::with_capacity(self.header_b64.len() + payload.len() * 4 / 3 + 350);
+        token.push_str(&self.header_b64);
+        token.push('.');
+        B64URL.encode_string(payload, &mut token);
+        let mut signer = Signer::new(MessageDigest::sha256(), &self.key)?;
+        signer.update(token.as_bytes())?;
+        let sig = signer.sign_to_vec()?;
+        token.push('.');
+        B64URL.encode_string(sig, &mut token);
+        Ok(token)
+    }
+
+    /// A raw RS256 signature of `data` (the benchmark's baseline).
+    pub fn raw_sign(&self, data: &[u8]) -> Result<Vec<u8>, OidcError> {
+        let mut signer = Signer::new(MessageDigest::sha256(), &self.key)?;
+        signer.update(data)?;
+        Ok(signer.sign_to_vec()?)
+    }
+}
+
+/// The keys of a tenant: the one that signs, a next one published before it signs, and retired
+/// ones still published so tokens they signed keep verifying.
+#[derive(Debug)]
+pub struct KeySet {
+    /// Signs every token.
+    pub current: JwtSigner,
+    /// Published, not yet signing.
+    pub next: Option<PublicJwk>,
+    /// Published, no longer signing.
+    pub retired: Vec<PublicJwk>,
+}
+
+impl KeySet {
+    /// A key set with only a current key.
+    pub fn new(current: JwtSigner) -> Self {
+        KeySet {
+            current,
+            next: None,
+            retired: Vec::new(),
+        }
+    }
+
+    /// Publishes the public half of `next` ahead of the rotation.
+    pub fn with_next(mut self, next: &JwtSigner) -> Self {
+        self.next = Some(next.jwk().clone());
+        self
+    }
+
+    /// Rotates: `next` starts signing; the old current key stays published as retired.
+    pub fn rotate(self, next: JwtSigner) -> Self {
+        let mut retired = self.retired;
+        retired.push(self.current.jwk().clone());
+        KeySet {
+            current: next,
+            next: None,
+            retired,
+        }
+    }
+
+    /// The JWKS document.
+    pub fn jwks(&self) -> Value {
+        let keys: Vec<Value> = std::iter::once(self.current.jwk())
+            .chain(self.next.iter())
+            .chain(self.retired.iter())
+            .map(PublicJwk::to_json)
+            .collect();
+        json!({ "keys": keys })
+    }
+}

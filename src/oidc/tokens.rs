@@ -1,0 +1,192 @@
+//! ID and access tokens from the pipeline outcome.
+
+use serde_json::{Map, Value};
+
+use super::keys::JwtSigner;
+use super::{OAuthError, OidcError};
+use crate::pipeline::api::RESERVED_CLAIMS;
+use crate::pipeline::{Event, Outcome};
+
+/// Default ID-token lifetime (seconds).
+pub const DEFAULT_ID_TOKEN_LIFETIME: u64 = 36_000;
+/// Default access-token lifetime (seconds).
+pub const DEFAULT_ACCESS_TOKEN_LIFETIME: u64 = 86_400;
+
+/// An OIDC application.
+#[derive(Debug, Clone)]
+pub struct OidcClient {
+    /// Client id (the ID token's `aud`).
+    pub client_id: String,
+    /// ID-token lifetime in seconds.
+    pub id_token_lifetime: u64,
+}
+
+/// An API (resource server).
+#[derive(Debug, Clone)]
+pub struct ApiResource {
+    /// Identifier (the access token's `aud`).
+    pub identifier: String,
+    /// Access-token lifetime in seconds.
+    pub token_lifetime: u64,
+}
+
+/// Per-request facts.
+#[derive(Debug, Clone)]
+pub struct TokenContext<'a> {
+    /// Tenant base URL with a trailing slash (`iss`).
+    pub issuer: &'a str,
+    /// The application.
+    pub client: &'a OidcClient,
+    /// The API, when an audience was requested.
+    pub api: Option<&'a ApiResource>,
+    /// Scopes the application requested.
+    pub requested_scopes: &'a [String],
+    /// `nonce` of the authorization request.
+    pub nonce: Option<&'a str>,
+    /// Session id (`sid`).
+    pub session_id: Option<&'a str>,
+    /// When the user authenticated (seconds).
+    pub auth_time: i64,
+    /// Now (seconds).
+    pub now: i64,
+}
+
+/// The issued tokens.
+#[derive(Debug, Clone)]
+pub struct IssuedTokens {
+    /// ID token (when `openid` was requested).
+    pub id_token: Option<String>,
+    /// Access token.
+    pub access_token: String,
+    /// Access-token lifetime (seconds).
+    pub expires_in: u64,
+    /// Final access-token scopes.
+    pub scopes: Vec<String>,
+    /// The ID token's claims.
+    pub id_claims: Map<String, Value>,
+    /// The access token's claims.
+    pub access_claims: Map<String, Value>,
+}
+
+/// The OAuth error for a failed login (actions' reasons become `error_description`).
+pub fn failure_to_oauth(outcome: &Outcome) -> Option<OAuthError> {
+    use crate::pipeline::outcome::FailureKind as K;
+    let f = outcome.failure.as_ref()?;
+    let (code, desc) = match f.kind {
+        K::Validation => (f.code.as_str(), f.description.as_str()),
+        K::RefreshTokenRevoked => ("invalid_grant", f.description.as_str()),
+        _ => ("access_denied", f.description.as_str()),
+    };
+    Some(OAuthError::new(code, desc))
+}
+
+fn profile_claims(event: &Event, scopes: &[String], claims: &mut Map<String, Value>) {
+    let u = &event.user;
+    let has = |s: &str| scopes.iter().any(|x| x == s);
+    let mut put = |k: &str, v: Option<Value>| {
+        if let Some(v) = v.filter(|v| !v.is_null()) {
+            claims.insert(k.to_string(), v);
+        }
+    };
+    if has("profile") {
+        put("name", u.name.clone().map(Value::from));
+        put("given_name", u.given_name.clone().map(Value::from));
+        put("family_name", u.family_name.clone().map(Value::from));
+        put("nickname", u.nickname.clone().map(Value::from));
+        put("preferred_username", u.username.clone().map(Value::from));
+        put("picture", u.picture.clone().map(Value::from));
+        put("updated_at", u.updated_at.clone().map(Value::from));
+    }
+    if has("email") {
+        put("email", u.email.clone().map(Value::from));
+        put("email_verified", u.email_verified.map(Value::from));
+    }
+    if has("phone") {
+        put("phone_number", u.phone_number.clone().map(Value::from));
+    }
+}
+
+/// `amr` from the authentication methods (`pwd`, `mfa`, custom URLs), de-duplicated.
+fn amr(event: &Event, outcome: &Outcome) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let names = event.authentication.methods.iter().map(|m| m.name.clone());
+    let mfa = (!outcome.completed_mfa.is_empty()).then(|| "mfa".to_string());
+    for n in names.chain(mfa) {
+        if !n.is_empty() && !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    out
+}
+
+fn add_custom(custom: &Map<String, Value>, claims: &mut Map<String, Value>) {
+    for (k, v) in custom {
+        // Defence in depth: the api already refuses reserved names.
+        if !RESERVED_CLAIMS.contains(&k.as_str()) {
+            claims.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+/// Builds and signs the ID token (if `openid`) and the access token.
+pub fn issue_tokens(keys: &JwtSigner, event: &Event, outcome: &Outcome, ctx: &TokenContext<'_>) -> Result<IssuedTokens, OidcError> {
+    if let Some(e) = failure_to_oauth(outcome) {
+        return Err(OidcError::Denied(e));
+    }
+    let sub = outcome.primary_user_id.clone().unwrap_or_else(|| event.user.user_id.clone());
+    let openid = ctx.requested_scopes.iter().any(|s| s == "openid");
+    let scopes = outcome.access_token_scopes(ctx.requested_scopes);
+
+    let mut id_claims = Map::new();
+    let id_token = if openid {
+        id_claims.insert("iss".into(), ctx.issuer.into());
+        id_claims.insert("sub".into(), sub.clone().into());
+        id_claims.insert("aud".into(), ctx.client.client_id.clone().into());
+        id_claims.insert("iat".into(), ctx.now.into());
+        id_claims.insert("exp".into(), (ctx.now + ctx.client.id_token_lifetime as i64).into());
+        id_claims.insert("auth_time".into(), ctx.auth_time.into());
+        if let Some(n) = ctx.nonce {
+            id_claims.insert("nonce".into(), n.into());
+        }
+        if let Some(sid) = ctx.session_id {
+            id_claims.insert("sid".into(), sid.into());
+        }
+        let amr = amr(event, outcome);
+        if !amr.is_empty() {
+            id_claims.insert("amr".into(), amr.into());
+        }
+        profile_claims(event, ctx.requested_scopes, &mut id_claims);
+        add_custom(&outcome.id_token_claims, &mut id_claims);
+        Some(keys.sign(&id_claims)?)
+    } else {
+        None
+    };
+
+    let userinfo = format!("{}userinfo", ctx.issuer);
+    let mut aud: Vec<Value> = Vec::new();
+    if let Some(api) = ctx.api {
+        aud.push(api.identifier.clone().into());
+    }
+    if openid {
+        aud.push(userinfo.into());
+    }
+    let lifetime = ctx.api.map_or(DEFAULT_ACCESS_TOKEN_LIFETIME, |a| a.token_lifetime);
+    let mut access_claims = Map::new();
+    access_claims.insert("iss".into(), ctx.issuer.into());
+    access_claims.insert("sub".into(), sub.into());
+    access_claims.insert("aud".into(), if aud.len() == 1 { aud.remove(0) } else { Value::Array(aud) });
+    access_claims.insert("iat".into(), ctx.now.into());
+    access_claims.insert("exp".into(), (ctx.now + lifetime as i64).into());
+    access_claims.insert("azp".into(), ctx.client.client_id.clone().into());
+    access_claims.insert("scope".into(), scopes.join(" ").into());
+    add_custom(&outcome.access_token_claims, &mut access_claims);
+    let access_token = keys.sign(&access_claims)?;
+    Ok(IssuedTokens {
+        id_token,
+        access_token,
+        expires_in: lifetime,
+        scopes,
+        id_claims,
+        access_claims,
+    })
+}
