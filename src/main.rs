@@ -1,5 +1,6 @@
 //! The `idpipe` command line: dry runs of the pipeline and the issuers.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -30,6 +31,12 @@ enum Command {
         /// The event JSON.
         #[arg(long)]
         event: PathBuf,
+        /// Action scripts, run in this order.
+        #[arg(long = "action")]
+        actions: Vec<PathBuf>,
+        /// Action secrets (`event.secrets`), as KEY=VALUE.
+        #[arg(long = "secret")]
+        secrets: Vec<String>,
     },
     /// SAML dry runs.
     Saml {
@@ -68,6 +75,12 @@ enum OidcCommand {
         /// Tenant base URL (the `iss`, with a trailing slash).
         #[arg(long, default_value = "http://127.0.0.1:3000/")]
         issuer: String,
+        /// Action scripts run on the post-login trigger first.
+        #[arg(long = "action")]
+        actions: Vec<PathBuf>,
+        /// Action secrets, as KEY=VALUE.
+        #[arg(long = "secret")]
+        secrets: Vec<String>,
     },
     /// Prints the JWKS that verifies the tokens.
     Jwks {
@@ -114,6 +127,12 @@ enum SamlCommand {
         /// The SP's client id (audience of last resort).
         #[arg(long, default_value = "cli")]
         client_id: String,
+        /// Action scripts run on the post-login trigger first.
+        #[arg(long = "action")]
+        actions: Vec<PathBuf>,
+        /// Action secrets, as KEY=VALUE.
+        #[arg(long = "secret")]
+        secrets: Vec<String>,
     },
     /// Prints the IdP metadata for an SP.
     Metadata {
@@ -157,6 +176,26 @@ fn signing_key(cert: Option<PathBuf>, key: Option<PathBuf>) -> Result<SigningKey
     SigningKey::from_files(&c, &k).map_err(|e| e.to_string())
 }
 
+/// An executor with the given scripts on `trigger`, plus the secrets map.
+fn executor_with(
+    trigger: Trigger,
+    actions: &[PathBuf],
+    secrets: &[String],
+    services: Services,
+) -> Result<(Executor, serde_json::Map<String, serde_json::Value>), String> {
+    let mut ex = Executor::new(services);
+    for path in actions {
+        let action = idpipe::actions::js::JsAction::from_file(path, Default::default()).map_err(|e| e.to_string())?;
+        ex.add(trigger, Arc::new(action));
+    }
+    let mut map = serde_json::Map::new();
+    for kv in secrets {
+        let (k, v) = kv.split_once('=').ok_or_else(|| format!("--secret '{kv}': expected KEY=VALUE"))?;
+        map.insert(k.to_string(), v.into());
+    }
+    Ok((ex, map))
+}
+
 fn jwt_signer(key: Option<PathBuf>) -> Result<idpipe::oidc::JwtSigner, String> {
     let path = key.unwrap_or_else(|| {
         eprintln!("idpipe: warning: signing with the TEST-ONLY key in certs/");
@@ -183,6 +222,8 @@ fn oidc(command: OidcCommand) -> Result<(String, bool), String> {
             nonce,
             key,
             issuer,
+            actions,
+            secrets,
         } => {
             let keys = jwt_signer(key)?;
             let mut event = Event {
@@ -203,7 +244,12 @@ fn oidc(command: OidcCommand) -> Result<(String, bool), String> {
                 });
             }
             let now = chrono::Utc::now();
-            let state = Executor::new(Services::default()).start(Trigger::PostLogin, event);
+            let (executor, secrets) = executor_with(Trigger::PostLogin, &actions, &secrets, Services::default())?;
+            event.secrets.extend(secrets);
+            let state = executor.start(Trigger::PostLogin, event);
+            if let Some(e) = idpipe::oidc::tokens::failure_to_oauth(&state.outcome) {
+                return Err(format!("login failed: {}: {}", e.error, e.error_description));
+            }
             let issuer = if issuer.ends_with('/') { issuer } else { format!("{issuer}/") };
             let oidc_client = OidcClient {
                 client_id: state.event.client.client_id.clone(),
@@ -263,10 +309,16 @@ fn parse_now(now: Option<&str>) -> Result<chrono::DateTime<chrono::Utc>, String>
 
 fn run(cli: Cli) -> Result<(String, bool), String> {
     match cli.command {
-        Command::Run { trigger, event } => {
+        Command::Run {
+            trigger,
+            event,
+            actions,
+            secrets,
+        } => {
             let trigger = Trigger::parse(&trigger).ok_or_else(|| format!("unknown trigger '{trigger}'"))?;
-            let event: Event = json_file(&event)?;
-            let executor = Executor::new(Services::default());
+            let mut event: Event = json_file(&event)?;
+            let (executor, secrets) = executor_with(trigger, &actions, &secrets, Services::default())?;
+            event.secrets.extend(secrets);
             let state = executor.start(trigger, event);
             let failed = state.status() == Status::Failed;
             let out = serde_json::json!({
@@ -289,6 +341,8 @@ fn run(cli: Cli) -> Result<(String, bool), String> {
                     now,
                     tenant,
                     client_id,
+                    actions,
+                    secrets,
                 },
         } => {
             let now = parse_now(now.as_deref())?;
@@ -317,7 +371,9 @@ fn run(cli: Cli) -> Result<(String, bool), String> {
                 clock: Arc::new(FixedClock::new(now.timestamp_millis())),
                 ..Default::default()
             };
-            let state = Executor::new(services).start(Trigger::PostLogin, event);
+            let (executor, secrets) = executor_with(Trigger::PostLogin, &actions, &secrets, services)?;
+            event.secrets.extend(secrets);
+            let state = executor.start(Trigger::PostLogin, event);
             if let Some(f) = &state.outcome.failure {
                 return Err(format!("login failed: {} ({})", f.description, f.code));
             }
@@ -383,7 +439,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok((out, ok)) => {
-            println!("{out}");
+            // A closed stdout (e.g. `| head`) is not an error worth a panic.
+            let _ = writeln!(std::io::stdout(), "{out}");
             if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
         }
         Err(e) => {

@@ -1,6 +1,9 @@
 //! Action implementations: native Rust closures here; the JavaScript runtime plugs in behind the
 //! same [`crate::pipeline::Action`] trait.
 
+pub mod dispatch;
+pub mod js;
+
 use crate::pipeline::{Action, ActionError, Event, PostChallengeApi, PostLoginApi};
 
 type PostLoginFn = Box<dyn Fn(&Event, &mut PostLoginApi<'_>) -> Result<(), ActionError> + Send + Sync>;

@@ -1,0 +1,489 @@
+//! JavaScript actions on embedded QuickJS (rquickjs), behind the same [`Action`] trait as native
+//! actions: the pipeline core does not know scripts exist.
+//!
+//! * Each script is a CommonJS module exporting `onExecutePostLogin` / `onContinuePostLogin` /
+//!   `onExecutePostChallenge` / `onContinuePostChallenge` (usually `async`). It is compiled once at
+//!   start-up to QuickJS bytecode; a syntax error is reported with file, line and column.
+//! * Isolation: every invocation runs in a fresh context that is discarded afterwards, so nothing
+//!   a login leaves in globals reaches the next one. Contexts (prelude installed, module
+//!   evaluated) are built ahead of time by a background thread, off the login path.
+//! * Limits: a memory limit per runtime (one runtime per action), a stack limit, and a CPU time
+//!   limit: the interrupt handler stops the script at the action's deadline.
+
+mod fetch;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+use rquickjs::{CatchResultExt, CaughtError, Context, Function, Module, Object, Runtime, Value as JsValue};
+use serde_json::{Value, json};
+
+pub use fetch::FetchPolicy;
+
+use super::dispatch::{self, DispatchError};
+use crate::pipeline::{Action, ActionError, Event, Phase, PostChallengeApi, PostLoginApi, Trigger};
+
+const PRELUDE: &str = include_str!("prelude.js");
+
+/// Configuration of the script runtime.
+#[derive(Debug, Clone)]
+pub struct JsConfig {
+    /// Memory limit of each action's runtime, in bytes.
+    pub memory_limit: usize,
+    /// Maximum JS stack size, in bytes.
+    pub max_stack: usize,
+    /// Contexts kept ready per action.
+    pub pool_size: usize,
+    /// What `fetch` may reach.
+    pub fetch: FetchPolicy,
+}
+
+impl Default for JsConfig {
+    fn default() -> Self {
+        JsConfig {
+            memory_limit: 32 * 1024 * 1024,
+            max_stack: 512 * 1024,
+            pool_size: 4,
+            fetch: FetchPolicy::default(),
+        }
+    }
+}
+
+/// Why a script could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum JsError {
+    /// The file could not be read.
+    #[error("{file}: {reason}")]
+    Io {
+        /// Path.
+        file: String,
+        /// Why.
+        reason: String,
+    },
+    /// The script does not compile.
+    #[error("{file}:{line}:{column}: {message}")]
+    Syntax {
+        /// Path.
+        file: String,
+        /// 1-based line.
+        line: u32,
+        /// 1-based column.
+        column: u32,
+        /// QuickJS's message.
+        message: String,
+    },
+    /// The engine failed.
+    #[error("{file}: {message}")]
+    Engine {
+        /// Path.
+        file: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// Monotonic nanoseconds since the first use (for the interrupt deadline).
+fn mono_ns() -> u64 {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    BASE.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
+/// The api of the invocation running on this thread, reachable from the host function.
+enum CurrentApi {
+    PostLogin(*mut PostLoginApi<'static>),
+    PostChallenge(*mut PostChallengeApi<'static>),
+}
+
+struct Current {
+    api: CurrentApi,
+    fetch: FetchPolicy,
+}
+
+thread_local! {
+    static CURRENT: std::cell::RefCell<Option<Current>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Clears the thread's current api when the invocation ends, however it ends.
+struct CurrentGuard;
+
+impl Drop for CurrentGuard {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.borrow_mut().take());
+    }
+}
+
+/// The single native function scripts reach: `__idpipe_host(method, argsJson) -> answerJson`.
+fn host_call(method: String, args_json: String) -> String {
+    let args: Vec<Value> = serde_json::from_str(&args_json).unwrap_or_default();
+    let answer = CURRENT.with(|c| {
+        let mut slot = c.borrow_mut();
+        let Some(cur) = slot.as_mut() else {
+            return Err("the api can only be used while the action runs".to_string());
+        };
+        // SAFETY: the pointer was taken from a `&mut` api that outlives the invocation, and the
+        // guard clears it before that borrow ends. Scripts run synchronously on this thread.
+        let core = unsafe {
+            match cur.api {
+                CurrentApi::PostLogin(p) => &mut (*p).core,
+                CurrentApi::PostChallenge(p) => &mut (*p).core,
+            }
+        };
+        if let Some(level) = method.strip_prefix("console.") {
+            let text = args.first().and_then(Value::as_str).unwrap_or_default().to_string();
+            tracing::info!(action = %core.trace.action, level, message = %text, "action console");
+            core.log(level, &text);
+            return Ok(Value::Null);
+        }
+        if method == "fetch" {
+            let url = args.first().and_then(Value::as_str).unwrap_or_default().to_string();
+            let init = args.get(1).cloned().unwrap_or(Value::Null);
+            let result = cur.fetch.fetch(&url, &init, core.deadline());
+            let shown = json!({"url": url, "method": init.get("method").cloned().unwrap_or(Value::from("GET"))});
+            match &result {
+                Ok(r) => core.record("fetch", vec![shown, json!({"status": r["status"]})]),
+                Err(e) => {
+                    core.trace.commands.push(crate::pipeline::command::Command {
+                        method: "fetch".into(),
+                        args: vec![shown],
+                        error: Some(e.clone()),
+                    });
+                }
+            }
+            return result;
+        }
+        // SAFETY: as above.
+        let r = unsafe {
+            match cur.api {
+                CurrentApi::PostLogin(p) => dispatch::post_login(&mut *p, &method, &args),
+                CurrentApi::PostChallenge(p) => dispatch::post_challenge(&mut *p, &method, &args),
+            }
+        };
+        r.map_err(|e: DispatchError| e.to_string())
+    });
+    match answer {
+        Ok(v) => json!({ "value": v }).to_string(),
+        Err(e) => json!({ "error": e }).to_string(),
+    }
+}
+
+/// Wraps a CommonJS source as an ES module that stores its exports on a global. The prefix is on
+/// the first line, so line numbers are the file's own.
+fn wrap(source: &str) -> String {
+    format!(
+        "{PREFIX}{source}\n}})(globalThis.__idpipe_module.exports, globalThis.require, globalThis.__idpipe_module);\nglobalThis.__idpipe_handlers = globalThis.__idpipe_module.exports;\n"
+    )
+}
+const PREFIX: &str = "globalThis.__idpipe_module = { exports: {} }; (function (exports, require, module) {";
+
+fn caught_message(e: CaughtError<'_>) -> (String, Option<String>) {
+    match e {
+        CaughtError::Exception(ex) => {
+            let msg = ex.message().unwrap_or_default();
+            let name: Option<String> = ex.get("name").ok();
+            let text = match name {
+                Some(n) if !n.is_empty() => format!("{n}: {msg}"),
+                _ => msg,
+            };
+            (text, ex.stack())
+        }
+        CaughtError::Value(v) => {
+            let s = v.as_string().and_then(|s| s.to_string().ok()).unwrap_or_else(|| format!("{v:?}"));
+            (format!("Uncaught {s}"), None)
+        }
+        CaughtError::Error(e) => (e.to_string(), None),
+    }
+}
+
+/// Finds `file:line:col` in a QuickJS stack trace.
+fn position(stack: &str, file: &str) -> Option<(u32, u32)> {
+    let at = stack.find(file)? + file.len();
+    let rest = stack.get(at..)?.strip_prefix(':')?;
+    let mut parts = rest.split(|c: char| !c.is_ascii_digit());
+    let line = parts.next()?.parse().ok()?;
+    let col = parts.next().and_then(|c| c.parse().ok()).unwrap_or(1);
+    Some((line, col))
+}
+
+struct Inner {
+    name: String,
+    file: String,
+    runtime: Runtime,
+    bytecode: Vec<u8>,
+    deadline_ns: Arc<AtomicU64>,
+    ready: Mutex<Vec<Context>>,
+    used: Mutex<Vec<Context>>,
+    wake: Condvar,
+    config: JsConfig,
+}
+
+impl Inner {
+    /// A context with the prelude installed and the module evaluated.
+    fn build_context(&self) -> Result<Context, String> {
+        let ctx = Context::full(&self.runtime).map_err(|e| e.to_string())?;
+        ctx.with(|ctx| -> Result<(), String> {
+            let host = Function::new(ctx.clone(), host_call).map_err(|e| e.to_string())?;
+            ctx.globals().set("__idpipe_host", host).map_err(|e| e.to_string())?;
+            ctx.eval::<(), _>(PRELUDE).catch(&ctx).map_err(|e| caught_message(e).0)?;
+            // SAFETY: the bytes were produced by `Module::write` of this same QuickJS build.
+            let module = unsafe { Module::load(ctx.clone(), &self.bytecode) }
+                .catch(&ctx)
+                .map_err(|e| caught_message(e).0)?;
+            let (_, promise) = module.eval().catch(&ctx).map_err(|e| caught_message(e).0)?;
+            promise.finish::<()>().catch(&ctx).map_err(|e| caught_message(e).0)?;
+            Ok(())
+        })?;
+        Ok(ctx)
+    }
+
+    fn take_context(&self) -> Result<Context, String> {
+        let pooled = self.ready.lock().ok().and_then(|mut r| r.pop());
+        self.wake.notify_one();
+        match pooled {
+            Some(c) => Ok(c),
+            // Pool empty (burst, or the refill thread is behind): build one on the spot.
+            None => self.build_context(),
+        }
+    }
+
+    fn discard(&self, ctx: Context) {
+        // Dropping a context costs; the refill thread does it off the login path.
+        if let Ok(mut u) = self.used.lock() {
+            u.push(ctx);
+        }
+        self.wake.notify_one();
+    }
+}
+
+/// Keeps the pool full and drops used contexts, until the action is dropped.
+fn refill_loop(weak: Weak<Inner>) {
+    loop {
+        let Some(inner) = weak.upgrade() else { return };
+        let used: Vec<Context> = inner.used.lock().map(|mut u| std::mem::take(&mut *u)).unwrap_or_default();
+        drop(used);
+        let missing = inner
+            .ready
+            .lock()
+            .map(|r| inner.config.pool_size.saturating_sub(r.len()))
+            .unwrap_or(0);
+        for _ in 0..missing {
+            match inner.build_context() {
+                Ok(c) => {
+                    if let Ok(mut r) = inner.ready.lock() {
+                        r.push(c);
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(action = %inner.name, error = %e, "cannot prepare a script context");
+                    break;
+                }
+            }
+        }
+        let guard = inner.used.lock();
+        if let Ok(g) = guard {
+            let _ = inner.wake.wait_timeout(g, Duration::from_millis(200));
+        }
+    }
+}
+
+/// A JavaScript action.
+pub struct JsAction {
+    inner: Arc<Inner>,
+}
+
+impl JsAction {
+    /// Loads and compiles a script file (with its file name for errors and traces).
+    pub fn from_file(path: &std::path::Path, config: JsConfig) -> Result<Self, JsError> {
+        let file = path.display().to_string();
+        let source = std::fs::read_to_string(path).map_err(|e| JsError::Io {
+            file: file.clone(),
+            reason: e.to_string(),
+        })?;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| file.clone());
+        Self::from_source(&name, &file, &source, config)
+    }
+
+    /// Compiles a script given as text.
+    pub fn from_source(name: &str, file: &str, source: &str, config: JsConfig) -> Result<Self, JsError> {
+        let engine = |message: String| JsError::Engine {
+            file: file.to_string(),
+            message,
+        };
+        let runtime = Runtime::new().map_err(|e| engine(e.to_string()))?;
+        runtime.set_memory_limit(config.memory_limit);
+        runtime.set_max_stack_size(config.max_stack);
+        let deadline_ns = Arc::new(AtomicU64::new(0));
+        let d = deadline_ns.clone();
+        runtime.set_interrupt_handler(Some(Box::new(move || {
+            let at = d.load(Ordering::Relaxed);
+            at != 0 && mono_ns() > at
+        })));
+        let bytecode = {
+            let ctx = Context::full(&runtime).map_err(|e| engine(e.to_string()))?;
+            ctx.with(|ctx| -> Result<Vec<u8>, JsError> {
+                let declared = Module::declare(ctx.clone(), file, wrap(source)).catch(&ctx).map_err(|e| {
+                    let (message, stack) = caught_message(e);
+                    let (line, column) = stack
+                        .as_deref()
+                        .and_then(|s| position(s, file))
+                        .or_else(|| position(&message, file))
+                        .unwrap_or((0, 0));
+                    let column = if line == 1 {
+                        column.saturating_sub(PREFIX.len() as u32)
+                    } else {
+                        column
+                    };
+                    JsError::Syntax {
+                        file: file.to_string(),
+                        line,
+                        column,
+                        message,
+                    }
+                })?;
+                declared.write(Default::default()).map_err(|e| engine(e.to_string()))
+            })?
+        };
+        let inner = Arc::new(Inner {
+            name: name.to_string(),
+            file: file.to_string(),
+            runtime,
+            bytecode,
+            deadline_ns,
+            ready: Mutex::new(Vec::new()),
+            used: Mutex::new(Vec::new()),
+            wake: Condvar::new(),
+            config,
+        });
+        // Top-level code must run too: build one context now so load errors surface at start-up.
+        let first = inner.build_context().map_err(|message| JsError::Engine {
+            file: file.to_string(),
+            message,
+        })?;
+        if let Ok(mut r) = inner.ready.lock() {
+            r.push(first);
+        }
+        let weak = Arc::downgrade(&inner);
+        std::thread::Builder::new()
+            .name(format!("js-pool-{name}"))
+            .spawn(move || refill_loop(weak))
+            .map_err(|e| engine(e.to_string()))?;
+        Ok(JsAction { inner })
+    }
+
+    /// Waits (up to `timeout`) until the pool holds its configured number of contexts.
+    pub fn wait_ready(&self, timeout: Duration) -> bool {
+        let until = Instant::now() + timeout;
+        while Instant::now() < until {
+            if self
+                .inner
+                .ready
+                .lock()
+                .map(|r| r.len() >= self.inner.config.pool_size)
+                .unwrap_or(false)
+            {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        false
+    }
+
+    fn run(&self, trigger: Trigger, phase: Phase, event: &Event, api: CurrentApi, deadline: Instant) -> Result<(), ActionError> {
+        let inner = &self.inner;
+        let ctx = inner.take_context().map_err(ActionError::new)?;
+        let event_json = serde_json::to_string(event).map_err(|e| ActionError::new(e.to_string()))?;
+        let (exec, cont) = trigger.handler_names();
+        let handler = if phase == Phase::Execute { exec } else { cont };
+        CURRENT.with(|c| {
+            *c.borrow_mut() = Some(Current {
+                api,
+                fetch: inner.config.fetch.clone(),
+            })
+        });
+        let _guard = CurrentGuard;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        inner
+            .deadline_ns
+            .store(mono_ns() + remaining.as_nanos() as u64 + 1, Ordering::Relaxed);
+        let result = ctx.with(|ctx| -> Result<(), (String, Option<String>)> {
+            let handlers: Object = ctx.globals().get("__idpipe_handlers").map_err(|e| (e.to_string(), None))?;
+            let f: Option<Function> = handlers.get(handler).map_err(|e| (e.to_string(), None))?;
+            let Some(f) = f else {
+                return match phase {
+                    Phase::Execute => Ok(()),
+                    Phase::Continue => Err((format!("the action does not export {handler}"), None)),
+                };
+            };
+            let ev = ctx.json_parse(event_json).catch(&ctx).map_err(caught_message)?;
+            let idpipe: Object = ctx.globals().get("__idpipe").map_err(|e| (e.to_string(), None))?;
+            let make: Function = idpipe.get("makeApi").map_err(|e| (e.to_string(), None))?;
+            let api: JsValue = make.call((trigger.name(),)).catch(&ctx).map_err(caught_message)?;
+            let ret: JsValue = f.call((ev, api)).catch(&ctx).map_err(caught_message)?;
+            if let Some(promise) = ret.as_promise() {
+                match promise.finish::<JsValue>().catch(&ctx) {
+                    Ok(_) => {}
+                    Err(CaughtError::Error(rquickjs::Error::WouldBlock)) => {
+                        return Err(("the action's promise never settled (nothing left to wait for)".to_string(), None));
+                    }
+                    Err(e) => return Err(caught_message(e)),
+                }
+            }
+            Ok(())
+        });
+        inner.deadline_ns.store(0, Ordering::Relaxed);
+        inner.discard(ctx);
+        result.map_err(|(msg, _stack)| {
+            if Instant::now() >= deadline || msg.contains("interrupted") {
+                ActionError::new(format!("the action was stopped at its time limit ({msg})"))
+            } else {
+                ActionError::new(msg)
+            }
+        })
+    }
+}
+
+impl Action for JsAction {
+    fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    fn on_execute_post_login(&self, event: &Event, api: &mut PostLoginApi<'_>) -> Result<(), ActionError> {
+        let deadline = api.core.deadline();
+        let trigger = api.core.trigger();
+        let ptr = api as *mut PostLoginApi<'_> as *mut PostLoginApi<'static>;
+        self.run(trigger, Phase::Execute, event, CurrentApi::PostLogin(ptr), deadline)
+    }
+
+    fn on_continue_post_login(&self, event: &Event, api: &mut PostLoginApi<'_>) -> Result<(), ActionError> {
+        let deadline = api.core.deadline();
+        let trigger = api.core.trigger();
+        let ptr = api as *mut PostLoginApi<'_> as *mut PostLoginApi<'static>;
+        self.run(trigger, Phase::Continue, event, CurrentApi::PostLogin(ptr), deadline)
+    }
+
+    fn on_execute_post_challenge(&self, event: &Event, api: &mut PostChallengeApi<'_>) -> Result<(), ActionError> {
+        let deadline = api.core.deadline();
+        let trigger = api.core.trigger();
+        let ptr = api as *mut PostChallengeApi<'_> as *mut PostChallengeApi<'static>;
+        self.run(trigger, Phase::Execute, event, CurrentApi::PostChallenge(ptr), deadline)
+    }
+
+    fn on_continue_post_challenge(&self, event: &Event, api: &mut PostChallengeApi<'_>) -> Result<(), ActionError> {
+        let deadline = api.core.deadline();
+        let trigger = api.core.trigger();
+        let ptr = api as *mut PostChallengeApi<'_> as *mut PostChallengeApi<'static>;
+        self.run(trigger, Phase::Continue, event, CurrentApi::PostChallenge(ptr), deadline)
+    }
+}
+
+impl std::fmt::Debug for JsAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsAction")
+            .field("name", &self.inner.name)
+            .field("file", &self.inner.file)
+            .finish()
+    }
+}

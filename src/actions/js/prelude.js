@@ -1,0 +1,108 @@
+// idpipe's JavaScript side of the `api`: each method forwards to the Rust core as JSON.
+// Namespaces and methods exist exactly where the hosted service has them; everything else is
+// `undefined`. "api" = returns the api (chainable, where the seeds say so), "value" = returns the
+// host's answer, "none" = returns undefined.
+(function (host) {
+  "use strict";
+  const SAML = {};
+  for (const m of ["setAttribute", "setAudience", "setIssuer", "setEncryptionPublicKey", "setRecipient", "setCreateUpnClaim",
+    "setPassthroughClaimsWithNoMapping", "setMapUnknownClaimsAsIs", "setMapIdentities", "setDestination", "setRelayState",
+    "setLifetimeInSeconds", "setSignResponse", "setNameIdentifierFormat", "setNameIdentifierProbes", "setAuthnContextClassRef",
+    "setSigningCert", "setIncludeAttributeNameFormat", "setTypedAttributes", "setEncryptionCert", "setCert", "setKey",
+    "setSignatureAlgorithm", "setDigestAlgorithm"]) SAML[m] = "none";
+  const CACHE = { get: "value", set: "value", delete: "value" };
+  const REDIRECT = { encodeToken: "value", sendUserTo: "api", validateToken: "value", canRedirect: "value" };
+  const CHALLENGE_ONLY = { challengeWith: "none", challengeWithAny: "none" };
+  const POST_CHALLENGE = {
+    access: { deny: "api" },
+    authentication: CHALLENGE_ONLY,
+    cache: CACHE,
+    redirect: REDIRECT,
+    transaction: { setResultUrl: "api" },
+  };
+  const SPECS = {
+    "post-login": {
+      access: { deny: "api" },
+      accessToken: { setCustomClaim: "api", addScope: "api", removeScope: "api" },
+      authentication: { challengeWith: "none", challengeWithAny: "none", enrollWith: "none", enrollWithAny: "none", recordMethod: "api", setPrimaryUser: "none" },
+      cache: CACHE,
+      idToken: { setCustomClaim: "api" },
+      multifactor: { enable: "api" },
+      prompt: { render: "none" },
+      redirect: REDIRECT,
+      refreshToken: { revoke: "api", setExpiresAt: "api", setIdleExpiresAt: "api" },
+      rules: { wasExecuted: "value" },
+      samlResponse: SAML,
+      session: { revoke: "api", setCookieMode: "api", setExpiresAt: "api", setIdleExpiresAt: "api", setMetadata: "none", deleteMetadata: "none", evictMetadata: "none" },
+      transaction: { setMetadata: "none" },
+      user: { setAppMetadata: "api", setUserMetadata: "api" },
+      validation: { error: "none" },
+    },
+    "post-challenge": POST_CHALLENGE,
+    "password-reset-post-challenge": Object.assign({ prompt: { render: "none" } }, POST_CHALLENGE),
+  };
+
+  function call(method, args) {
+    const answer = JSON.parse(host(method, JSON.stringify(args)));
+    if (answer.error !== undefined) throw new Error(answer.error);
+    return answer.value === null ? undefined : answer.value;
+  }
+
+  function makeApi(trigger) {
+    const api = {};
+    const spec = SPECS[trigger];
+    for (const ns of Object.keys(spec)) {
+      const target = {};
+      for (const m of Object.keys(spec[ns])) {
+        const kind = spec[ns][m];
+        const name = ns + "." + m;
+        target[m] = function (...args) {
+          const v = call(name, args);
+          return kind === "api" ? api : kind === "value" ? v : undefined;
+        };
+      }
+      api[ns] = Object.freeze(target);
+    }
+    return Object.freeze(api);
+  }
+
+  function show(v) {
+    if (typeof v === "string") return v;
+    if (v instanceof Error) return v.stack ? v.name + ": " + v.message + "\n" + v.stack : String(v);
+    try { const s = JSON.stringify(v); return s === undefined ? String(v) : s; } catch (_) { return String(v); }
+  }
+  const consoleObj = {};
+  for (const level of ["log", "info", "warn", "error", "debug"]) {
+    consoleObj[level] = function (...args) { host("console." + level, JSON.stringify([args.map(show).join(" ")])); };
+  }
+  globalThis.console = Object.freeze(consoleObj);
+
+  globalThis.require = function (name) {
+    throw new Error("Cannot find module '" + name + "': idpipe does not provide this module to actions");
+  };
+
+  function makeResponse(r) {
+    const headers = r.headers || {};
+    return {
+      status: r.status,
+      statusText: r.statusText || "",
+      ok: r.status >= 200 && r.status < 300,
+      url: r.url,
+      headers: { get: (k) => (headers[String(k).toLowerCase()] === undefined ? null : headers[String(k).toLowerCase()]) },
+      text: () => Promise.resolve(r.body),
+      json: () => new Promise((resolve) => resolve(JSON.parse(r.body))),
+    };
+  }
+  globalThis.fetch = function (url, init) {
+    return new Promise((resolve, reject) => {
+      try {
+        const opts = init || {};
+        resolve(makeResponse(call("fetch", [String(url), { method: opts.method, headers: opts.headers, body: opts.body }])));
+      } catch (e) {
+        reject(new TypeError("fetch failed: " + e.message));
+      }
+    });
+  };
+
+  globalThis.__idpipe = Object.freeze({ makeApi });
+})(__idpipe_host);
