@@ -90,9 +90,10 @@ fn mono_ns() -> u64 {
 }
 
 /// The api of the invocation running on this thread, reachable from the host function.
+/// Lifetimes are erased (`()`): the pointer is only used while the borrow it came from lives.
 enum CurrentApi {
-    PostLogin(*mut PostLoginApi<'static>),
-    PostChallenge(*mut PostChallengeApi<'static>),
+    PostLogin(*mut ()),
+    PostChallenge(*mut ()),
 }
 
 struct Current {
@@ -125,8 +126,8 @@ fn host_call(method: String, args_json: String) -> String {
         // guard clears it before that borrow ends. Scripts run synchronously on this thread.
         let core = unsafe {
             match cur.api {
-                CurrentApi::PostLogin(p) => &mut (*p).core,
-                CurrentApi::PostChallenge(p) => &mut (*p).core,
+                CurrentApi::PostLogin(p) => &mut (*(p as *mut PostLoginApi<'_>)).core,
+                CurrentApi::PostChallenge(p) => &mut (*(p as *mut PostChallengeApi<'_>)).core,
             }
         };
         if let Some(level) = method.strip_prefix("console.") {
@@ -155,8 +156,8 @@ fn host_call(method: String, args_json: String) -> String {
         // SAFETY: as above.
         let r = unsafe {
             match cur.api {
-                CurrentApi::PostLogin(p) => dispatch::post_login(&mut *p, &method, &args),
-                CurrentApi::PostChallenge(p) => dispatch::post_challenge(&mut *p, &method, &args),
+                CurrentApi::PostLogin(p) => dispatch::post_login(&mut *(p as *mut PostLoginApi<'_>), &method, &args),
+                CurrentApi::PostChallenge(p) => dispatch::post_challenge(&mut *(p as *mut PostChallengeApi<'_>), &method, &args),
             }
         };
         r.map_err(|e: DispatchError| e.to_string())
@@ -453,28 +454,28 @@ impl Action for JsAction {
     fn on_execute_post_login(&self, event: &Event, api: &mut PostLoginApi<'_>) -> Result<(), ActionError> {
         let deadline = api.core.deadline();
         let trigger = api.core.trigger();
-        let ptr = api as *mut PostLoginApi<'_> as *mut PostLoginApi<'static>;
+        let ptr = (api as *mut PostLoginApi<'_>).cast::<()>();
         self.run(trigger, Phase::Execute, event, CurrentApi::PostLogin(ptr), deadline)
     }
 
     fn on_continue_post_login(&self, event: &Event, api: &mut PostLoginApi<'_>) -> Result<(), ActionError> {
         let deadline = api.core.deadline();
         let trigger = api.core.trigger();
-        let ptr = api as *mut PostLoginApi<'_> as *mut PostLoginApi<'static>;
+        let ptr = (api as *mut PostLoginApi<'_>).cast::<()>();
         self.run(trigger, Phase::Continue, event, CurrentApi::PostLogin(ptr), deadline)
     }
 
     fn on_execute_post_challenge(&self, event: &Event, api: &mut PostChallengeApi<'_>) -> Result<(), ActionError> {
         let deadline = api.core.deadline();
         let trigger = api.core.trigger();
-        let ptr = api as *mut PostChallengeApi<'_> as *mut PostChallengeApi<'static>;
+        let ptr = (api as *mut PostChallengeApi<'_>).cast::<()>();
         self.run(trigger, Phase::Execute, event, CurrentApi::PostChallenge(ptr), deadline)
     }
 
     fn on_continue_post_challenge(&self, event: &Event, api: &mut PostChallengeApi<'_>) -> Result<(), ActionError> {
         let deadline = api.core.deadline();
         let trigger = api.core.trigger();
-        let ptr = api as *mut PostChallengeApi<'_> as *mut PostChallengeApi<'static>;
+        let ptr = (api as *mut PostChallengeApi<'_>).cast::<()>();
         self.run(trigger, Phase::Continue, event, CurrentApi::PostChallenge(ptr), deadline)
     }
 }
