@@ -1,0 +1,470 @@
+//! JavaScript actions: the fixture corpus with expected outcomes, and every isolation and limit case.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use idpipe::actions::js::{FetchPolicy, JsAction, JsConfig, JsError};
+use idpipe::pipeline::executor::{Limits, Status};
+use idpipe::pipeline::outcome::FailureKind;
+use idpipe::pipeline::{Event, Executor, Resume, Services, Trigger};
+use serde_json::{Value, json};
+
+fn base_event() -> Value {
+    serde_json::from_str(&read("fixtures/events/post-login-typical.json")).expect("event")
+}
+
+fn merge(base: &mut Value, patch: &Value) {
+    match (base, patch) {
+        (Value::Object(b), Value::Object(p)) => {
+            for (k, v) in p {
+                merge(b.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (b, p) => *b = p.clone(),
+    }
+}
+
+/// Every key of `expected` is in `actual` with a matching value (objects recursively; arrays
+/// element-wise with the same length).
+fn subset(expected: &Value, actual: &Value, path: &str) -> Result<(), String> {
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => {
+            for (k, v) in e {
+                subset(v, a.get(k).unwrap_or(&Value::Null), &format!("{path}.{k}"))?;
+            }
+            Ok(())
+        }
+        (Value::Array(e), Value::Array(a)) if e.len() == a.len() => e
+            .iter()
+            .zip(a)
+            .enumerate()
+            .try_for_each(|(i, (x, y))| subset(x, y, &format!("{path}[{i}]"))),
+        (e, a) if e == a => Ok(()),
+        (e, a) => Err(format!("{path}: expected {e}, got {a}")),
+    }
+}
+
+fn load(path: &str, config: JsConfig) -> Result<JsAction, JsError> {
+    JsAction::from_file(&root().join(path), config)
+}
+
+fn executor(trigger: Trigger, actions: Vec<JsAction>, limits: Limits) -> Executor {
+    let mut ex = Executor::new(Services {
+        limits,
+        ..Default::default()
+    });
+    for a in actions {
+        ex.add(trigger, Arc::new(a));
+    }
+    ex
+}
+
+#[test]
+fn the_corpus_runs_with_its_expected_outcomes() {
+    let dir = root().join("fixtures/actions");
+    let mut scripts: Vec<_> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "js"))
+        .collect();
+    scripts.sort();
+    assert!(scripts.len() >= 25, "the corpus has {} scripts", scripts.len());
+    let mut failures = Vec::new();
+    for script in &scripts {
+        let name = script.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        let expected_path = script.with_extension("expected.json");
+        let expected: Value =
+            serde_json::from_str(&std::fs::read_to_string(&expected_path).unwrap_or_else(|_| panic!("{name} has no expected file")))
+                .expect("json");
+        if let Some(needle) = expected.get("load_error").and_then(Value::as_str) {
+            match JsAction::from_file(script, JsConfig::default()) {
+                Err(e) if e.to_string().contains(needle) => continue,
+                Err(e) => failures.push(format!("{name}: load error '{e}' lacks '{needle}'")),
+                Ok(_) => failures.push(format!("{name}: expected a load error")),
+            }
+            continue;
+        }
+        let trigger = expected
+            .get("trigger")
+            .and_then(Value::as_str)
+            .and_then(Trigger::parse)
+            .unwrap_or(Trigger::PostLogin);
+        let files: Vec<String> = expected
+            .get("actions")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .unwrap_or_else(|| vec![name.clone()]);
+        let actions: Vec<JsAction> = files
+            .iter()
+            .map(|f| JsAction::from_file(&dir.join(f), JsConfig::default()).unwrap_or_else(|e| panic!("{f}: {e}")))
+            .collect();
+        let mut ev = base_event();
+        if let Some(p) = expected.get("event") {
+            merge(&mut ev, p);
+        }
+        if let Some(s) = expected.get("secrets") {
+            merge(&mut ev["secrets"], s);
+        }
+        let event: Event = serde_json::from_value(ev).expect("event");
+        let st = executor(trigger, actions, Limits::default()).start(trigger, event);
+        let actual = json!({
+            "status": st.status(),
+            "outcome": serde_json::to_value(&st.outcome).expect("json"),
+            "suspension": st.suspension,
+        });
+        let want = json!({
+            "status": expected["status"],
+            "outcome": expected.get("outcome").cloned().unwrap_or(json!({})),
+            "suspension": expected.get("suspension").cloned().unwrap_or(json!({})),
+        });
+        let mut want = want;
+        if want["suspension"] == json!({}) {
+            want.as_object_mut().map(|o| o.remove("suspension"));
+        }
+        if let Err(e) = subset(&want, &actual, &name) {
+            failures.push(format!(
+                "{e}\n  trace: {}",
+                serde_json::to_string(&st.outcome.trace).unwrap_or_default()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn sign_hs256(claims: Value, secret: &str) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("sign")
+}
+
+#[test]
+fn consent_redirect_round_trip_through_continue() {
+    let ex = executor(
+        Trigger::PostLogin,
+        vec![load("fixtures/actions/consent-redirect.js", JsConfig::default()).expect("load")],
+        Limits::default(),
+    );
+    let st = ex.start(Trigger::PostLogin, serde_json::from_value(base_event()).expect("event"));
+    let Some(idpipe::pipeline::executor::Suspension::Redirect { url, .. }) = st.suspension.clone() else {
+        panic!("{:?}", st.outcome.trace)
+    };
+    let u = url::Url::parse(&url).expect("url");
+    let q: std::collections::HashMap<_, _> = u.query_pairs().into_owned().collect();
+    assert_eq!(u.host_str(), Some("consent.example.com"));
+    assert_eq!(q.get("state"), Some(&st.resume_state));
+    // The consent app checks idpipe's token with the shared secret and answers with its own.
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    v.validate_exp = false;
+    let data = jsonwebtoken::decode::<Value>(
+        &q["session_token"],
+        &jsonwebtoken::DecodingKey::from_secret(b"s3cr3t-shared-with-consent-app"),
+        &v,
+    )
+    .expect("valid");
+    assert_eq!(data.claims["terms"], "v3");
+    let answer = sign_hs256(
+        json!({"state": st.resume_state, "accepted": true, "terms": "v3", "exp": chrono::Utc::now().timestamp() + 60}),
+        "s3cr3t-shared-with-consent-app",
+    );
+    let mut params = serde_json::Map::new();
+    params.insert("consent_token".into(), json!(answer));
+    let state = st.resume_state.clone();
+    let done = ex
+        .resume(
+            st.clone(),
+            Resume::Continue {
+                state: state.clone(),
+                params,
+            },
+        )
+        .expect("resumes");
+    assert_eq!(done.status(), Status::Completed, "{:?}", done.outcome.trace);
+    assert_eq!(done.outcome.app_metadata_changes.get("terms_accepted"), Some(&json!("v3")));
+    assert_eq!(done.outcome.recorded_methods, vec!["https://consent.example.com/terms"]);
+    // A forged answer (wrong secret) makes validateToken throw: the login fails with the reason traced.
+    let forged = sign_hs256(
+        json!({"state": state, "accepted": true, "exp": chrono::Utc::now().timestamp() + 60}),
+        "guess",
+    );
+    let mut params = serde_json::Map::new();
+    params.insert("consent_token".into(), json!(forged));
+    let bad = ex.resume(st, Resume::Continue { state, params }).expect("resumes");
+    assert_eq!(bad.status(), Status::Failed);
+    assert!(
+        bad.outcome.trace[1]
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("redirect.validateToken"),
+        "{:?}",
+        bad.outcome.trace[1]
+    );
+}
+
+fn inline(name: &str, src: &str, config: JsConfig) -> JsAction {
+    JsAction::from_source(name, &format!("{name}.js"), src, config).expect("compiles")
+}
+
+#[test]
+fn no_state_leaks_between_logins() {
+    let a = inline(
+        "leak",
+        "globalThis.counter = (globalThis.counter || 0) + 1; let moduleLevel = 0;\nexports.onExecutePostLogin = async (event, api) => { moduleLevel++; globalThis.seen = (globalThis.seen || 0) + 1; api.idToken.setCustomClaim('c', [globalThis.counter, moduleLevel, globalThis.seen]); };",
+        JsConfig::default(),
+    );
+    let ex = executor(Trigger::PostLogin, vec![a], Limits::default());
+    for _ in 0..6 {
+        let st = ex.start(Trigger::PostLogin, Event::default());
+        assert_eq!(
+            st.outcome.id_token_claims.get("c"),
+            Some(&json!([1, 1, 1])),
+            "state leaked between logins"
+        );
+    }
+}
+
+#[test]
+fn the_event_is_a_snapshot() {
+    let a = inline(
+        "mutate",
+        "exports.onExecutePostLogin = async (event) => { event.user.email = 'evil@x'; event.transaction.metadata.x = 1; event.secrets.K = 'changed'; };",
+        JsConfig::default(),
+    );
+    let b = inline(
+        "read",
+        "exports.onExecutePostLogin = async (event, api) => { api.idToken.setCustomClaim('seen', [event.user.email, event.transaction.metadata.x === undefined, event.secrets.K]); };",
+        JsConfig::default(),
+    );
+    let ex = executor(Trigger::PostLogin, vec![a, b], Limits::default());
+    let mut ev: Event = serde_json::from_value(base_event()).expect("event");
+    ev.secrets.insert("K".into(), json!("v"));
+    let st = ex.start(Trigger::PostLogin, ev);
+    assert_eq!(
+        st.outcome.id_token_claims.get("seen"),
+        Some(&json!(["jane.doe@example.com", true, "v"]))
+    );
+    assert_eq!(st.event.user.email.as_deref(), Some("jane.doe@example.com"));
+}
+
+#[test]
+fn an_infinite_loop_is_stopped_and_the_next_login_still_works() {
+    let spin = inline(
+        "spin",
+        "exports.onExecutePostLogin = async (event, api) => { if (event.user.user_id === 'loop') { while (true) {} } api.idToken.setCustomClaim('ok', true); };",
+        JsConfig::default(),
+    );
+    let ex = executor(
+        Trigger::PostLogin,
+        vec![spin],
+        Limits {
+            action_timeout: Duration::from_millis(150),
+            ..Default::default()
+        },
+    );
+    let mut ev = Event::default();
+    ev.user.user_id = "loop".into();
+    let started = std::time::Instant::now();
+    let st = ex.start(Trigger::PostLogin, ev);
+    assert!(started.elapsed() < Duration::from_secs(2), "the loop was not interrupted in time");
+    let f = st.outcome.failure.expect("fails");
+    assert!(matches!(f.kind, FailureKind::ActionError | FailureKind::Timeout));
+    assert!(
+        st.outcome.trace[0].error.as_deref().unwrap_or_default().contains("time limit"),
+        "{:?}",
+        st.outcome.trace[0]
+    );
+    assert!(!f.description.contains("interrupted"), "the end user gets a generic message");
+    let st = ex.start(Trigger::PostLogin, Event::default());
+    assert_eq!(st.status(), Status::Completed, "{:?}", st.outcome.trace);
+    assert_eq!(st.outcome.id_token_claims.get("ok"), Some(&json!(true)));
+}
+
+#[test]
+fn the_memory_limit_fails_the_login_not_the_process() {
+    let cfg = JsConfig {
+        memory_limit: 8 * 1024 * 1024,
+        ..Default::default()
+    };
+    let hog = inline(
+        "hog",
+        "exports.onExecutePostLogin = async (event, api) => { if (event.user.user_id === 'hog') { const a = []; while (true) a.push('x'.repeat(100000) + a.length); } api.idToken.setCustomClaim('ok', 1); };",
+        cfg,
+    );
+    let ex = executor(Trigger::PostLogin, vec![hog], Limits::default());
+    let mut ev = Event::default();
+    ev.user.user_id = "hog".into();
+    let st = ex.start(Trigger::PostLogin, ev);
+    assert_eq!(st.outcome.failure.map(|f| f.kind), Some(FailureKind::ActionError));
+    assert!(
+        st.outcome.trace[0].error.as_deref().unwrap_or_default().contains("memory"),
+        "{:?}",
+        st.outcome.trace[0].error
+    );
+    let st = ex.start(Trigger::PostLogin, Event::default());
+    assert_eq!(st.status(), Status::Completed, "{:?}", st.outcome.trace);
+}
+
+#[test]
+fn a_thrown_error_fails_with_its_message_in_the_trace() {
+    let a = inline(
+        "boom",
+        "exports.onExecutePostLogin = async (event, api) => { api.idToken.setCustomClaim('before', 1); null.x; };",
+        JsConfig::default(),
+    );
+    let st = executor(Trigger::PostLogin, vec![a], Limits::default()).start(Trigger::PostLogin, Event::default());
+    let f = st.outcome.failure.clone().expect("fails");
+    assert_eq!(f.kind, FailureKind::ActionError);
+    assert_eq!(f.description, idpipe::pipeline::executor::GENERIC_FAILURE);
+    let err = st.outcome.trace[0].error.clone().unwrap_or_default();
+    assert!(err.starts_with("TypeError"), "{err}");
+    // Side effects before the throw stay in the outcome (and the trace).
+    assert_eq!(st.outcome.id_token_claims.get("before"), Some(&json!(1)));
+    let a = inline(
+        "reject",
+        "exports.onExecutePostLogin = () => Promise.reject(new RangeError('nope'));",
+        JsConfig::default(),
+    );
+    let st = executor(Trigger::PostLogin, vec![a], Limits::default()).start(Trigger::PostLogin, Event::default());
+    assert_eq!(st.outcome.trace[0].error.as_deref(), Some("RangeError: nope"));
+    let a = inline(
+        "never",
+        "exports.onExecutePostLogin = () => new Promise(() => {});",
+        JsConfig::default(),
+    );
+    let st = executor(Trigger::PostLogin, vec![a], Limits::default()).start(Trigger::PostLogin, Event::default());
+    assert!(st.outcome.trace[0].error.as_deref().unwrap_or_default().contains("never settled"));
+}
+
+#[test]
+fn a_syntax_error_is_reported_at_start_up_with_file_line_and_column() {
+    let src = "exports.onExecutePostLogin = async (event, api) => {\n  const x = 1;\n  const y = ;\n};\n";
+    match JsAction::from_source("bad", "actions/bad.js", src, JsConfig::default()) {
+        Err(JsError::Syntax {
+            file,
+            line,
+            column,
+            message,
+        }) => {
+            assert_eq!(file, "actions/bad.js");
+            assert_eq!(line, 3, "{message}");
+            assert!(column >= 13 && column <= 14, "column {column}: {message}");
+            assert!(message.contains("SyntaxError"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let e = JsAction::from_source("bad1", "bad1.js", "exports.x = (;", JsConfig::default())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(e.starts_with("bad1.js:1:"), "{e}");
+}
+
+#[test]
+fn unknown_methods_are_undefined_per_trigger() {
+    let probe = "exports.onExecutePostLogin = async (event, api) => { api.idToken.setCustomClaim('t', [typeof api.samlResponse, typeof api.foo, typeof api.transaction.setResultUrl, typeof api.prompt.render]); };\nexports.onExecutePostChallenge = async (event, api) => { api.transaction.setResultUrl('https://x.example.com/' + [typeof api.samlResponse, typeof api.idToken, typeof api.prompt, typeof api.authentication.enrollWith, typeof api.authentication.challengeWith].join('-')); };";
+    let st = executor(
+        Trigger::PostLogin,
+        vec![inline("probe", probe, JsConfig::default())],
+        Limits::default(),
+    )
+    .start(Trigger::PostLogin, Event::default());
+    assert_eq!(
+        st.outcome.id_token_claims.get("t"),
+        Some(&json!(["object", "undefined", "undefined", "function"]))
+    );
+    let st = executor(
+        Trigger::PostChallenge,
+        vec![inline("probe", probe, JsConfig::default())],
+        Limits::default(),
+    )
+    .start(Trigger::PostChallenge, Event::default());
+    assert_eq!(
+        st.outcome.result_url.as_deref(),
+        Some("https://x.example.com/undefined-undefined-undefined-undefined-function")
+    );
+    let st = executor(
+        Trigger::PasswordResetPostChallenge,
+        vec![inline("probe", probe, JsConfig::default())],
+        Limits::default(),
+    )
+    .start(Trigger::PasswordResetPostChallenge, Event::default());
+    assert_eq!(
+        st.outcome.result_url.as_deref(),
+        Some("https://x.example.com/undefined-undefined-object-undefined-function")
+    );
+}
+
+/// A tiny HTTP server on loopback answering one JSON document per connection.
+fn serve_json(body: &'static str, connections: usize) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(connections) {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+                body.len(),
+                body
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn fetch_reaches_allowed_hosts_only() {
+    let port = serve_json("{\"cost_center\":\"CC-42\"}", 1);
+    let script = format!(
+        "exports.onExecutePostLogin = async (event, api) => {{ const r = await fetch('http://127.0.0.1:{port}/people/1', {{ headers: {{ 'x-k': 'v' }} }}); const j = await r.json(); api.idToken.setCustomClaim('cc', [r.status, r.ok, j.cost_center]); try {{ await fetch('http://169.254.169.254/latest/meta-data'); }} catch (e) {{ api.idToken.setCustomClaim('blocked', e.message); }} }};"
+    );
+    let cfg = JsConfig {
+        fetch: FetchPolicy {
+            allowed_hosts: vec![format!("127.0.0.1:{port}")],
+            timeout: Some(Duration::from_secs(2)),
+            max_body: None,
+        },
+        ..Default::default()
+    };
+    let st =
+        executor(Trigger::PostLogin, vec![inline("fetcher", &script, cfg)], Limits::default()).start(Trigger::PostLogin, Event::default());
+    assert_eq!(st.status(), Status::Completed, "{:?}", st.outcome.trace);
+    assert_eq!(st.outcome.id_token_claims.get("cc"), Some(&json!([200, true, "CC-42"])));
+    let blocked = st
+        .outcome
+        .id_token_claims
+        .get("blocked")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    assert!(blocked.contains("not in the tenant's allowed fetch hosts"), "{blocked}");
+    let fetches: Vec<_> = st.outcome.trace[0].commands.iter().filter(|c| c.method == "fetch").collect();
+    assert_eq!(fetches.len(), 2);
+    assert!(fetches[1].error.is_some());
+}
+
+#[test]
+fn console_output_goes_to_the_trace_and_require_names_the_module() {
+    let a = inline(
+        "req",
+        "exports.onExecutePostLogin = async () => { console.info('about to require'); require('axios'); };",
+        JsConfig::default(),
+    );
+    let st = executor(Trigger::PostLogin, vec![a], Limits::default()).start(Trigger::PostLogin, Event::default());
+    assert_eq!(st.outcome.trace[0].logs[0].message, "about to require");
+    assert!(
+        st.outcome.trace[0]
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("Cannot find module 'axios'")
+    );
+}
