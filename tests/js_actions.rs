@@ -354,7 +354,7 @@ fn a_syntax_error_is_reported_at_start_up_with_file_line_and_column() {
         }) => {
             assert_eq!(file, "actions/bad.js");
             assert_eq!(line, 3, "{message}");
-            assert!(column >= 13 && column <= 14, "column {column}: {message}");
+            assert!((13..=14).contains(&column), "column {column}: {message}");
             assert!(message.contains("SyntaxError"), "{message}");
         }
         other => panic!("{other:?}"),

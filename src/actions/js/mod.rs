@@ -10,6 +10,7 @@
 //! * Limits: a memory limit per runtime (one runtime per action), a stack limit, and a CPU time
 //!   limit: the interrupt handler stops the script at the action's deadline.
 
+mod alloc;
 mod fetch;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,6 +26,22 @@ use super::dispatch::{self, DispatchError};
 use crate::pipeline::{Action, ActionError, Event, Phase, PostChallengeApi, PostLoginApi, Trigger};
 
 const PRELUDE: &str = include_str!("prelude.js");
+
+/// Pre-builds one api object per trigger whose handlers the module exports.
+const WARM_UP: &str = r#"(function () {
+  const h = globalThis.__idpipe_handlers || {};
+  const apis = {};
+  if (h.onExecutePostLogin || h.onContinuePostLogin) apis["post-login"] = __idpipe.makeApi("post-login");
+  if (h.onExecutePostChallenge || h.onContinuePostChallenge) {
+    apis["post-challenge"] = __idpipe.makeApi("post-challenge");
+    apis["password-reset-post-challenge"] = __idpipe.makeApi("password-reset-post-challenge");
+  }
+  globalThis.__idpipe_apis = apis;
+  __idpipe_host("warm-up", JSON.stringify([]));
+})();"#;
+
+/// Warm-up event before an action has seen a real one.
+const SAMPLE_EVENT: &str = include_str!("sample-event.json");
 
 /// Configuration of the script runtime.
 #[derive(Debug, Clone)]
@@ -206,22 +223,51 @@ fn position(stack: &str, file: &str) -> Option<(u32, u32)> {
     Some((line, col))
 }
 
+/// One isolated script environment: its own runtime (memory limit, interrupt deadline) and one
+/// context with the prelude installed and the module evaluated. Used by one login, then dropped.
+struct Sandbox {
+    // Field order matters: the context must be dropped before its runtime.
+    ctx: Context,
+    #[allow(dead_code)]
+    runtime: Runtime,
+    deadline_ns: Arc<AtomicU64>,
+}
+
 struct Inner {
     name: String,
     file: String,
-    runtime: Runtime,
     bytecode: Vec<u8>,
-    deadline_ns: Arc<AtomicU64>,
-    ready: Mutex<Vec<Context>>,
-    used: Mutex<Vec<Context>>,
+    /// JSON of the last event this action saw: parsed in new sandboxes to warm them up.
+    sample_event: Mutex<String>,
+    ready: Mutex<Vec<Sandbox>>,
+    used: Mutex<Vec<Sandbox>>,
     wake: Condvar,
     config: JsConfig,
 }
 
+/// A runtime with the limits and the CPU-time interrupt installed.
+fn limited_runtime(config: &JsConfig) -> Result<(Runtime, Arc<AtomicU64>), String> {
+    let runtime = Runtime::new_with_alloc(alloc::MiAllocator).map_err(|e| e.to_string())?;
+    runtime.set_memory_limit(config.memory_limit);
+    runtime.set_max_stack_size(config.max_stack);
+    // A sandbox lives for one login: collecting garbage during it is wasted time unless the
+    // script allocates a lot, so GC starts at a quarter of the memory limit.
+    runtime.set_gc_threshold(config.memory_limit / 4);
+    let deadline_ns = Arc::new(AtomicU64::new(0));
+    let d = deadline_ns.clone();
+    runtime.set_interrupt_handler(Some(Box::new(move || {
+        let at = d.load(Ordering::Relaxed);
+        at != 0 && mono_ns() > at
+    })));
+    Ok((runtime, deadline_ns))
+}
+
 impl Inner {
-    /// A context with the prelude installed and the module evaluated.
-    fn build_context(&self) -> Result<Context, String> {
-        let ctx = Context::full(&self.runtime).map_err(|e| e.to_string())?;
+    /// A fresh sandbox. Why a runtime each: a runtime is locked while in use, so sandboxes built
+    /// by the background thread never make a running login wait.
+    fn build_sandbox(&self) -> Result<Sandbox, String> {
+        let (runtime, deadline_ns) = limited_runtime(&self.config)?;
+        let ctx = Context::full(&runtime).map_err(|e| e.to_string())?;
         ctx.with(|ctx| -> Result<(), String> {
             let host = Function::new(ctx.clone(), host_call).map_err(|e| e.to_string())?;
             ctx.globals().set("__idpipe_host", host).map_err(|e| e.to_string())?;
@@ -232,25 +278,30 @@ impl Inner {
                 .map_err(|e| caught_message(e).0)?;
             let (_, promise) = module.eval().catch(&ctx).map_err(|e| caught_message(e).0)?;
             promise.finish::<()>().catch(&ctx).map_err(|e| caught_message(e).0)?;
+            // Off the login path: build the api objects this sandbox will hand out, and warm the
+            // runtime (atoms, shapes, allocator) by parsing an event of the usual shape. The
+            // sandbox is used by one login only, so nothing here can leak between logins.
+            ctx.eval::<(), _>(WARM_UP).catch(&ctx).map_err(|e| caught_message(e).0)?;
+            let sample = self.sample_event.lock().map(|s| s.clone()).unwrap_or_default();
+            let _ = ctx.json_parse(sample);
             Ok(())
         })?;
-        Ok(ctx)
+        Ok(Sandbox { ctx, runtime, deadline_ns })
     }
 
-    fn take_context(&self) -> Result<Context, String> {
+    fn take_sandbox(&self) -> Result<Sandbox, String> {
         let pooled = self.ready.lock().ok().and_then(|mut r| r.pop());
-        self.wake.notify_one();
         match pooled {
-            Some(c) => Ok(c),
+            Some(s) => Ok(s),
             // Pool empty (burst, or the refill thread is behind): build one on the spot.
-            None => self.build_context(),
+            None => self.build_sandbox(),
         }
     }
 
-    fn discard(&self, ctx: Context) {
-        // Dropping a context costs; the refill thread does it off the login path.
+    fn discard(&self, sandbox: Sandbox) {
+        // Freeing a runtime costs; the refill thread does it off the login path.
         if let Ok(mut u) = self.used.lock() {
-            u.push(ctx);
+            u.push(sandbox);
         }
         self.wake.notify_one();
     }
@@ -260,7 +311,7 @@ impl Inner {
 fn refill_loop(weak: Weak<Inner>) {
     loop {
         let Some(inner) = weak.upgrade() else { return };
-        let used: Vec<Context> = inner.used.lock().map(|mut u| std::mem::take(&mut *u)).unwrap_or_default();
+        let used: Vec<Sandbox> = inner.used.lock().map(|mut u| std::mem::take(&mut *u)).unwrap_or_default();
         drop(used);
         let missing = inner
             .ready
@@ -268,7 +319,7 @@ fn refill_loop(weak: Weak<Inner>) {
             .map(|r| inner.config.pool_size.saturating_sub(r.len()))
             .unwrap_or(0);
         for _ in 0..missing {
-            match inner.build_context() {
+            match inner.build_sandbox() {
                 Ok(c) => {
                     if let Ok(mut r) = inner.ready.lock() {
                         r.push(c);
@@ -313,15 +364,7 @@ impl JsAction {
             file: file.to_string(),
             message,
         };
-        let runtime = Runtime::new().map_err(|e| engine(e.to_string()))?;
-        runtime.set_memory_limit(config.memory_limit);
-        runtime.set_max_stack_size(config.max_stack);
-        let deadline_ns = Arc::new(AtomicU64::new(0));
-        let d = deadline_ns.clone();
-        runtime.set_interrupt_handler(Some(Box::new(move || {
-            let at = d.load(Ordering::Relaxed);
-            at != 0 && mono_ns() > at
-        })));
+        let (runtime, _) = limited_runtime(&config).map_err(engine)?;
         let bytecode = {
             let ctx = Context::full(&runtime).map_err(|e| engine(e.to_string()))?;
             ctx.with(|ctx| -> Result<Vec<u8>, JsError> {
@@ -350,16 +393,15 @@ impl JsAction {
         let inner = Arc::new(Inner {
             name: name.to_string(),
             file: file.to_string(),
-            runtime,
             bytecode,
-            deadline_ns,
+            sample_event: Mutex::new(SAMPLE_EVENT.to_string()),
             ready: Mutex::new(Vec::new()),
             used: Mutex::new(Vec::new()),
             wake: Condvar::new(),
             config,
         });
         // Top-level code must run too: build one context now so load errors surface at start-up.
-        let first = inner.build_context().map_err(|message| JsError::Engine {
+        let first = inner.build_sandbox().map_err(|message| JsError::Engine {
             file: file.to_string(),
             message,
         })?;
@@ -394,8 +436,14 @@ impl JsAction {
 
     fn run(&self, trigger: Trigger, phase: Phase, event: &Event, api: CurrentApi, deadline: Instant) -> Result<(), ActionError> {
         let inner = &self.inner;
-        let ctx = inner.take_context().map_err(ActionError::new)?;
+        let sandbox = inner.take_sandbox().map_err(ActionError::new)?;
         let event_json = serde_json::to_string(event).map_err(|e| ActionError::new(e.to_string()))?;
+        // Keep a recent event as the warm-up sample (cheap: only when its size changed).
+        if let Ok(mut sample) = inner.sample_event.try_lock()
+            && sample.len() != event_json.len()
+        {
+            sample.clone_from(&event_json);
+        }
         let (exec, cont) = trigger.handler_names();
         let handler = if phase == Phase::Execute { exec } else { cont };
         CURRENT.with(|c| {
@@ -406,10 +454,10 @@ impl JsAction {
         });
         let _guard = CurrentGuard;
         let remaining = deadline.saturating_duration_since(Instant::now());
-        inner
+        sandbox
             .deadline_ns
             .store(mono_ns() + remaining.as_nanos() as u64 + 1, Ordering::Relaxed);
-        let result = ctx.with(|ctx| -> Result<(), (String, Option<String>)> {
+        let result = sandbox.ctx.with(|ctx| -> Result<(), (String, Option<String>)> {
             let handlers: Object = ctx.globals().get("__idpipe_handlers").map_err(|e| (e.to_string(), None))?;
             let f: Option<Function> = handlers.get(handler).map_err(|e| (e.to_string(), None))?;
             let Some(f) = f else {
@@ -419,9 +467,15 @@ impl JsAction {
                 };
             };
             let ev = ctx.json_parse(event_json).catch(&ctx).map_err(caught_message)?;
-            let idpipe: Object = ctx.globals().get("__idpipe").map_err(|e| (e.to_string(), None))?;
-            let make: Function = idpipe.get("makeApi").map_err(|e| (e.to_string(), None))?;
-            let api: JsValue = make.call((trigger.name(),)).catch(&ctx).map_err(caught_message)?;
+            let apis: Object = ctx.globals().get("__idpipe_apis").map_err(|e| (e.to_string(), None))?;
+            let api: JsValue = match apis.get::<_, Option<JsValue>>(trigger.name()).map_err(|e| (e.to_string(), None))? {
+                Some(api) => api,
+                None => {
+                    let idpipe: Object = ctx.globals().get("__idpipe").map_err(|e| (e.to_string(), None))?;
+                    let make: Function = idpipe.get("makeApi").map_err(|e| (e.to_string(), None))?;
+                    make.call((trigger.name(),)).catch(&ctx).map_err(caught_message)?
+                }
+            };
             let ret: JsValue = f.call((ev, api)).catch(&ctx).map_err(caught_message)?;
             if let Some(promise) = ret.as_promise() {
                 match promise.finish::<JsValue>().catch(&ctx) {
@@ -434,8 +488,8 @@ impl JsAction {
             }
             Ok(())
         });
-        inner.deadline_ns.store(0, Ordering::Relaxed);
-        inner.discard(ctx);
+        sandbox.deadline_ns.store(0, Ordering::Relaxed);
+        inner.discard(sandbox);
         result.map_err(|(msg, _stack)| {
             if Instant::now() >= deadline || msg.contains("interrupted") {
                 ActionError::new(format!("the action was stopped at its time limit ({msg})"))
