@@ -348,17 +348,14 @@ fn run(cli: Cli) -> Result<(String, bool), String> {
             let now = parse_now(now.as_deref())?;
             let user_json: serde_json::Value = json_file(&user)?;
             let addon = AddonSettings::from_json(&read(&settings)?).map_err(|e| format!("{}: {e}", settings.display()))?;
-            let request = match request {
+            // The request is parsed first; its signature is checked after the pipeline, because an
+            // action's samlResponse.setSigningCert also decides whether requests must be signed.
+            let request = match &request {
                 None => None,
                 Some(p) => {
-                    let xml = read(&p)?;
-                    let mut req = saml::request::parse_xml(&xml).map_err(|e| format!("{}: {e}", p.display()))?;
-                    if let Some(cert) = saml::settings::request_signing_cert(&addon, &Default::default()).map_err(|e| e.to_string())? {
-                        saml::signing::verify_xml_signature(&xml, &cert)
-                            .map_err(|e| format!("{}: Signature check errors: {e}", p.display()))?;
-                        req.signature_verified = true;
-                    }
-                    Some(req)
+                    let xml = read(p)?;
+                    let req = saml::request::parse_xml(&xml).map_err(|e| format!("{}: {e}", p.display()))?;
+                    Some((req, xml, p.clone()))
                 }
             };
             let mut event = Event {
@@ -374,15 +371,51 @@ fn run(cli: Cli) -> Result<(String, bool), String> {
             let (executor, secrets) = executor_with(Trigger::PostLogin, &actions, &secrets, services)?;
             event.secrets.extend(secrets);
             let state = executor.start(Trigger::PostLogin, event);
+            let mut request = request;
+            if let Some((req, xml, p)) = request.as_mut()
+                && let Some(cert) = saml::settings::request_signing_cert(&addon, &state.outcome.saml).map_err(|e| e.to_string())?
+            {
+                let intake = saml::request::parse_post(
+                    &base64::Engine::encode(&base64::engine::general_purpose::STANDARD, xml.as_bytes()),
+                    None,
+                    Some(&cert),
+                    // Freshness and replay are transport concerns of the server, not of this dry run.
+                    saml::request::IntakeRules {
+                        max_age_seconds: i64::from(u32::MAX),
+                        skew_seconds: i64::from(u32::MAX),
+                        ..saml::request::IntakeRules::at(now)
+                    },
+                )
+                .map_err(|e| format!("{}: {e}", p.display()))?;
+                *req = intake.request;
+            }
+            let request = request.map(|(r, _, _)| r);
+            let tenant_defaults = TenantSamlDefaults::new(&tenant, Arc::new(signing_key(cert, key)?));
             if let Some(f) = &state.outcome.failure {
-                return Err(format!("login failed: {} ({})", f.description, f.code));
+                // A refused login is answered with a signed SAML error Response (exit code 1).
+                let acs = acs
+                    .clone()
+                    .or_else(|| request.as_ref().and_then(|r| r.assertion_consumer_service_url.clone()))
+                    .unwrap_or_default();
+                let issuer = addon.issuer.clone().unwrap_or_else(|| tenant_defaults.default_issuer());
+                let xml = saml::build_error_response(
+                    &issuer,
+                    &acs,
+                    request.as_ref().map(|r| r.id.as_str()),
+                    &tenant_defaults.signing_key,
+                    idpipe::pipeline::outcome::SignatureAlgorithm::RsaSha256,
+                    idpipe::pipeline::outcome::DigestAlgorithm::Sha256,
+                    &saml::denied_status(f),
+                    now,
+                )
+                .map_err(|e| e.to_string())?;
+                return Ok((xml, false));
             }
             let mut profile = state.event.user_json();
             let (mut app, mut um) = (state.event.user.app_metadata.clone(), state.event.user.user_metadata.clone());
             state.outcome.apply_user_metadata(&mut app, &mut um);
             profile.insert("app_metadata".into(), app.into());
             profile.insert("user_metadata".into(), um.into());
-            let tenant_defaults = TenantSamlDefaults::new(&tenant, Arc::new(signing_key(cert, key)?));
             let acs_url = acs
                 .or_else(|| request.as_ref().and_then(|r| r.assertion_consumer_service_url.clone()))
                 .unwrap_or_default();

@@ -68,7 +68,7 @@ fn saml_response_enforces_signed_requests_from_the_settings() {
     };
     let (code, _, err) = idpipe(&args("fixtures/saml/authn-request.xml"));
     assert_eq!(code, 2);
-    assert!(err.contains("Signature check errors"), "{err}");
+    assert!(err.contains("MUST be signed"), "{err}");
     let (code, out, err) = idpipe(&args("fixtures/saml/authn-request-signed.xml"));
     assert_eq!(code, 0, "{err}");
     assert_eq!(xpath(&out, "/samlp:Response/@InResponseTo"), vec!["_req-signed-7c1e"]);
@@ -178,4 +178,139 @@ fn run_prints_the_outcome_as_json() {
     let (code, _, err) = idpipe(&["run", "--trigger", "nope", "--event", "fixtures/events/post-login-typical.json"]);
     assert_eq!(code, 2);
     assert!(err.contains("unknown trigger"));
+}
+
+#[test]
+fn actions_drive_the_saml_cli() {
+    // An action attribute lands in the signed assertion.
+    let (code, out, err) = idpipe(&[
+        "saml",
+        "response",
+        "--user",
+        "fixtures/users/jane.json",
+        "--settings",
+        "fixtures/saml/sp-basic.json",
+        "--request",
+        "fixtures/saml/authn-request.xml",
+        "--action",
+        "fixtures/cli-actions/saml-attributes.js",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    xmlsec_verify(&out, "urn:oasis:names:tc:SAML:2.0:assertion:Assertion").expect("verifies");
+    assert_eq!(
+        xpath(
+            &out,
+            "//saml:Attribute[@Name='http://schemas.example.com/claims/plan']/saml:AttributeValue"
+        ),
+        vec!["gold"]
+    );
+    // An action's setSigningCert makes the unsigned request unacceptable...
+    let cert = format!("SP_CERT={}", read("certs/sp-test.crt"));
+    let (code, _, err) = idpipe(&[
+        "saml",
+        "response",
+        "--user",
+        "fixtures/users/jane.json",
+        "--settings",
+        "fixtures/saml/sp-basic.json",
+        "--request",
+        "fixtures/saml/authn-request.xml",
+        "--action",
+        "fixtures/cli-actions/require-signed-requests.js",
+        "--secret",
+        &cert,
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("MUST be signed"), "{err}");
+    // ...and the signed one acceptable.
+    let (code, _, err) = idpipe(&[
+        "saml",
+        "response",
+        "--user",
+        "fixtures/users/jane.json",
+        "--settings",
+        "fixtures/saml/sp-basic.json",
+        "--request",
+        "fixtures/saml/authn-request-signed.xml",
+        "--action",
+        "fixtures/cli-actions/require-signed-requests.js",
+        "--secret",
+        &cert,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    // A denied login is a signed SAML error Response, exit code 1.
+    let (code, out, _) = idpipe(&[
+        "saml",
+        "response",
+        "--user",
+        "fixtures/users/jane.json",
+        "--settings",
+        "fixtures/saml/sp-basic.json",
+        "--request",
+        "fixtures/saml/authn-request.xml",
+        "--action",
+        "fixtures/cli-actions/deny-contractors.js",
+    ]);
+    assert_eq!(code, 1);
+    xmlsec_verify(&out, "urn:oasis:names:tc:SAML:2.0:protocol:Response").expect("error response verifies");
+    assert_eq!(
+        xpath(&out, "/samlp:Response/samlp:Status/samlp:StatusCode/@Value"),
+        vec!["urn:oasis:names:tc:SAML:2.0:status:Responder"]
+    );
+    assert_eq!(
+        xpath(&out, "//samlp:StatusCode/samlp:StatusCode/@Value"),
+        vec!["urn:oasis:names:tc:SAML:2.0:status:RequestDenied"]
+    );
+    assert_eq!(
+        xpath(&out, "//samlp:StatusMessage"),
+        vec!["Admins must use the break-glass account for this SP."]
+    );
+    assert_eq!(xpath(&out, "/samlp:Response/@InResponseTo"), vec!["_req-4f8a2c91d3"]);
+}
+
+#[test]
+fn actions_drive_run_and_oidc_cli() {
+    let (code, out, _) = idpipe(&[
+        "run",
+        "--event",
+        "fixtures/events/post-login-typical.json",
+        "--action",
+        "fixtures/cli-actions/deny-contractors.js",
+    ]);
+    assert_eq!(code, 1, "a failing login exits non-zero");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["status"], "failed");
+    assert_eq!(v["outcome"]["trace"][0]["commands"][0]["method"], "access.deny");
+    let (code, out, err) = idpipe(&[
+        "oidc",
+        "tokens",
+        "--user",
+        "fixtures/users/jane.json",
+        "--client",
+        "fixtures/clients/demo-app.json",
+        "--action",
+        "fixtures/cli-actions/saml-attributes.js",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let tokens: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let payload = tokens["id_token"]
+        .as_str()
+        .unwrap_or_default()
+        .split('.')
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    let claims: serde_json::Value =
+        serde_json::from_slice(&base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).expect("b64"))
+            .expect("json");
+    assert_eq!(claims["https://my-app.example.com/plan"], "gold");
+    let (code, _, err) = idpipe(&[
+        "run",
+        "--event",
+        "fixtures/events/post-login-typical.json",
+        "--action",
+        "fixtures/cli-actions/missing.js",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("missing.js"), "{err}");
 }

@@ -151,3 +151,18 @@ pub fn issue(input: &IssueInput<'_>) -> Result<Issued, SamlError> {
         settings: resolved,
     })
 }
+
+/// The SAML status for a login the pipeline refused (Responder + RequestDenied, or AuthnFailed
+/// when an MFA requirement could not be met), with the action's reason as StatusMessage.
+pub fn denied_status(failure: &crate::pipeline::outcome::Failure) -> StatusError {
+    use crate::pipeline::outcome::FailureKind as K;
+    let second = match failure.kind {
+        K::MfaUnavailable | K::PrimaryUserMismatch => ns::STATUS_AUTHN_FAILED,
+        _ => ns::STATUS_REQUEST_DENIED,
+    };
+    StatusError {
+        requester: false,
+        second: Some(second.to_string()),
+        message: failure.description.clone(),
+    }
+}

@@ -309,10 +309,12 @@ fn check_fresh(req: &AuthnRequest, now: DateTime<Utc>, max_age_seconds: i64, ske
     let t = req
         .issue_instant
         .ok_or_else(|| RequestError::Invalid("IssueInstant is missing".into()))?;
-    if t > now + chrono::Duration::seconds(skew_seconds) {
+    // try_seconds: huge configured values must not panic.
+    let secs = |s: i64| chrono::Duration::try_seconds(s).unwrap_or(chrono::Duration::MAX / 2);
+    if t > now + secs(skew_seconds) {
         return Err(RequestError::Stale("IssueInstant is in the future".into()));
     }
-    if now - t > chrono::Duration::seconds(max_age_seconds + skew_seconds) {
+    if now - t > secs(max_age_seconds.saturating_add(skew_seconds)) {
         return Err(RequestError::Stale(format!("IssueInstant is older than {max_age_seconds} s")));
     }
     Ok(())
