@@ -38,6 +38,40 @@ fn earliest_capped(
     Ok(current.map_or(capped, |c| c.min(capped)))
 }
 
+/// Which expiry an expiry setter lowers.
+#[derive(Clone, Copy)]
+enum Expiry {
+    SessionAbsolute,
+    SessionIdle,
+    RefreshAbsolute,
+    RefreshIdle,
+}
+
+/// The shared body of the four expiry setters: validate, cap, keep the earliest, record.
+fn set_expiry(core: &mut ApiCore<'_>, method: &'static str, value: f64, base_ms: i64, which: Expiry) -> Result<(), ApiError> {
+    let limits = &core.services.limits;
+    let (max, current) = match which {
+        Expiry::SessionAbsolute => (limits.session_max_lifetime_ms, core.outcome.session.expires_at),
+        Expiry::SessionIdle => (limits.session_max_lifetime_ms, core.outcome.session.idle_expires_at),
+        Expiry::RefreshAbsolute => (limits.refresh_token_max_lifetime_ms, core.outcome.refresh_token.expires_at),
+        Expiry::RefreshIdle => (limits.refresh_token_max_lifetime_ms, core.outcome.refresh_token.idle_expires_at),
+    };
+    match earliest_capped(core, method, value, base_ms, max, current) {
+        Ok(v) => {
+            core.record(method, vec![Value::from(value)]);
+            let slot = match which {
+                Expiry::SessionAbsolute => &mut core.outcome.session.expires_at,
+                Expiry::SessionIdle => &mut core.outcome.session.idle_expires_at,
+                Expiry::RefreshAbsolute => &mut core.outcome.refresh_token.expires_at,
+                Expiry::RefreshIdle => &mut core.outcome.refresh_token.idle_expires_at,
+            };
+            *slot = Some(v);
+            Ok(())
+        }
+        Err(e) => Err(core.refuse(method, vec![Value::from(value)], e, true)),
+    }
+}
+
 impl SessionApi<'_, '_> {
     fn session_base(&self) -> i64 {
         parse_iso_ms(self.core.event.session.as_ref().and_then(|s| s.created_at.as_deref())).unwrap_or_else(|| self.core.now_ms())
@@ -82,38 +116,16 @@ impl SessionApi<'_, '_> {
 
     /// `api.session.setExpiresAt(ms)`: earliest call wins, capped at the tenant's session maximum.
     pub fn set_expires_at(&mut self, absolute_ms: f64) -> Result<&mut Self, ApiError> {
-        const M: &str = "session.setExpiresAt";
-        let (base, max, cur) = (
-            self.session_base(),
-            self.core.services.limits.session_max_lifetime_ms,
-            self.core.outcome.session.expires_at,
-        );
-        match earliest_capped(self.core, M, absolute_ms, base, max, cur) {
-            Ok(v) => {
-                self.core.record(M, vec![Value::from(absolute_ms)]);
-                self.core.outcome.session.expires_at = Some(v);
-                Ok(self)
-            }
-            Err(e) => Err(self.core.refuse(M, vec![Value::from(absolute_ms)], e, true)),
-        }
+        let base = self.session_base();
+        set_expiry(self.core, "session.setExpiresAt", absolute_ms, base, Expiry::SessionAbsolute)?;
+        Ok(self)
     }
 
     /// `api.session.setIdleExpiresAt(ms)`: earliest call wins, capped at the session maximum.
     pub fn set_idle_expires_at(&mut self, idle_ms: f64) -> Result<&mut Self, ApiError> {
-        const M: &str = "session.setIdleExpiresAt";
-        let (base, max, cur) = (
-            self.session_base(),
-            self.core.services.limits.session_max_lifetime_ms,
-            self.core.outcome.session.idle_expires_at,
-        );
-        match earliest_capped(self.core, M, idle_ms, base, max, cur) {
-            Ok(v) => {
-                self.core.record(M, vec![Value::from(idle_ms)]);
-                self.core.outcome.session.idle_expires_at = Some(v);
-                Ok(self)
-            }
-            Err(e) => Err(self.core.refuse(M, vec![Value::from(idle_ms)], e, true)),
-        }
+        let base = self.session_base();
+        set_expiry(self.core, "session.setIdleExpiresAt", idle_ms, base, Expiry::SessionIdle)?;
+        Ok(self)
     }
 
     /// `api.session.setMetadata(key, value)`: string, number or boolean; `null` deletes the key.
@@ -197,37 +209,15 @@ impl RefreshTokenApi<'_, '_> {
 
     /// `api.refreshToken.setExpiresAt(ms)`: earliest wins, capped at the tenant maximum.
     pub fn set_expires_at(&mut self, absolute_ms: f64) -> Result<&mut Self, ApiError> {
-        const M: &str = "refreshToken.setExpiresAt";
-        let (base, max, cur) = (
-            self.token_base(),
-            self.core.services.limits.refresh_token_max_lifetime_ms,
-            self.core.outcome.refresh_token.expires_at,
-        );
-        match earliest_capped(self.core, M, absolute_ms, base, max, cur) {
-            Ok(v) => {
-                self.core.record(M, vec![Value::from(absolute_ms)]);
-                self.core.outcome.refresh_token.expires_at = Some(v);
-                Ok(self)
-            }
-            Err(e) => Err(self.core.refuse(M, vec![Value::from(absolute_ms)], e, true)),
-        }
+        let base = self.token_base();
+        set_expiry(self.core, "refreshToken.setExpiresAt", absolute_ms, base, Expiry::RefreshAbsolute)?;
+        Ok(self)
     }
 
     /// `api.refreshToken.setIdleExpiresAt(ms)`: earliest wins, capped at the tenant maximum.
     pub fn set_idle_expires_at(&mut self, idle_ms: f64) -> Result<&mut Self, ApiError> {
-        const M: &str = "refreshToken.setIdleExpiresAt";
-        let (base, max, cur) = (
-            self.token_base(),
-            self.core.services.limits.refresh_token_max_lifetime_ms,
-            self.core.outcome.refresh_token.idle_expires_at,
-        );
-        match earliest_capped(self.core, M, idle_ms, base, max, cur) {
-            Ok(v) => {
-                self.core.record(M, vec![Value::from(idle_ms)]);
-                self.core.outcome.refresh_token.idle_expires_at = Some(v);
-                Ok(self)
-            }
-            Err(e) => Err(self.core.refuse(M, vec![Value::from(idle_ms)], e, true)),
-        }
+        let base = self.token_base();
+        set_expiry(self.core, "refreshToken.setIdleExpiresAt", idle_ms, base, Expiry::RefreshIdle)?;
+        Ok(self)
     }
 }
