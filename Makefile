@@ -2,7 +2,7 @@
 APT_PACKAGES := libxmlsec1-dev libxml2-dev libclang-dev pkg-config libssl-dev xmlsec1 python3-pip
 PY_PACKAGES := python3-saml==1.16.0 PyJWT[crypto]==2.10.1 cryptography
 
-.PHONY: deps run test bench
+.PHONY: deps run demo test bench
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -10,10 +10,14 @@ deps:
 	@python3 -c "import onelogin.saml2, jwt" 2>/dev/null || python3 -m pip install -q $(PY_PACKAGES)
 
 run: deps
+	cargo run --release -- serve --config fixtures/tenant/demo.toml --listen 127.0.0.1:3000
+
+demo: deps
 	cargo build --release
-	./target/release/idpipe run --trigger post-login --event fixtures/events/post-login-typical.json
+	./target/release/idpipe run --trigger post-login --event fixtures/events/post-login-typical.json \
+		--action fixtures/actions/role-claims.js
 	./target/release/idpipe saml response --user fixtures/users/jane.json --settings fixtures/saml/sp-basic.json \
-		--request fixtures/saml/authn-request.xml --relay-state demo
+		--request fixtures/saml/authn-request.xml --relay-state demo --action fixtures/cli-actions/saml-attributes.js
 
 test: deps
 	cargo fmt --all -- --check

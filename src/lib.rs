@@ -5,7 +5,9 @@
 //! commands through their `api`) -> [`pipeline::Outcome`] -> issuers -> HTTP responses.
 
 pub mod actions;
+pub mod config;
 pub mod oidc;
 pub mod pipeline;
 pub mod saml;
+pub mod server;
 pub mod util;

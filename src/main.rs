@@ -38,6 +38,15 @@ enum Command {
         #[arg(long = "secret")]
         secrets: Vec<String>,
     },
+    /// Runs the IdP server with a tenant configuration.
+    Serve {
+        /// The tenant TOML file.
+        #[arg(long, default_value = "fixtures/tenant/demo.toml")]
+        config: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        listen: std::net::SocketAddr,
+    },
     /// SAML dry runs.
     Saml {
         #[command(subcommand)]
@@ -436,6 +445,17 @@ fn run(cli: Cli) -> Result<(String, bool), String> {
             Ok((issued.response.xml, true))
         }
         Command::Oidc { command } => oidc(command),
+        Command::Serve { config, listen } => {
+            let tenant = idpipe::config::load(&config).map_err(|e| e.to_string())?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime
+                .block_on(idpipe::server::serve(tenant, listen))
+                .map_err(|e| format!("{listen}: {e}"))?;
+            Ok((String::new(), true))
+        }
         Command::Saml {
             command:
                 SamlCommand::Metadata {
@@ -469,8 +489,19 @@ fn run(cli: Cli) -> Result<(String, bool), String> {
 }
 
 fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=info".into()))
+        .with_writer(std::io::stderr)
+        .init();
     let cli = Cli::parse();
     match run(cli) {
+        Ok((out, ok)) if out.is_empty() => {
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
         Ok((out, ok)) => {
             // A closed stdout (e.g. `| head`) is not an error worth a panic.
             let _ = writeln!(std::io::stdout(), "{out}");

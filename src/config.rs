@@ -1,0 +1,381 @@
+//! The tenant configuration file (TOML): keys, lifetimes, SAML SPs (the hosted service's add-on
+//! JSON verbatim), OIDC clients, APIs, action scripts per trigger and their secrets.
+//!
+//! Relative paths are resolved against the current directory. A wrong file fails at start-up
+//! with the file, the key and the reason.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::actions::js::{FetchPolicy, JsAction, JsConfig};
+use crate::oidc::{JwtSigner, KeySet};
+use crate::pipeline::executor::Limits;
+use crate::pipeline::{Executor, Services, Trigger};
+use crate::saml::{AddonSettings, SigningKey, TenantSamlDefaults};
+
+/// Why the configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A file could not be read.
+    #[error("{file}: {reason}")]
+    Io {
+        /// The file.
+        file: String,
+        /// Why.
+        reason: String,
+    },
+    /// The TOML (or an SP's JSON) does not parse or has wrong types.
+    #[error("{file}: {reason}")]
+    Parse {
+        /// The file.
+        file: String,
+        /// The parser's message (with line and key).
+        reason: String,
+    },
+    /// A value is invalid.
+    #[error("{file}: {key}: {reason}")]
+    Invalid {
+        /// The file.
+        file: String,
+        /// The key, e.g. `saml_sps[1].callbacks`.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TenantFile {
+    name: String,
+    base_url: String,
+    signing_key: PathBuf,
+    signing_cert: PathBuf,
+    next_signing_key: Option<PathBuf>,
+    next_signing_cert: Option<PathBuf>,
+    #[serde(default)]
+    sessions: Option<LifetimesFile>,
+    #[serde(default)]
+    refresh_tokens: Option<LifetimesFile>,
+    #[serde(default)]
+    actions: BTreeMap<String, Vec<PathBuf>>,
+    #[serde(default)]
+    secrets: BTreeMap<String, String>,
+    #[serde(default)]
+    fetch_allowed_hosts: Vec<String>,
+    #[serde(default)]
+    action_timeout_ms: Option<u64>,
+    #[serde(default)]
+    saml_sps: Vec<SamlSpFile>,
+    #[serde(default)]
+    oidc_clients: Vec<OidcClientFile>,
+    #[serde(default)]
+    apis: Vec<ApiFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LifetimesFile {
+    absolute_lifetime_seconds: u64,
+    idle_lifetime_seconds: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SamlSpFile {
+    client_id: String,
+    name: String,
+    callbacks: Vec<String>,
+    /// Path of the add-on settings JSON.
+    settings: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OidcClientFile {
+    client_id: String,
+    name: String,
+    redirect_uris: Vec<String>,
+    /// Confidential clients have a secret; public ones must use PKCE.
+    client_secret: Option<String>,
+    id_token_lifetime_seconds: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApiFile {
+    identifier: String,
+    token_lifetime_seconds: Option<u64>,
+}
+
+/// A SAML service provider.
+#[derive(Debug)]
+pub struct SamlSp {
+    /// Client id (`/samlp/{client_id}`).
+    pub client_id: String,
+    /// Display name.
+    pub name: String,
+    /// Allowed ACS URLs; the first is the default.
+    pub callbacks: Vec<String>,
+    /// Add-on settings.
+    pub settings: AddonSettings,
+}
+
+/// An OIDC application.
+#[derive(Debug)]
+pub struct OidcApp {
+    /// Client id.
+    pub client_id: String,
+    /// Display name.
+    pub name: String,
+    /// Allowed redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Secret of a confidential client.
+    pub client_secret: Option<String>,
+    /// ID-token lifetime.
+    pub id_token_lifetime: u64,
+}
+
+/// Session and refresh-token lifetimes, in seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetimes {
+    /// Absolute.
+    pub absolute: u64,
+    /// Idle.
+    pub idle: u64,
+}
+
+/// A loaded, validated tenant.
+pub struct Tenant {
+    /// Tenant name.
+    pub name: String,
+    /// Base URL without trailing slash.
+    pub base_url: String,
+    /// SAML defaults (issuer, signing key parsed once).
+    pub saml: TenantSamlDefaults,
+    /// Base64 DER of the next SAML signing certificate, during a rotation.
+    pub next_saml_cert_b64: Option<String>,
+    /// OIDC keys (current signs; next published).
+    pub keys: KeySet,
+    /// SAML SPs by client id.
+    pub saml_sps: HashMap<String, SamlSp>,
+    /// OIDC apps by client id.
+    pub oidc_clients: HashMap<String, OidcApp>,
+    /// APIs by identifier (lifetime in seconds).
+    pub apis: HashMap<String, u64>,
+    /// Session lifetimes.
+    pub sessions: Lifetimes,
+    /// Refresh-token lifetimes.
+    pub refresh_tokens: Lifetimes,
+    /// The pipeline with the configured actions.
+    pub executor: Executor,
+    /// Action secrets (`event.secrets`).
+    pub secrets: serde_json::Map<String, serde_json::Value>,
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|e| ConfigError::Io {
+        file: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn http_url(s: &str) -> Result<url::Url, String> {
+    let u = url::Url::parse(s).map_err(|e| format!("'{s}' is not a URL: {e}"))?;
+    if u.scheme() != "http" && u.scheme() != "https" {
+        return Err(format!("'{s}' must be an http(s) URL"));
+    }
+    Ok(u)
+}
+
+/// Loads and validates a tenant file; action scripts are compiled here.
+pub fn load(path: &Path) -> Result<Tenant, ConfigError> {
+    let file = path.display().to_string();
+    let text = read(path)?;
+    let f: TenantFile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        file: file.clone(),
+        reason: e.to_string().replace('\n', " "),
+    })?;
+    let invalid = |key: &str, reason: String| ConfigError::Invalid {
+        file: file.clone(),
+        key: key.to_string(),
+        reason,
+    };
+
+    if f.name.is_empty()
+        || !f
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+    {
+        return Err(invalid("name", "letters, digits, '-', '_' and '.' only".into()));
+    }
+    http_url(&f.base_url).map_err(|r| invalid("base_url", r))?;
+    let base_url = f.base_url.trim_end_matches('/').to_string();
+
+    let saml_key = SigningKey::from_files(&f.signing_cert, &f.signing_key).map_err(|e| invalid("signing_key", e.to_string()))?;
+    let jwt = JwtSigner::from_key(saml_key.private_key().clone()).map_err(|e| invalid("signing_key", e.to_string()))?;
+    let mut keys = KeySet::new(jwt);
+    let mut next_saml_cert_b64 = None;
+    match (&f.next_signing_key, &f.next_signing_cert) {
+        (Some(k), Some(c)) => {
+            let next = SigningKey::from_files(c, k).map_err(|e| invalid("next_signing_key", e.to_string()))?;
+            next_saml_cert_b64 = Some(next.cert_b64().to_string());
+            let next_jwt = JwtSigner::from_key(next.private_key().clone()).map_err(|e| invalid("next_signing_key", e.to_string()))?;
+            keys = keys.with_next(&next_jwt);
+        }
+        (None, None) => {}
+        _ => {
+            return Err(invalid(
+                "next_signing_key",
+                "next_signing_key and next_signing_cert go together".into(),
+            ));
+        }
+    }
+    let saml = TenantSamlDefaults::new(&f.name, Arc::new(saml_key));
+
+    let mut saml_sps = HashMap::new();
+    for (i, sp) in f.saml_sps.into_iter().enumerate() {
+        let key = |k: &str| format!("saml_sps[{i}].{k}");
+        if sp.client_id.is_empty() {
+            return Err(invalid(&key("client_id"), "must not be empty".into()));
+        }
+        if sp.callbacks.is_empty() {
+            return Err(invalid(&key("callbacks"), "at least one ACS URL is required".into()));
+        }
+        for cb in &sp.callbacks {
+            http_url(cb).map_err(|r| invalid(&key("callbacks"), r))?;
+        }
+        let settings = match &sp.settings {
+            None => AddonSettings::default(),
+            Some(p) => AddonSettings::from_json(&read(p)?).map_err(|e| ConfigError::Parse {
+                file: p.display().to_string(),
+                reason: e.to_string(),
+            })?,
+        };
+        crate::saml::settings::request_signing_cert(&settings, &Default::default())
+            .map_err(|e| invalid(&key("settings.signingCert"), e.to_string()))?;
+        let probe = crate::saml::settings::RequestDefaults {
+            request_issuer: None,
+            acs_url: sp.callbacks[0].clone(),
+            client_id: sp.client_id.clone(),
+        };
+        crate::saml::settings::resolve(&saml, &settings, &Default::default(), &probe)
+            .map_err(|e| invalid(&key("settings"), e.to_string()))?;
+        if saml_sps.contains_key(&sp.client_id) {
+            return Err(invalid(&key("client_id"), format!("duplicate client id '{}'", sp.client_id)));
+        }
+        saml_sps.insert(
+            sp.client_id.clone(),
+            SamlSp {
+                client_id: sp.client_id,
+                name: sp.name,
+                callbacks: sp.callbacks,
+                settings,
+            },
+        );
+    }
+
+    let mut oidc_clients = HashMap::new();
+    for (i, c) in f.oidc_clients.into_iter().enumerate() {
+        let key = |k: &str| format!("oidc_clients[{i}].{k}");
+        if c.redirect_uris.is_empty() {
+            return Err(invalid(&key("redirect_uris"), "at least one redirect URI is required".into()));
+        }
+        for u in &c.redirect_uris {
+            http_url(u).map_err(|r| invalid(&key("redirect_uris"), r))?;
+        }
+        if saml_sps.contains_key(&c.client_id) || oidc_clients.contains_key(&c.client_id) {
+            return Err(invalid(&key("client_id"), format!("duplicate client id '{}'", c.client_id)));
+        }
+        oidc_clients.insert(
+            c.client_id.clone(),
+            OidcApp {
+                client_id: c.client_id,
+                name: c.name,
+                redirect_uris: c.redirect_uris,
+                client_secret: c.client_secret,
+                id_token_lifetime: c
+                    .id_token_lifetime_seconds
+                    .unwrap_or(crate::oidc::tokens::DEFAULT_ID_TOKEN_LIFETIME),
+            },
+        );
+    }
+    let apis = f
+        .apis
+        .into_iter()
+        .map(|a| {
+            (
+                a.identifier,
+                a.token_lifetime_seconds
+                    .unwrap_or(crate::oidc::tokens::DEFAULT_ACCESS_TOKEN_LIFETIME),
+            )
+        })
+        .collect();
+
+    let sessions = f.sessions.map_or(
+        Lifetimes {
+            absolute: 7 * 86400,
+            idle: 86400,
+        },
+        |l| Lifetimes {
+            absolute: l.absolute_lifetime_seconds,
+            idle: l.idle_lifetime_seconds,
+        },
+    );
+    let refresh_tokens = f.refresh_tokens.map_or(
+        Lifetimes {
+            absolute: 30 * 86400,
+            idle: 15 * 86400,
+        },
+        |l| Lifetimes {
+            absolute: l.absolute_lifetime_seconds,
+            idle: l.idle_lifetime_seconds,
+        },
+    );
+    let mut limits = Limits {
+        session_max_lifetime_ms: sessions.absolute as i64 * 1000,
+        refresh_token_max_lifetime_ms: refresh_tokens.absolute as i64 * 1000,
+        ..Default::default()
+    };
+    if let Some(ms) = f.action_timeout_ms {
+        limits.action_timeout = std::time::Duration::from_millis(ms);
+    }
+    let mut executor = Executor::new(Services {
+        limits,
+        ..Default::default()
+    });
+    let js = JsConfig {
+        fetch: FetchPolicy {
+            allowed_hosts: f.fetch_allowed_hosts,
+            timeout: None,
+            max_body: None,
+        },
+        ..Default::default()
+    };
+    for (trigger_name, scripts) in &f.actions {
+        let trigger = Trigger::parse(trigger_name).ok_or_else(|| invalid(&format!("actions.{trigger_name}"), "unknown trigger".into()))?;
+        for script in scripts {
+            let action = JsAction::from_file(script, js.clone()).map_err(|e| invalid(&format!("actions.{trigger_name}"), e.to_string()))?;
+            executor.add(trigger, Arc::new(action));
+        }
+    }
+    let secrets = f.secrets.into_iter().map(|(k, v)| (k, serde_json::Value::from(v))).collect();
+    Ok(Tenant {
+        name: f.name,
+        base_url,
+        saml,
+        next_saml_cert_b64,
+        keys,
+        saml_sps,
+        oidc_clients,
+        apis,
+        sessions,
+        refresh_tokens,
+        executor,
+        secrets,
+    })
+}

@@ -1,0 +1,127 @@
+//! The `idpipe serve` process: really started on a port, queried over HTTP, stopped by SIGTERM.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use common::*;
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(config: &str) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_idpipe"))
+        .args(["serve", "--config", config, "--listen", "127.0.0.1:0"])
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("first line");
+    let base = line
+        .trim()
+        .strip_prefix("idpipe listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+        .to_string();
+    Server { child, base }
+}
+
+fn get(url: &str) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut r = agent.get(url).call().expect("request");
+    (r.status().as_u16(), r.body_mut().read_to_string().unwrap_or_default())
+}
+
+#[test]
+fn the_demo_tenant_serves_metadata_and_jwks_and_stops_gracefully() {
+    let mut s = start("fixtures/tenant/demo.toml");
+    assert_eq!(get(&format!("{}/healthz", s.base)), (200, "ok".to_string()));
+    let (code, jwks) = get(&format!("{}/.well-known/jwks.json", s.base));
+    assert_eq!(code, 200);
+    let jwks: serde_json::Value = serde_json::from_str(&jwks).expect("json");
+    assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(2), "current and next key");
+    let kid = idpipe::oidc::JwtSigner::from_pem(&read("certs/idp-test.key"))
+        .expect("key")
+        .jwk()
+        .kid
+        .clone();
+    assert_eq!(jwks["keys"][0]["kid"], kid.as_str());
+    let (code, xml) = get(&format!("{}/samlp/metadata/sp-signed", s.base));
+    assert_eq!(code, 200);
+    assert_eq!(xpath(&xml, "/md:EntityDescriptor/@entityID"), vec!["urn:demo"]);
+    assert_eq!(xpath(&xml, "//md:IDPSSODescriptor/@WantAuthnRequestsSigned"), vec!["true"]);
+    assert_eq!(
+        xpath(&xml, "//md:SingleSignOnService/@Location")[0],
+        "http://127.0.0.1:3000/samlp/sp-signed"
+    );
+    assert_eq!(
+        xpath(&xml, "//md:KeyDescriptor").len(),
+        2,
+        "the next key is published during a rotation"
+    );
+    let (code, body) = get(&format!("{}/samlp/metadata/unknown", s.base));
+    assert_eq!(code, 404);
+    assert!(body.contains("unknown_client"));
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let big = vec![b'a'; 400 * 1024];
+    let r = agent.post(&format!("{}/healthz", s.base)).send(&big[..]).expect("request");
+    assert_eq!(r.status().as_u16(), 413);
+    // SIGTERM: graceful shutdown, exit code 0.
+    let pid = s.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+    let status = s.child.wait().expect("exits");
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn a_wrong_config_fails_at_start_up_with_file_key_and_reason() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cases = [
+        (
+            "name = \"x\"\nbase_url = \"ftp://nope\"\nsigning_key = \"certs/idp-test.key\"\nsigning_cert = \"certs/idp-test.crt\"\n",
+            "base_url",
+        ),
+        (
+            "name = \"x\"\nbase_url = \"http://a\"\nsigning_key = \"certs/sp-test.key\"\nsigning_cert = \"certs/idp-test.crt\"\n",
+            "signing_key",
+        ),
+        (
+            "name = \"x\"\nbase_url = \"http://a\"\nsigning_key = \"certs/idp-test.key\"\nsigning_cert = \"certs/idp-test.crt\"\nbogus = 1\n",
+            "bogus",
+        ),
+        (
+            "name = \"x\"\nbase_url = \"http://a\"\nsigning_key = \"certs/idp-test.key\"\nsigning_cert = \"certs/idp-test.crt\"\n[[saml_sps]]\nclient_id = \"a\"\nname = \"A\"\ncallbacks = []\n",
+            "saml_sps[0].callbacks",
+        ),
+        (
+            "name = \"x\"\nbase_url = \"http://a\"\nsigning_key = \"certs/idp-test.key\"\nsigning_cert = \"certs/idp-test.crt\"\n[actions]\npost-login = [\"fixtures/actions/nope.js\"]\n",
+            "actions.post-login",
+        ),
+    ];
+    for (i, (toml, needle)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("t{i}.toml"));
+        std::fs::write(&path, toml).expect("write");
+        let out = Command::new(env!("CARGO_BIN_EXE_idpipe"))
+            .args(["serve", "--config"])
+            .arg(&path)
+            .current_dir(root())
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{toml}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&path.display().to_string()) && err.contains(needle), "{needle}: {err}");
+    }
+}
