@@ -40,9 +40,6 @@ const WARM_UP: &str = r#"(function () {
   __idpipe_host("warm-up", JSON.stringify([]));
 })();"#;
 
-/// Warm-up event before an action has seen a real one.
-const SAMPLE_EVENT: &str = include_str!("sample-event.json");
-
 /// Configuration of the script runtime.
 #[derive(Debug, Clone)]
 pub struct JsConfig {
@@ -237,8 +234,6 @@ struct Inner {
     name: String,
     file: String,
     bytecode: Vec<u8>,
-    /// JSON of the last event this action saw: parsed in new sandboxes to warm them up.
-    sample_event: Mutex<String>,
     ready: Mutex<Vec<Sandbox>>,
     used: Mutex<Vec<Sandbox>>,
     wake: Condvar,
@@ -278,12 +273,9 @@ impl Inner {
                 .map_err(|e| caught_message(e).0)?;
             let (_, promise) = module.eval().catch(&ctx).map_err(|e| caught_message(e).0)?;
             promise.finish::<()>().catch(&ctx).map_err(|e| caught_message(e).0)?;
-            // Off the login path: build the api objects this sandbox will hand out, and warm the
-            // runtime (atoms, shapes, allocator) by parsing an event of the usual shape. The
-            // sandbox is used by one login only, so nothing here can leak between logins.
+            // Off the login path: build the api objects this sandbox will hand out. The sandbox is
+            // used by one login only, so nothing here can leak between logins.
             ctx.eval::<(), _>(WARM_UP).catch(&ctx).map_err(|e| caught_message(e).0)?;
-            let sample = self.sample_event.lock().map(|s| s.clone()).unwrap_or_default();
-            let _ = ctx.json_parse(sample);
             Ok(())
         })?;
         Ok(Sandbox { ctx, runtime, deadline_ns })
@@ -394,7 +386,6 @@ impl JsAction {
             name: name.to_string(),
             file: file.to_string(),
             bytecode,
-            sample_event: Mutex::new(SAMPLE_EVENT.to_string()),
             ready: Mutex::new(Vec::new()),
             used: Mutex::new(Vec::new()),
             wake: Condvar::new(),
@@ -438,12 +429,6 @@ impl JsAction {
         let inner = &self.inner;
         let sandbox = inner.take_sandbox().map_err(ActionError::new)?;
         let event_json = serde_json::to_string(event).map_err(|e| ActionError::new(e.to_string()))?;
-        // Keep a recent event as the warm-up sample (cheap: only when its size changed).
-        if let Ok(mut sample) = inner.sample_event.try_lock()
-            && sample.len() != event_json.len()
-        {
-            sample.clone_from(&event_json);
-        }
         let (exec, cont) = trigger.handler_names();
         let handler = if phase == Phase::Execute { exec } else { cont };
         CURRENT.with(|c| {
