@@ -112,7 +112,7 @@ enum CurrentApi {
 
 struct Current {
     api: CurrentApi,
-    fetch: FetchPolicy,
+    fetch: Arc<FetchPolicy>,
 }
 
 thread_local! {
@@ -176,9 +176,10 @@ fn host_call(method: String, args_json: String) -> String {
         };
         r.map_err(|e: DispatchError| e.to_string())
     });
+    // Written by hand: this runs for every api call of every login.
     match answer {
-        Ok(v) => json!({ "value": v }).to_string(),
-        Err(e) => json!({ "error": e }).to_string(),
+        Ok(v) => format!("{{\"value\":{v}}}"),
+        Err(e) => format!("{{\"error\":{}}}", Value::from(e)),
     }
 }
 
@@ -238,6 +239,7 @@ struct Inner {
     used: Mutex<Vec<Sandbox>>,
     wake: Condvar,
     config: JsConfig,
+    fetch: Arc<FetchPolicy>,
 }
 
 /// A runtime with the limits and the CPU-time interrupt installed.
@@ -389,6 +391,7 @@ impl JsAction {
             ready: Mutex::new(Vec::new()),
             used: Mutex::new(Vec::new()),
             wake: Condvar::new(),
+            fetch: Arc::new(config.fetch.clone()),
             config,
         });
         // Top-level code must run too: build one context now so load errors surface at start-up.
@@ -434,7 +437,7 @@ impl JsAction {
         CURRENT.with(|c| {
             *c.borrow_mut() = Some(Current {
                 api,
-                fetch: inner.config.fetch.clone(),
+                fetch: inner.fetch.clone(),
             })
         });
         let _guard = CurrentGuard;
