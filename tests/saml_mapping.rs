@@ -362,8 +362,8 @@ fn invalid_sp_settings_are_clear_errors() {
         (json!({"lifetimeInSeconds": "x"}), "lifetimeInSeconds"),
         (json!({"signatureAlgorithm": "rsa-sha512"}), "signatureAlgorithm"),
         (json!({"digestAlgorithm": "md5"}), "digestAlgorithm"),
-        (json!({"audience": "urn:a\u0001b"}), "audience"),
-        (json!({"issuer": "urn:\u001b"}), "issuer"),
+        (json!({"audience": "urn:a\u{1}b"}), "audience"),
+        (json!({"issuer": "urn:\u{1b}"}), "issuer"),
     ] {
         let a: AddonSettings = serde_json::from_value(addon.clone()).expect("parses");
         let e = resolve(&tenant(), &a, &SamlOverrides::default(), &req)
