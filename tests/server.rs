@@ -79,7 +79,12 @@ fn the_demo_tenant_serves_metadata_and_jwks_and_stops_gracefully() {
     // an HTTP client still uploading would see the early close as a broken pipe.)
     let addr = s.base.trim_start_matches("http://").to_string();
     let mut sock = std::net::TcpStream::connect(&addr).expect("connect");
-    write!(sock, "POST /healthz HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\naaaa", 400 * 1024).expect("write");
+    write!(
+        sock,
+        "POST /healthz HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\naaaa",
+        400 * 1024
+    )
+    .expect("write");
     let mut head = [0u8; 64];
     let n = sock.read(&mut head).expect("read");
     let status_line = String::from_utf8_lossy(&head[..n]).to_string();
