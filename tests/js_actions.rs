@@ -468,3 +468,30 @@ fn console_output_goes_to_the_trace_and_require_names_the_module() {
             .contains("Cannot find module 'axios'")
     );
 }
+
+#[test]
+fn a_redirect_without_a_continue_handler_fails_clearly_on_resume() {
+    let a = inline(
+        "no-continue",
+        "exports.onExecutePostLogin = async (event, api) => { api.redirect.sendUserTo('https://x.example.com/'); };",
+        JsConfig::default(),
+    );
+    let ex = executor(Trigger::PostLogin, vec![a], Limits::default());
+    let st = ex.start(Trigger::PostLogin, Event::default());
+    assert_eq!(st.status(), Status::Suspended);
+    let state = st.resume_state.clone();
+    let done = ex
+        .resume(
+            st,
+            Resume::Continue {
+                state,
+                params: Default::default(),
+            },
+        )
+        .expect("resumes");
+    assert_eq!(done.status(), Status::Failed);
+    assert_eq!(
+        done.outcome.trace[1].error.as_deref(),
+        Some("the action does not export onContinuePostLogin")
+    );
+}

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use rquickjs::{CatchResultExt, CaughtError, Context, Function, Module, Object, Runtime, Value as JsValue};
+use rquickjs::{CatchResultExt, CaughtError, Context, Function, Module, Runtime, Value as JsValue};
 use serde_json::{Value, json};
 
 pub use fetch::FetchPolicy;
@@ -37,6 +37,13 @@ const WARM_UP: &str = r#"(function () {
     apis["password-reset-post-challenge"] = __idpipe.makeApi("password-reset-post-challenge");
   }
   globalThis.__idpipe_apis = apis;
+  // One call from Rust per invocation: handler lookup, event parse and call happen here.
+  globalThis.__idpipe_invoke = function (trigger, handler, eventJson) {
+    const f = h[handler];
+    if (typeof f !== "function") return __idpipe_missing;
+    return f(JSON.parse(eventJson), apis[trigger] || __idpipe.makeApi(trigger));
+  };
+  globalThis.__idpipe_missing = Object.freeze({});
   __idpipe_host("warm-up", JSON.stringify([]));
 })();"#;
 
@@ -446,25 +453,19 @@ impl JsAction {
             .deadline_ns
             .store(mono_ns() + remaining.as_nanos() as u64 + 1, Ordering::Relaxed);
         let result = sandbox.ctx.with(|ctx| -> Result<(), (String, Option<String>)> {
-            let handlers: Object = ctx.globals().get("__idpipe_handlers").map_err(|e| (e.to_string(), None))?;
-            let f: Option<Function> = handlers.get(handler).map_err(|e| (e.to_string(), None))?;
-            let Some(f) = f else {
+            let globals = ctx.globals();
+            let invoke: Function = globals.get("__idpipe_invoke").map_err(|e| (e.to_string(), None))?;
+            let ret: JsValue = invoke
+                .call((trigger.name(), handler, event_json))
+                .catch(&ctx)
+                .map_err(caught_message)?;
+            let missing: JsValue = globals.get("__idpipe_missing").map_err(|e| (e.to_string(), None))?;
+            if ret == missing {
                 return match phase {
                     Phase::Execute => Ok(()),
                     Phase::Continue => Err((format!("the action does not export {handler}"), None)),
                 };
-            };
-            let ev = ctx.json_parse(event_json).catch(&ctx).map_err(caught_message)?;
-            let apis: Object = ctx.globals().get("__idpipe_apis").map_err(|e| (e.to_string(), None))?;
-            let api: JsValue = match apis.get::<_, Option<JsValue>>(trigger.name()).map_err(|e| (e.to_string(), None))? {
-                Some(api) => api,
-                None => {
-                    let idpipe: Object = ctx.globals().get("__idpipe").map_err(|e| (e.to_string(), None))?;
-                    let make: Function = idpipe.get("makeApi").map_err(|e| (e.to_string(), None))?;
-                    make.call((trigger.name(),)).catch(&ctx).map_err(caught_message)?
-                }
-            };
-            let ret: JsValue = f.call((ev, api)).catch(&ctx).map_err(caught_message)?;
+            }
             if let Some(promise) = ret.as_promise() {
                 match promise.finish::<JsValue>().catch(&ctx) {
                     Ok(_) => {}

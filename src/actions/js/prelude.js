@@ -43,7 +43,9 @@
   };
 
   function call(method, args) {
-    const answer = JSON.parse(host(method, JSON.stringify(args)));
+    const raw = host(method, JSON.stringify(args));
+    if (raw === "") return undefined; // the host's short form of {"value": null}
+    const answer = JSON.parse(raw);
     if (answer.error !== undefined) throw new Error(answer.error);
     return answer.value === null ? undefined : answer.value;
   }
