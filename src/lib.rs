@@ -10,4 +10,5 @@ pub mod oidc;
 pub mod pipeline;
 pub mod saml;
 pub mod server;
+pub mod store;
 pub mod util;

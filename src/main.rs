@@ -38,6 +38,11 @@ enum Command {
         #[arg(long = "secret")]
         secrets: Vec<String>,
     },
+    /// Manages users in the SQLite store.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Runs the IdP server with a tenant configuration.
     Serve {
         /// The tenant TOML file.
@@ -56,6 +61,22 @@ enum Command {
     Oidc {
         #[command(subcommand)]
         command: OidcCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Adds a user; the password is read from the first line of stdin (never from arguments).
+    Add {
+        /// The SQLite database file (created and migrated if needed).
+        #[arg(long, default_value = "idpipe.db")]
+        db: PathBuf,
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// An `event.user` JSON profile (user_id, email, name, metadata, ...).
+        #[arg(long)]
+        profile: Option<PathBuf>,
     },
 }
 
@@ -445,6 +466,30 @@ fn run(cli: Cli) -> Result<(String, bool), String> {
             Ok((issued.response.xml, true))
         }
         Command::Oidc { command } => oidc(command),
+        Command::User {
+            command: UserCommand::Add { db, username, profile },
+        } => {
+            use idpipe::store::UserStore;
+            let mut user: idpipe::pipeline::event::User = match &profile {
+                Some(p) => json_file(p)?,
+                None => Default::default(),
+            };
+            if user.user_id.is_empty() {
+                user.user_id = format!("auth0|{}", idpipe::util::random_hex(12));
+            }
+            if user.username.is_none() {
+                user.username = Some(username.clone());
+            }
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password).map_err(|e| format!("stdin: {e}"))?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            if password.len() < 8 {
+                return Err("the password (first line of stdin) must have at least 8 characters".into());
+            }
+            let store = idpipe::store::SqliteStore::open(&db).map_err(|e| format!("{}: {e}", db.display()))?;
+            store.add_user(&username, password, &user).map_err(|e| e.to_string())?;
+            Ok((user.user_id, true))
+        }
         Command::Serve { config, listen } => {
             let tenant = idpipe::config::load(&config).map_err(|e| e.to_string())?;
             let runtime = tokio::runtime::Builder::new_multi_thread()

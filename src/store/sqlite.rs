@@ -1,0 +1,310 @@
+//! The SQLite store (rusqlite, bundled SQLite): on disk, migrated at open, WAL journal.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{StoreError, TransactionStore, UserStore, apply_changes};
+use crate::oidc::refresh::{RefreshRecord, RefreshTokenStore};
+use crate::pipeline::cache::{ActionCache, CacheError, MAX_RECORDS_PER_SCOPE, StoredRecord};
+use crate::pipeline::event::User;
+use crate::pipeline::{Outcome, TransactionState};
+
+/// Schema migrations, applied in order; the index + 1 is the schema version.
+const MIGRATIONS: &[&str] = &["CREATE TABLE users (
+        user_id TEXT PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        profile TEXT NOT NULL,
+        failed_logins INTEGER NOT NULL DEFAULT 0
+     );
+     CREATE TABLE transactions (
+        resume_state TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+     );
+     CREATE TABLE refresh_tokens (
+        token_hash TEXT PRIMARY KEY,
+        family TEXT NOT NULL,
+        record TEXT NOT NULL,
+        used INTEGER NOT NULL DEFAULT 0,
+        revoked INTEGER NOT NULL DEFAULT 0
+     );
+     CREATE INDEX refresh_tokens_family ON refresh_tokens(family);
+     CREATE TABLE actions_cache (
+        scope TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (scope, key)
+     );"];
+
+/// SQLite-backed store.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database file.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        Self::init(conn)
+    }
+
+    /// An in-memory database (tests, dry runs).
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(mut conn: Connection) -> Result<Self, StoreError> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let tx = conn.transaction()?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        }
+        tx.commit()?;
+        Ok(SqliteStore { conn: Mutex::new(conn) })
+    }
+
+    /// The schema version (number of migrations applied).
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        let c = self.lock()?;
+        Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
+        self.conn
+            .lock()
+            .map_err(|_| StoreError::Db("the connection lock is poisoned".into()))
+    }
+}
+
+impl UserStore for SqliteStore {
+    fn add_user(&self, username: &str, password: &str, user: &User) -> Result<(), StoreError> {
+        let mut salt = [0u8; 16];
+        openssl::rand::rand_bytes(&mut salt).map_err(|e| StoreError::Hash(e.to_string()))?;
+        let hash = Argon2::default()
+            .hash_password_with_salt(password.as_bytes(), &salt)
+            .map_err(|e| StoreError::Hash(e.to_string()))?;
+        let profile = serde_json::to_string(user).map_err(corrupt)?;
+        let c = self.lock()?;
+        match c.execute(
+            "INSERT INTO users (user_id, username, password_hash, profile) VALUES (?1, ?2, ?3, ?4)",
+            params![user.user_id, username, hash.to_string(), profile],
+        ) {
+            Ok(_) => Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, Some(msg))) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+                Err(StoreError::Duplicate(if msg.contains("username") { "username" } else { "user id" }))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn user(&self, user_id: &str) -> Result<Option<User>, StoreError> {
+        let c = self.lock()?;
+        let profile: Option<String> = c
+            .query_row("SELECT profile FROM users WHERE user_id = ?1", [user_id], |r| r.get(0))
+            .optional()?;
+        profile.map(|p| serde_json::from_str(&p).map_err(corrupt)).transpose()
+    }
+
+    fn verify_password(&self, username: &str, password: &str) -> Result<Option<User>, StoreError> {
+        let row: Option<(String, String)> = {
+            let c = self.lock()?;
+            c.query_row("SELECT password_hash, profile FROM users WHERE username = ?1", [username], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?
+        };
+        let Some((hash, profile)) = row else {
+            // Why hash anyway: an unknown user must cost as much time as a wrong password.
+            let _ = Argon2::default().hash_password_with_salt(password.as_bytes(), b"idpipe-no-such-user");
+            return Ok(None);
+        };
+        let parsed = argon2::password_hash::phc::PasswordHash::new(&hash).map_err(corrupt)?;
+        if Argon2::default().verify_password(password.as_bytes(), &parsed).is_err() {
+            return Ok(None);
+        }
+        serde_json::from_str(&profile).map(Some).map_err(corrupt)
+    }
+
+    fn apply_metadata(&self, user_id: &str, outcome: &Outcome) -> Result<(), StoreError> {
+        if outcome.app_metadata_changes.is_empty() && outcome.user_metadata_changes.is_empty() {
+            return Ok(());
+        }
+        let mut c = self.lock()?;
+        // One transaction: concurrent logins of the same user cannot lose each other's changes.
+        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let profile: Option<String> = tx
+            .query_row("SELECT profile FROM users WHERE user_id = ?1", [user_id], |r| r.get(0))
+            .optional()?;
+        let Some(profile) = profile else { return Ok(()) };
+        let mut user: User = serde_json::from_str(&profile).map_err(corrupt)?;
+        apply_changes(&outcome.app_metadata_changes, &mut user.app_metadata);
+        apply_changes(&outcome.user_metadata_changes, &mut user.user_metadata);
+        tx.execute(
+            "UPDATE users SET profile = ?1 WHERE user_id = ?2",
+            params![serde_json::to_string(&user).map_err(corrupt)?, user_id],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+impl TransactionStore for SqliteStore {
+    fn save(&self, state: &TransactionState, expires_at_ms: i64) -> Result<(), StoreError> {
+        let json = serde_json::to_string(state).map_err(corrupt)?;
+        let c = self.lock()?;
+        c.execute(
+            "INSERT OR REPLACE INTO transactions (resume_state, state, expires_at) VALUES (?1, ?2, ?3)",
+            params![state.resume_state, json, expires_at_ms],
+        )?;
+        Ok(())
+    }
+
+    fn take(&self, resume_state: &str, now_ms: i64) -> Result<Option<TransactionState>, StoreError> {
+        let mut c = self.lock()?;
+        let tx = c.transaction()?;
+        let row: Option<(String, i64)> = tx
+            .query_row(
+                "SELECT state, expires_at FROM transactions WHERE resume_state = ?1",
+                [resume_state],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        tx.execute(
+            "DELETE FROM transactions WHERE resume_state = ?1 OR expires_at <= ?2",
+            params![resume_state, now_ms],
+        )?;
+        tx.commit()?;
+        match row {
+            Some((json, exp)) if exp > now_ms => serde_json::from_str(&json).map(Some).map_err(corrupt),
+            _ => Ok(None),
+        }
+    }
+}
+
+impl RefreshTokenStore for SqliteStore {
+    fn insert(&self, record: RefreshRecord) {
+        let Ok(json) = serde_json::to_string(&record) else { return };
+        let Ok(c) = self.lock() else { return };
+        if let Err(e) = c.execute(
+            "INSERT INTO refresh_tokens (token_hash, family, record, used, revoked) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![record.token_hash, record.family, json, record.used, record.revoked],
+        ) {
+            tracing::error!(error = %e, "cannot store a refresh token");
+        }
+    }
+
+    fn get(&self, token_hash: &str) -> Option<RefreshRecord> {
+        let c = self.lock().ok()?;
+        let row: Option<(String, bool, bool)> = c
+            .query_row(
+                "SELECT record, used, revoked FROM refresh_tokens WHERE token_hash = ?1",
+                [token_hash],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .ok()?;
+        let (json, used, revoked) = row?;
+        let mut rec: RefreshRecord = serde_json::from_str(&json).ok()?;
+        rec.used = used;
+        rec.revoked = revoked;
+        Some(rec)
+    }
+
+    fn mark_used(&self, token_hash: &str) -> bool {
+        // Atomic test-and-set: of two concurrent exchanges of one token, exactly one wins.
+        self.lock()
+            .ok()
+            .and_then(|c| {
+                c.execute(
+                    "UPDATE refresh_tokens SET used = 1 WHERE token_hash = ?1 AND used = 0",
+                    [token_hash],
+                )
+                .ok()
+            })
+            .is_some_and(|n| n == 1)
+    }
+
+    fn revoke_family(&self, family: &str) {
+        let Ok(c) = self.lock() else { return };
+        if let Err(e) = c.execute("UPDATE refresh_tokens SET revoked = 1 WHERE family = ?1", [family]) {
+            tracing::error!(error = %e, "cannot revoke a refresh-token family");
+        }
+    }
+}
+
+impl ActionCache for SqliteStore {
+    fn get(&self, scope: &str, key: &str, now_ms: i64) -> Option<StoredRecord> {
+        let c = self.lock().ok()?;
+        c.query_row(
+            "SELECT value, expires_at FROM actions_cache WHERE scope = ?1 AND key = ?2 AND expires_at > ?3",
+            params![scope, key, now_ms],
+            |r| {
+                Ok(StoredRecord {
+                    value: r.get(0)?,
+                    expires_at: r.get(1)?,
+                })
+            },
+        )
+        .optional()
+        .ok()?
+    }
+
+    fn set(&self, scope: &str, key: &str, record: StoredRecord, now_ms: i64) -> Result<(), CacheError> {
+        let mut c = self.lock().map_err(|_| CacheError::Storage)?;
+        let tx = c.transaction().map_err(|_| CacheError::Storage)?;
+        tx.execute("DELETE FROM actions_cache WHERE expires_at <= ?1", [now_ms])
+            .map_err(|_| CacheError::Storage)?;
+        let exists: bool = tx
+            .query_row(
+                "SELECT 1 FROM actions_cache WHERE scope = ?1 AND key = ?2",
+                params![scope, key],
+                |_| Ok(true),
+            )
+            .optional()
+            .map_err(|_| CacheError::Storage)?
+            .unwrap_or(false);
+        let count: i64 = tx
+            .query_row("SELECT COUNT(*) FROM actions_cache WHERE scope = ?1", [scope], |r| r.get(0))
+            .map_err(|_| CacheError::Storage)?;
+        if !exists && count as usize >= MAX_RECORDS_PER_SCOPE {
+            return Err(CacheError::Full);
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO actions_cache (scope, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            params![scope, key, record.value, record.expires_at],
+        )
+        .map_err(|_| CacheError::Storage)?;
+        tx.commit().map_err(|_| CacheError::Storage)
+    }
+
+    fn delete(&self, scope: &str, key: &str, now_ms: i64) -> Result<(), CacheError> {
+        let c = self.lock().map_err(|_| CacheError::Storage)?;
+        let n = c
+            .execute(
+                "DELETE FROM actions_cache WHERE scope = ?1 AND key = ?2 AND expires_at > ?3",
+                params![scope, key, now_ms],
+            )
+            .map_err(|_| CacheError::Storage)?;
+        if n == 1 { Ok(()) } else { Err(CacheError::NotFound) }
+    }
+}
