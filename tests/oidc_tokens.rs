@@ -350,6 +350,29 @@ fn refresh_setup(actions: Vec<FnAction>, limits: RefreshLimits) -> (Executor, Re
     (ex, rt, first)
 }
 
+/// One refresh-token exchange through `refresh_grant` with the test key and user directory.
+fn exchange(
+    ex: &Executor,
+    rt: &RefreshTokens<MemoryRefreshStore>,
+    token: &str,
+    client: &OidcClient,
+    now_ms: i64,
+) -> Result<idpipe::oidc::RefreshResult, idpipe::oidc::OAuthError> {
+    idpipe::oidc::refresh_grant(
+        ex,
+        &keys(),
+        rt,
+        &RefreshRequest {
+            token,
+            client,
+            api: None,
+            issuer: ISS,
+            now_ms,
+        },
+        &load_user,
+    )
+}
+
 fn load_user(id: &str) -> Option<idpipe::pipeline::event::User> {
     (id == "auth0|5f7c8ec7c33c6c004bbafe82").then(|| event().user)
 }
@@ -392,37 +415,9 @@ fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
         client_id: "other".into(),
         id_token_lifetime: 1,
     };
-    let e = idpipe::oidc::refresh_grant(
-        &ex,
-        &keys(),
-        &rt,
-        &RefreshRequest {
-            token: &first,
-            client: &other,
-            api: None,
-            issuer: ISS,
-            now_ms: NOW_MS,
-        },
-        &load_user,
-    )
-    .err()
-    .expect("other client");
+    let e = exchange(&ex, &rt, &first, &other, NOW_MS).err().expect("other client");
     assert!(e.error_description.contains("another client"));
-    let e = idpipe::oidc::refresh_grant(
-        &ex,
-        &keys(),
-        &rt,
-        &RefreshRequest {
-            token: "nope",
-            client: &c,
-            api: None,
-            issuer: ISS,
-            now_ms: NOW_MS,
-        },
-        &load_user,
-    )
-    .err()
-    .expect("unknown");
+    let e = exchange(&ex, &rt, "nope", &c, NOW_MS).err().expect("unknown");
     assert_eq!(e.error, "invalid_grant");
 }
 
@@ -435,59 +430,17 @@ fn refresh_expiry_absolute_idle_and_lowered_by_actions() {
     let c = client();
     // Idle expiry.
     let (ex, rt, t) = refresh_setup(vec![], limits);
-    let e = idpipe::oidc::refresh_grant(
-        &ex,
-        &keys(),
-        &rt,
-        &RefreshRequest {
-            token: &t,
-            client: &c,
-            api: None,
-            issuer: ISS,
-            now_ms: NOW_MS + 1_000_001,
-        },
-        &load_user,
-    )
-    .err()
-    .expect("idle");
+    let e = exchange(&ex, &rt, &t, &c, NOW_MS + 1_000_001).err().expect("idle");
     assert!(e.error_description.contains("inactivity"), "{e}");
     // Absolute expiry even when used regularly.
     let (ex, rt, mut t) = refresh_setup(vec![], limits);
     let mut now = NOW_MS;
     for _ in 0..10 {
         now += 999_000;
-        t = idpipe::oidc::refresh_grant(
-            &ex,
-            &keys(),
-            &rt,
-            &RefreshRequest {
-                token: &t,
-                client: &c,
-                api: None,
-                issuer: ISS,
-                now_ms: now,
-            },
-            &load_user,
-        )
-        .expect("within limits")
-        .refresh_token;
+        t = exchange(&ex, &rt, &t, &c, now).expect("within limits").refresh_token;
     }
     now += 20_000; // past the 10,000,000 ms absolute lifetime, well within the idle one
-    let e = idpipe::oidc::refresh_grant(
-        &ex,
-        &keys(),
-        &rt,
-        &RefreshRequest {
-            token: &t,
-            client: &c,
-            api: None,
-            issuer: ISS,
-            now_ms: now,
-        },
-        &load_user,
-    )
-    .err()
-    .expect("absolute");
+    let e = exchange(&ex, &rt, &t, &c, now).err().expect("absolute");
     assert!(e.error_description.contains("expired"), "{e}");
     // An action lowers the idle expiry of the rotated token.
     let (ex, rt, t) = refresh_setup(
@@ -497,36 +450,8 @@ fn refresh_expiry_absolute_idle_and_lowered_by_actions() {
         })],
         limits,
     );
-    let t2 = idpipe::oidc::refresh_grant(
-        &ex,
-        &keys(),
-        &rt,
-        &RefreshRequest {
-            token: &t,
-            client: &c,
-            api: None,
-            issuer: ISS,
-            now_ms: NOW_MS + 1,
-        },
-        &load_user,
-    )
-    .expect("ok")
-    .refresh_token;
-    let e = idpipe::oidc::refresh_grant(
-        &ex,
-        &keys(),
-        &rt,
-        &RefreshRequest {
-            token: &t2,
-            client: &c,
-            api: None,
-            issuer: ISS,
-            now_ms: NOW_MS + 60_001,
-        },
-        &load_user,
-    )
-    .err()
-    .expect("lowered idle");
+    let t2 = exchange(&ex, &rt, &t, &c, NOW_MS + 1).expect("ok").refresh_token;
+    let e = exchange(&ex, &rt, &t2, &c, NOW_MS + 60_001).err().expect("lowered idle");
     assert!(e.error_description.contains("inactivity"), "{e}");
 }
 
@@ -540,21 +465,7 @@ fn refresh_revoke_and_mfa_in_a_refresh_exchange_fail_clearly() {
         })],
         RefreshLimits::default(),
     );
-    let e = idpipe::oidc::refresh_grant(
-        &ex,
-        &keys(),
-        &rt,
-        &RefreshRequest {
-            token: &t,
-            client: &c,
-            api: None,
-            issuer: ISS,
-            now_ms: NOW_MS,
-        },
-        &load_user,
-    )
-    .err()
-    .expect("revoked");
+    let e = exchange(&ex, &rt, &t, &c, NOW_MS).err().expect("revoked");
     assert_eq!((e.error.as_str(), e.error_description.as_str()), ("invalid_grant", "device lost"));
     let (ex, rt, t) = refresh_setup(
         vec![FnAction::post_login("mfa", |_, api| {
@@ -563,21 +474,7 @@ fn refresh_revoke_and_mfa_in_a_refresh_exchange_fail_clearly() {
         })],
         RefreshLimits::default(),
     );
-    let e = idpipe::oidc::refresh_grant(
-        &ex,
-        &keys(),
-        &rt,
-        &RefreshRequest {
-            token: &t,
-            client: &c,
-            api: None,
-            issuer: ISS,
-            now_ms: NOW_MS,
-        },
-        &load_user,
-    )
-    .err()
-    .expect("mfa impossible");
+    let e = exchange(&ex, &rt, &t, &c, NOW_MS).err().expect("mfa impossible");
     assert!(e.error_description.contains("cannot interact"), "{e}");
 }
 

@@ -62,10 +62,6 @@ fn cache_result(r: CacheWriteResult) -> Value {
 /// itself, which the script side returns).
 pub fn post_login(api: &mut PostLoginApi<'_>, method: &str, a: &[Value]) -> Result<Value, DispatchError> {
     match method {
-        "access.deny" => {
-            api.access().deny(&string(a, 0));
-            Ok(Value::Null)
-        }
         "accessToken.setCustomClaim" => {
             api.access_token().set_custom_claim(&string(a, 0), arg(a, 1).clone())?;
             Ok(Value::Null)
@@ -82,33 +78,15 @@ pub fn post_login(api: &mut PostLoginApi<'_>, method: &str, a: &[Value]) -> Resu
             api.id_token().set_custom_claim(&string(a, 0), arg(a, 1).clone())?;
             Ok(Value::Null)
         }
-        "authentication.challengeWith" => {
-            let f = factor(arg(a, 0), method)?;
-            {
-                api.authentication().challenge_with(f, opt(a, 1))?;
-                Ok(Value::Null)
-            }
-        }
-        "authentication.challengeWithAny" => {
-            let f = factors(arg(a, 0), method)?;
-            {
-                api.authentication().challenge_with_any(f)?;
-                Ok(Value::Null)
-            }
-        }
         "authentication.enrollWith" => {
             let f = factor(arg(a, 0), method)?;
-            {
-                api.authentication().enroll_with(f, opt(a, 1))?;
-                Ok(Value::Null)
-            }
+            api.authentication().enroll_with(f, opt(a, 1))?;
+            Ok(Value::Null)
         }
         "authentication.enrollWithAny" => {
             let f = factors(arg(a, 0), method)?;
-            {
-                api.authentication().enroll_with_any(f)?;
-                Ok(Value::Null)
-            }
+            api.authentication().enroll_with_any(f)?;
+            Ok(Value::Null)
         }
         "authentication.recordMethod" => {
             api.authentication().record_method(&string(a, 0))?;
@@ -184,7 +162,7 @@ pub fn post_login(api: &mut PostLoginApi<'_>, method: &str, a: &[Value]) -> Resu
             Ok(Value::Null)
         }
         m if m.starts_with("samlResponse.") => saml(api, m, a),
-        m if m.starts_with("cache.") || m.starts_with("redirect.") => shared_post_login(api, m, a),
+        m if is_shared(m) => shared_post_login(api, m, a),
         _ => Err(DispatchError::Unknown(method.to_string())),
     }
 }
@@ -224,9 +202,23 @@ fn saml(api: &mut PostLoginApi<'_>, method: &str, a: &[Value]) -> Result<Value, 
 
 macro_rules! shared {
     ($name:ident, $api:ty) => {
-        /// `api.cache.*` and `api.redirect.*`, which every trigger has.
+        /// The methods every trigger has: `access.deny`, the MFA challenges, `api.cache.*`, `api.redirect.*`.
         fn $name(api: &mut $api, method: &str, a: &[Value]) -> Result<Value, DispatchError> {
             match method {
+                "access.deny" => {
+                    api.access().deny(&string(a, 0));
+                    Ok(Value::Null)
+                }
+                "authentication.challengeWith" => {
+                    let f = factor(arg(a, 0), method)?;
+                    api.authentication().challenge_with(f, opt(a, 1))?;
+                    Ok(Value::Null)
+                }
+                "authentication.challengeWithAny" => {
+                    let f = factors(arg(a, 0), method)?;
+                    api.authentication().challenge_with_any(f)?;
+                    Ok(Value::Null)
+                }
                 "cache.get" => Ok(api.cache().get(&string(a, 0)).map_or(Value::Null, |r| json!({"value": r.value, "expires_at": r.expires_at}))),
                 "cache.set" => Ok(cache_result(api.cache().set(&string(a, 0), arg(a, 1), args_opt(a, 2).as_ref()))),
                 "cache.delete" => Ok(cache_result(api.cache().delete(&string(a, 0)))),
@@ -240,6 +232,16 @@ macro_rules! shared {
     };
 }
 
+/// Whether every trigger's api has this method (see `shared!`).
+fn is_shared(method: &str) -> bool {
+    method.starts_with("cache.")
+        || method.starts_with("redirect.")
+        || matches!(
+            method,
+            "access.deny" | "authentication.challengeWith" | "authentication.challengeWithAny"
+        )
+}
+
 fn args_opt(a: &[Value], i: usize) -> Option<Value> {
     opt(a, i)
 }
@@ -250,20 +252,6 @@ shared!(shared_post_challenge, PostChallengeApi<'_>);
 /// Dispatches one call of the post-challenge triggers' api.
 pub fn post_challenge(api: &mut PostChallengeApi<'_>, method: &str, a: &[Value]) -> Result<Value, DispatchError> {
     match method {
-        "access.deny" => {
-            api.access().deny(&string(a, 0));
-            Ok(Value::Null)
-        }
-        "authentication.challengeWith" => {
-            let f = factor(arg(a, 0), method)?;
-            api.authentication().challenge_with(f, opt(a, 1))?;
-            Ok(Value::Null)
-        }
-        "authentication.challengeWithAny" => {
-            let f = factors(arg(a, 0), method)?;
-            api.authentication().challenge_with_any(f)?;
-            Ok(Value::Null)
-        }
         "transaction.setResultUrl" => {
             api.transaction().set_result_url(&string(a, 0), opt(a, 1).as_ref())?;
             Ok(Value::Null)
@@ -275,7 +263,7 @@ pub fn post_challenge(api: &mut PostChallengeApi<'_>, method: &str, a: &[Value])
             }
             None => Err(DispatchError::Unknown(method.to_string())),
         },
-        m if m.starts_with("cache.") || m.starts_with("redirect.") => shared_post_challenge(api, m, a),
+        m if is_shared(m) => shared_post_challenge(api, m, a),
         _ => Err(DispatchError::Unknown(method.to_string())),
     }
 }
