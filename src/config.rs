@@ -74,6 +74,39 @@ struct TenantFile {
     oidc_clients: Vec<OidcClientFile>,
     #[serde(default)]
     apis: Vec<ApiFile>,
+    /// SQLite database file (created and migrated at start-up).
+    database: Option<PathBuf>,
+    #[serde(default)]
+    users: Vec<UserFile>,
+    /// A TOML file with more `[[users]]`.
+    users_file: Option<PathBuf>,
+    #[serde(default)]
+    login: Option<LoginFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UsersFile {
+    #[serde(default)]
+    users: Vec<UserFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserFile {
+    username: String,
+    /// argon2 PHC string (`idpipe user hash` prints one).
+    password_hash: String,
+    #[serde(default)]
+    profile: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginFile {
+    max_failed_attempts: Option<u32>,
+    lockout_seconds: Option<u64>,
+    attempts_per_minute_per_ip: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -102,6 +135,8 @@ struct OidcClientFile {
     /// Confidential clients have a secret; public ones must use PKCE.
     client_secret: Option<String>,
     id_token_lifetime_seconds: Option<u64>,
+    #[serde(default)]
+    allowed_logout_urls: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -137,6 +172,37 @@ pub struct OidcApp {
     pub client_secret: Option<String>,
     /// ID-token lifetime.
     pub id_token_lifetime: u64,
+    /// Where `/v2/logout?returnTo=` may send the browser.
+    pub allowed_logout_urls: Vec<String>,
+}
+
+/// A user from the tenant file or its users file.
+#[derive(Debug, Clone)]
+pub struct ConfigUser {
+    /// Login name.
+    pub username: String,
+    /// argon2 PHC hash.
+    pub password_hash: String,
+    /// Profile.
+    pub user: crate::pipeline::event::User,
+}
+
+/// Login protection.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginPolicy {
+    /// Per-account lockout.
+    pub lockout: crate::store::LockoutPolicy,
+    /// Login form submissions allowed per client IP per minute.
+    pub attempts_per_minute_per_ip: u32,
+}
+
+impl Default for LoginPolicy {
+    fn default() -> Self {
+        LoginPolicy {
+            lockout: Default::default(),
+            attempts_per_minute_per_ip: 30,
+        }
+    }
 }
 
 /// Session and refresh-token lifetimes, in seconds.
@@ -170,11 +236,43 @@ pub struct Tenant {
     pub sessions: Lifetimes,
     /// Refresh-token lifetimes.
     pub refresh_tokens: Lifetimes,
-    /// The pipeline with the configured actions.
+    /// The pipeline with the configured actions (the server replaces its cache with the database).
     pub executor: Executor,
     /// Action secrets (`event.secrets`).
     pub secrets: serde_json::Map<String, serde_json::Value>,
+    /// The SQLite database file.
+    pub database: PathBuf,
+    /// Users to create at start-up when missing.
+    pub users: Vec<ConfigUser>,
+    /// Login protection.
+    pub login: LoginPolicy,
 }
+
+/// Gives a database user the fields the hosted service's database users have: a
+/// `auth0|...` id, a username and a `Username-Password-Authentication` identity.
+pub fn default_identity(user: &mut crate::pipeline::event::User, username: &str) {
+    if user.user_id.is_empty() {
+        // Derived from the username, so restarts and re-imports give the same id.
+        let digest = openssl::sha::sha256(username.as_bytes());
+        user.user_id = format!("auth0|{}", hex::encode(&digest[..12]));
+    }
+    if user.username.is_none() && user.email.as_deref() != Some(username) {
+        user.username = Some(username.to_string());
+    }
+    if user.identities.is_empty() {
+        let id = user.user_id.split_once('|').map_or(user.user_id.as_str(), |(_, id)| id).to_string();
+        user.identities.push(crate::pipeline::event::Identity {
+            provider: "auth0".into(),
+            connection: DATABASE_CONNECTION.into(),
+            user_id: id.into(),
+            is_social: false,
+            extra: Default::default(),
+        });
+    }
+}
+
+/// The name of the database connection users log in with.
+pub const DATABASE_CONNECTION: &str = "Username-Password-Authentication";
 
 fn read(path: &Path) -> Result<String, ConfigError> {
     std::fs::read_to_string(path).map_err(|e| ConfigError::Io {
@@ -301,6 +399,7 @@ pub fn load(path: &Path) -> Result<Tenant, ConfigError> {
                 id_token_lifetime: c
                     .id_token_lifetime_seconds
                     .unwrap_or(crate::oidc::tokens::DEFAULT_ID_TOKEN_LIFETIME),
+                allowed_logout_urls: c.allowed_logout_urls,
             },
         );
     }
@@ -364,7 +463,81 @@ pub fn load(path: &Path) -> Result<Tenant, ConfigError> {
         }
     }
     let secrets = f.secrets.into_iter().map(|(k, v)| (k, serde_json::Value::from(v))).collect();
+
+    let mut users = Vec::new();
+    let mut entries: Vec<(String, String, UserFile)> = f
+        .users
+        .into_iter()
+        .enumerate()
+        .map(|(i, u)| (file.clone(), format!("users[{i}]"), u))
+        .collect();
+    if let Some(p) = &f.users_file {
+        let uf: UsersFile = toml::from_str(&read(p)?).map_err(|e| ConfigError::Parse {
+            file: p.display().to_string(),
+            reason: e.to_string().replace('\n', " "),
+        })?;
+        let pf = p.display().to_string();
+        entries.extend(
+            uf.users
+                .into_iter()
+                .enumerate()
+                .map(|(i, u)| (pf.clone(), format!("users[{i}]"), u)),
+        );
+    }
+    for (ufile, key, u) in entries {
+        let bad = |k: &str, reason: String| ConfigError::Invalid {
+            file: ufile.clone(),
+            key: format!("{key}.{k}"),
+            reason,
+        };
+        if u.username.trim().is_empty() {
+            return Err(bad("username", "must not be empty".into()));
+        }
+        argon2::password_hash::phc::PasswordHash::new(&u.password_hash).map_err(|e| {
+            bad(
+                "password_hash",
+                format!("not an argon2 PHC string ({e}); `idpipe user hash` prints one"),
+            )
+        })?;
+        let mut user: crate::pipeline::event::User = match u.profile {
+            None => Default::default(),
+            Some(v) => serde_json::from_value(v).map_err(|e| bad("profile", e.to_string()))?,
+        };
+        default_identity(&mut user, &u.username);
+        if users
+            .iter()
+            .any(|x: &ConfigUser| x.username == u.username || x.user.user_id == user.user_id)
+        {
+            return Err(bad("username", format!("duplicate user '{}'", u.username)));
+        }
+        users.push(ConfigUser {
+            username: u.username,
+            password_hash: u.password_hash,
+            user,
+        });
+    }
+    let mut login = LoginPolicy::default();
+    if let Some(l) = f.login {
+        if let Some(n) = l.max_failed_attempts {
+            if n == 0 {
+                return Err(invalid("login.max_failed_attempts", "must be at least 1".into()));
+            }
+            login.lockout.max_failures = n;
+        }
+        if let Some(s) = l.lockout_seconds {
+            login.lockout.lock_ms = s as i64 * 1000;
+        }
+        if let Some(n) = l.attempts_per_minute_per_ip {
+            if n == 0 {
+                return Err(invalid("login.attempts_per_minute_per_ip", "must be at least 1".into()));
+            }
+            login.attempts_per_minute_per_ip = n;
+        }
+    }
     Ok(Tenant {
+        database: f.database.unwrap_or_else(|| PathBuf::from("idpipe.sqlite")),
+        users,
+        login,
         name: f.name,
         base_url,
         saml,

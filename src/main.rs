@@ -51,6 +51,9 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:3000")]
         listen: std::net::SocketAddr,
+        /// Overrides the tenant's `database` file.
+        #[arg(long)]
+        db: Option<PathBuf>,
     },
     /// SAML dry runs.
     Saml {
@@ -78,6 +81,9 @@ enum UserCommand {
         #[arg(long)]
         profile: Option<PathBuf>,
     },
+    /// Prints the argon2id hash of the password on the first line of stdin, for `password_hash`
+    /// in a tenant's users.
+    Hash,
 }
 
 #[derive(Subcommand)]
@@ -185,6 +191,17 @@ enum SamlCommand {
         #[arg(long, default_value = "cli")]
         client_id: String,
     },
+}
+
+/// The password on the first line of stdin (at least 8 characters).
+fn read_password() -> Result<String, String> {
+    let mut password = String::new();
+    std::io::stdin().read_line(&mut password).map_err(|e| format!("stdin: {e}"))?;
+    let password = password.trim_end_matches(['\r', '\n']).to_string();
+    if password.chars().count() < 8 {
+        return Err("the password (first line of stdin) must have at least 8 characters".into());
+    }
+    Ok(password)
 }
 
 fn read(path: &Path) -> Result<String, String> {
@@ -321,7 +338,10 @@ fn oidc(command: OidcCommand) -> Result<(String, bool), String> {
                     audience: api.as_ref().map(|a| a.identifier.as_str()),
                     session_id: None,
                 };
-                out["refresh_token"] = store.issue(&grant, &state.outcome.refresh_token, now.timestamp_millis()).into();
+                out["refresh_token"] = store
+                    .issue(&grant, &state.outcome.refresh_token, now.timestamp_millis())
+                    .map_err(|e| e.to_string())?
+                    .into();
             }
             Ok((serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?, true))
         }
@@ -467,6 +487,17 @@ fn run(cli: Cli) -> Result<(String, bool), String> {
         }
         Command::Oidc { command } => oidc(command),
         Command::User {
+            command: UserCommand::Hash,
+        } => {
+            let password = read_password()?;
+            let mut salt = [0u8; 16];
+            openssl::rand::rand_bytes(&mut salt).map_err(|e| e.to_string())?;
+            let hash =
+                argon2::password_hash::PasswordHasher::hash_password_with_salt(&argon2::Argon2::default(), password.as_bytes(), &salt)
+                    .map_err(|e| e.to_string())?;
+            Ok((hash.to_string(), true))
+        }
+        Command::User {
             command: UserCommand::Add { db, username, profile },
         } => {
             use idpipe::store::UserStore;
@@ -480,18 +511,17 @@ fn run(cli: Cli) -> Result<(String, bool), String> {
             if user.username.is_none() {
                 user.username = Some(username.clone());
             }
-            let mut password = String::new();
-            std::io::stdin().read_line(&mut password).map_err(|e| format!("stdin: {e}"))?;
-            let password = password.trim_end_matches(['\r', '\n']);
-            if password.len() < 8 {
-                return Err("the password (first line of stdin) must have at least 8 characters".into());
-            }
+            let password = read_password()?;
+            let password = password.as_str();
             let store = idpipe::store::SqliteStore::open(&db).map_err(|e| format!("{}: {e}", db.display()))?;
             store.add_user(&username, password, &user).map_err(|e| e.to_string())?;
             Ok((user.user_id, true))
         }
-        Command::Serve { config, listen } => {
-            let tenant = idpipe::config::load(&config).map_err(|e| e.to_string())?;
+        Command::Serve { config, listen, db } => {
+            let mut tenant = idpipe::config::load(&config).map_err(|e| e.to_string())?;
+            if let Some(db) = db {
+                tenant.database = db;
+            }
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()

@@ -346,7 +346,7 @@ fn refresh_setup(actions: Vec<FnAction>, limits: RefreshLimits) -> (Executor, Re
         audience: None,
         session_id: Some("sess_1"),
     };
-    let first = rt.issue(&grant, &Default::default(), NOW_MS);
+    let first = rt.issue(&grant, &Default::default(), NOW_MS).expect("issue");
     (ex, rt, first)
 }
 

@@ -10,6 +10,7 @@ use common::*;
 struct Server {
     child: Child,
     base: String,
+    _dir: tempfile::TempDir,
 }
 
 impl Drop for Server {
@@ -20,8 +21,10 @@ impl Drop for Server {
 }
 
 fn start(config: &str) -> Server {
+    let dir = tempfile::tempdir().expect("tmp");
     let mut child = Command::new(env!("CARGO_BIN_EXE_idpipe"))
-        .args(["serve", "--config", config, "--listen", "127.0.0.1:0"])
+        .args(["serve", "--config", config, "--listen", "127.0.0.1:0", "--db"])
+        .arg(dir.path().join("demo.sqlite"))
         .current_dir(root())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -36,7 +39,7 @@ fn start(config: &str) -> Server {
         .strip_prefix("idpipe listening on ")
         .unwrap_or_else(|| panic!("unexpected first line: {line}"))
         .to_string();
-    Server { child, base }
+    Server { child, base, _dir: dir }
 }
 
 fn get(url: &str) -> (u16, String) {

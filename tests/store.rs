@@ -25,11 +25,11 @@ fn migrations_run_once_and_the_file_persists() {
     let path = dir.path().join("idpipe.db");
     {
         let s = SqliteStore::open(&path).expect("open");
-        assert_eq!(s.schema_version().expect("version"), 1);
+        assert_eq!(s.schema_version().expect("version"), 2);
         s.add_user("jdoe", "correct horse", &jane()).expect("add");
     }
     let s = SqliteStore::open(&path).expect("reopen");
-    assert_eq!(s.schema_version().expect("version"), 1);
+    assert_eq!(s.schema_version().expect("version"), 2);
     assert_eq!(
         s.user("auth0|5f7c8ec7c33c6c004bbafe82").expect("get").map(|u| u.email),
         Some(Some("jane.doe@example.com".into()))
@@ -143,9 +143,9 @@ fn refresh_tokens_rotate_with_reuse_detection_on_sqlite() {
         audience: None,
         session_id: None,
     };
-    let t1 = rt.issue(&grant, &Default::default(), 1_000);
+    let t1 = rt.issue(&grant, &Default::default(), 1_000).expect("issue");
     let r1 = rt.redeem(&t1, "c1", 2_000).expect("first use");
-    let t2 = rt.rotate(&r1, &Default::default(), 2_000);
+    let t2 = rt.rotate(&r1, &Default::default(), 2_000).expect("rotate");
     assert!(rt.redeem(&t1, "c1", 3_000).is_err(), "reuse refused");
     let e = rt.redeem(&t2, "c1", 3_000).expect_err("family revoked by the reuse");
     assert!(e.error_description.contains("revoked"), "{e}");

@@ -126,7 +126,7 @@ pub fn refresh_grant<S: RefreshTokenStore>(
                 OidcError::Denied(o) => o,
                 other => OAuthError::new("server_error", &other.to_string()),
             })?;
-            let refresh_token = tokens.rotate(&rec, &state.outcome.refresh_token, req.now_ms);
+            let refresh_token = tokens.rotate(&rec, &state.outcome.refresh_token, req.now_ms)?;
             Ok(RefreshResult {
                 tokens: issued,
                 refresh_token,

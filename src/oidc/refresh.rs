@@ -41,8 +41,8 @@ pub struct RefreshRecord {
 
 /// Storage of refresh tokens; the SQLite store implements it too.
 pub trait RefreshTokenStore: Send + Sync {
-    /// Stores a record.
-    fn insert(&self, record: RefreshRecord);
+    /// Stores a record; an error means the token must not be handed out.
+    fn insert(&self, record: RefreshRecord) -> Result<(), String>;
     /// Finds a record by token hash.
     fn get(&self, token_hash: &str) -> Option<RefreshRecord>;
     /// Marks a token used; false when it was already used (a race lost to another exchange).
@@ -58,10 +58,13 @@ pub struct MemoryRefreshStore {
 }
 
 impl RefreshTokenStore for MemoryRefreshStore {
-    fn insert(&self, record: RefreshRecord) {
-        if let Ok(mut m) = self.records.lock() {
-            m.insert(record.token_hash.clone(), record);
-        }
+    fn insert(&self, record: RefreshRecord) -> Result<(), String> {
+        let mut m = self
+            .records
+            .lock()
+            .map_err(|_| "the refresh-token map lock is poisoned".to_string())?;
+        m.insert(record.token_hash.clone(), record);
+        Ok(())
     }
     fn get(&self, token_hash: &str) -> Option<RefreshRecord> {
         self.records.lock().ok()?.get(token_hash).cloned()
@@ -80,6 +83,21 @@ impl RefreshTokenStore for MemoryRefreshStore {
         if let Ok(mut m) = self.records.lock() {
             m.values_mut().filter(|r| r.family == family).for_each(|r| r.revoked = true);
         }
+    }
+}
+
+impl<T: RefreshTokenStore + ?Sized> RefreshTokenStore for std::sync::Arc<T> {
+    fn insert(&self, record: RefreshRecord) -> Result<(), String> {
+        (**self).insert(record)
+    }
+    fn get(&self, token_hash: &str) -> Option<RefreshRecord> {
+        (**self).get(token_hash)
+    }
+    fn mark_used(&self, token_hash: &str) -> bool {
+        (**self).mark_used(token_hash)
+    }
+    fn revoke_family(&self, family: &str) {
+        (**self).revoke_family(family)
     }
 }
 
@@ -139,7 +157,7 @@ pub struct RefreshTokens<S: RefreshTokenStore> {
 
 impl<S: RefreshTokenStore> RefreshTokens<S> {
     /// Mints the first token of a new family; the actions' expiry changes can only lower limits.
-    pub fn issue(&self, grant: &Grant<'_>, changes: &RefreshTokenChanges, now: i64) -> String {
+    pub fn issue(&self, grant: &Grant<'_>, changes: &RefreshTokenChanges, now: i64) -> Result<String, OAuthError> {
         let family = crate::util::random_hex(16);
         let expires_at = changes
             .expires_at
@@ -147,26 +165,44 @@ impl<S: RefreshTokenStore> RefreshTokens<S> {
         self.mint(grant, &family, now, expires_at, changes, now)
     }
 
-    fn mint(&self, grant: &Grant<'_>, family: &str, created_at: i64, expires_at: i64, changes: &RefreshTokenChanges, now: i64) -> String {
+    fn mint(
+        &self,
+        grant: &Grant<'_>,
+        family: &str,
+        created_at: i64,
+        expires_at: i64,
+        changes: &RefreshTokenChanges,
+        now: i64,
+    ) -> Result<String, OAuthError> {
         let token = new_token();
         let idle = changes
             .idle_expires_at
             .map_or(now + self.limits.idle_ms, |i| i.min(now + self.limits.idle_ms));
-        self.store.insert(RefreshRecord {
-            token_hash: hash(&token),
-            family: family.to_string(),
-            user_id: grant.user_id.to_string(),
-            client_id: grant.client_id.to_string(),
-            scopes: grant.scopes.to_vec(),
-            audience: grant.audience.map(str::to_string),
-            session_id: grant.session_id.map(str::to_string),
-            created_at,
-            expires_at,
-            idle_expires_at: idle.min(expires_at),
-            used: false,
-            revoked: false,
-        });
-        token
+        self.store
+            .insert(RefreshRecord {
+                token_hash: hash(&token),
+                family: family.to_string(),
+                user_id: grant.user_id.to_string(),
+                client_id: grant.client_id.to_string(),
+                scopes: grant.scopes.to_vec(),
+                audience: grant.audience.map(str::to_string),
+                session_id: grant.session_id.map(str::to_string),
+                created_at,
+                expires_at,
+                idle_expires_at: idle.min(expires_at),
+                used: false,
+                revoked: false,
+            })
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot store a refresh token");
+                OAuthError::new("server_error", "the refresh token could not be stored")
+            })?;
+        Ok(token)
+    }
+
+    /// The family of a token (to revoke it later, e.g. when its authorization code is replayed).
+    pub fn family_of(&self, token: &str) -> Option<String> {
+        self.store.get(&hash(token)).map(|r| r.family)
     }
 
     /// Checks a presented token and consumes it. Reusing an already rotated token revokes the
@@ -196,7 +232,7 @@ impl<S: RefreshTokenStore> RefreshTokens<S> {
     }
 
     /// The successor of a redeemed token (same family, same absolute expiry unless lowered).
-    pub fn rotate(&self, old: &RefreshRecord, changes: &RefreshTokenChanges, now: i64) -> String {
+    pub fn rotate(&self, old: &RefreshRecord, changes: &RefreshTokenChanges, now: i64) -> Result<String, OAuthError> {
         let grant = Grant {
             user_id: &old.user_id,
             client_id: &old.client_id,

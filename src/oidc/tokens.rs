@@ -80,7 +80,8 @@ pub fn failure_to_oauth(outcome: &Outcome) -> Option<OAuthError> {
     Some(OAuthError::new(code, desc))
 }
 
-fn profile_claims(event: &Event, scopes: &[String], claims: &mut Map<String, Value>) {
+/// The standard claims of the profile the scopes ask for (also served by `/userinfo`).
+pub fn profile_claims(event: &Event, scopes: &[String], claims: &mut Map<String, Value>) {
     let u = &event.user;
     let has = |s: &str| scopes.iter().any(|x| x == s);
     let mut put = |k: &str, v: Option<Value>| {

@@ -323,6 +323,11 @@ impl Executor {
         self
     }
 
+    /// Replaces the actions cache (the server plugs in its database here).
+    pub fn set_cache(&mut self, cache: Arc<dyn crate::pipeline::cache::ActionCache>) {
+        self.services.cache = cache;
+    }
+
     /// The services in use.
     pub fn services(&self) -> &Services {
         &self.services

@@ -109,6 +109,8 @@ pub struct AuthnRequest {
     pub subject: Option<String>,
     /// The requested `AuthnContextClassRef`, when exactly one is given.
     pub requested_authn_context_class_ref: Option<String>,
+    /// `SessionIndex` (LogoutRequest only).
+    pub session_index: Option<String>,
     /// Whether a signature was verified.
     pub signature_verified: bool,
     #[doc(hidden)]
@@ -159,6 +161,16 @@ fn attr_value(e: &quick_xml::events::BytesStart<'_>, name: &[u8]) -> Result<Opti
 
 /// Parses the XML of an AuthnRequest (no signature check).
 pub fn parse_xml(xml: &str) -> Result<AuthnRequest, RequestError> {
+    parse_message(xml, "AuthnRequest")
+}
+
+/// Parses the XML of a LogoutRequest (no signature check): ID, Issuer, NameID (as `subject`),
+/// SessionIndex, Destination, IssueInstant.
+pub fn parse_logout_xml(xml: &str) -> Result<AuthnRequest, RequestError> {
+    parse_message(xml, "LogoutRequest")
+}
+
+fn parse_message(xml: &str, root: &'static str) -> Result<AuthnRequest, RequestError> {
     if xml.len() > MAX_XML_BYTES {
         return Err(RequestError::TooLarge);
     }
@@ -186,8 +198,8 @@ pub fn parse_xml(xml: &str) -> Result<AuthnRequest, RequestError> {
                         return Err(RequestError::Malformed("more than one root element".into()));
                     }
                     root_seen = true;
-                    if ns_bytes != ns::PROTOCOL.as_bytes() || local != b"AuthnRequest" {
-                        return Err(RequestError::Invalid("the root element is not samlp:AuthnRequest".into()));
+                    if ns_bytes != ns::PROTOCOL.as_bytes() || local != root.as_bytes() {
+                        return Err(RequestError::Invalid(format!("the root element is not samlp:{root}")));
                     }
                     req.id = attr_value(e, b"ID")?.ok_or_else(|| RequestError::Invalid("the ID attribute is missing".into()))?;
                     req.destination = attr_value(e, b"Destination")?;
@@ -219,9 +231,13 @@ pub fn parse_xml(xml: &str) -> Result<AuthnRequest, RequestError> {
                     match (local.as_slice(), depth, parent_local) {
                         (b"Issuer", 1, _) if req.issuer.is_none() => text_target = Some("issuer"),
                         (b"NameID", 2, Some(b"Subject")) => text_target = Some("subject"),
+                        (b"NameID", 1, _) if root == "LogoutRequest" => text_target = Some("subject"),
                         (b"AuthnContextClassRef", 2, Some(b"RequestedAuthnContext")) => text_target = Some("classref"),
                         _ => {}
                     }
+                }
+                if ns_bytes == ns::PROTOCOL.as_bytes() && local == b"SessionIndex" && depth == 1 && root == "LogoutRequest" {
+                    text_target = Some("session_index");
                 }
                 if ns_bytes == ns::PROTOCOL.as_bytes() && local == b"NameIDPolicy" && depth == 1 {
                     req.name_id_policy_format = attr_value(e, b"Format")?;
@@ -277,6 +293,7 @@ fn store_text(req: &mut AuthnRequest, class_refs: &mut Vec<String>, target: &str
     match target {
         "issuer" => req.issuer = Some(text),
         "subject" => req.subject = Some(text),
+        "session_index" => req.session_index = Some(text),
         _ => class_refs.push(text),
     }
 }
@@ -288,13 +305,13 @@ fn check_signature_structure(req: &AuthnRequest) -> Result<(), RequestError> {
         [sig] => {
             if sig.depth != 1 {
                 return Err(RequestError::SignatureStructure(
-                    "the Signature must be a child of the AuthnRequest".into(),
+                    "the Signature must be a child of the request's root element".into(),
                 ));
             }
             match sig.references.as_slice() {
                 [uri] if *uri == format!("#{}", req.id) => Ok(()),
                 [_] => Err(RequestError::SignatureStructure(
-                    "the signature does not reference the AuthnRequest's ID".into(),
+                    "the signature does not reference the request's ID".into(),
                 )),
                 _ => Err(RequestError::SignatureStructure(
                     "the signature must have exactly one Reference".into(),
@@ -353,6 +370,25 @@ pub struct Intake {
 
 /// HTTP-Redirect binding: `raw_query` is the query string exactly as received (percent-encoded).
 pub fn parse_redirect(raw_query: &str, signing_cert: Option<&X509>, rules: IntakeRules) -> Result<Intake, RequestError> {
+    redirect_intake(raw_query, signing_cert, rules, "AuthnRequest")
+}
+
+/// HTTP-Redirect binding of a LogoutRequest (same checks as [`parse_redirect`]).
+pub fn parse_logout_redirect(raw_query: &str, signing_cert: Option<&X509>, rules: IntakeRules) -> Result<Intake, RequestError> {
+    redirect_intake(raw_query, signing_cert, rules, "LogoutRequest")
+}
+
+/// HTTP-POST binding of a LogoutRequest (same checks as [`parse_post`]).
+pub fn parse_logout_post(
+    saml_request: &str,
+    relay_state: Option<String>,
+    signing_cert: Option<&X509>,
+    rules: IntakeRules,
+) -> Result<Intake, RequestError> {
+    post_intake(saml_request, relay_state, signing_cert, rules, "LogoutRequest")
+}
+
+fn redirect_intake(raw_query: &str, signing_cert: Option<&X509>, rules: IntakeRules, root: &'static str) -> Result<Intake, RequestError> {
     if raw_query.len() > MAX_ENCODED_BYTES * 2 {
         return Err(RequestError::TooLarge);
     }
@@ -378,7 +414,7 @@ pub fn parse_redirect(raw_query: &str, signing_cert: Option<&X509>, rules: Intak
     // Tolerated like the hosted service: plain (not deflated) XML on GET.
     let xml_bytes = if bytes.first() == Some(&b'<') { bytes } else { inflate(&bytes)? };
     let xml = String::from_utf8(xml_bytes).map_err(|_| RequestError::Encoding("not UTF-8".into()))?;
-    let mut request = parse_xml(&xml)?;
+    let mut request = parse_message(&xml, root)?;
     let relay_state = raw.get("RelayState").map(|v| decode(v));
     if let Some(cert) = signing_cert {
         match raw.get("Signature") {
@@ -408,12 +444,22 @@ pub fn parse_post(
     signing_cert: Option<&X509>,
     rules: IntakeRules,
 ) -> Result<Intake, RequestError> {
+    post_intake(saml_request, relay_state, signing_cert, rules, "AuthnRequest")
+}
+
+fn post_intake(
+    saml_request: &str,
+    relay_state: Option<String>,
+    signing_cert: Option<&X509>,
+    rules: IntakeRules,
+    root: &'static str,
+) -> Result<Intake, RequestError> {
     if saml_request.len() > MAX_ENCODED_BYTES {
         return Err(RequestError::TooLarge);
     }
     let bytes = b64_decode(saml_request)?;
     let xml = String::from_utf8(bytes).map_err(|_| RequestError::Encoding("not UTF-8".into()))?;
-    let mut request = parse_xml(&xml)?;
+    let mut request = parse_message(&xml, root)?;
     if let Some(cert) = signing_cert {
         verify_embedded(&xml, &request, cert)?;
         request.signature_verified = true;

@@ -162,6 +162,8 @@ fn assertion_document(canonical: &str, sp: &Splices, signature: Option<&str>) ->
 
 /// The Response around `inner` (an Assertion, an EncryptedAssertion, or nothing).
 struct ResponseParts<'a> {
+    /// `samlp:Response` or `samlp:LogoutResponse`.
+    root: &'a str,
     id: &'a str,
     issuer: &'a str,
     destination: &'a str,
@@ -189,7 +191,7 @@ fn write_response(w: &mut XmlWriter, p: &ResponseParts<'_>, inner: &str) -> usiz
     }
     attrs.push(("IssueInstant", p.now));
     attrs.push(("Version", "2.0"));
-    w.open("samlp:Response", &attrs);
+    w.open(p.root, &attrs);
     w.leaf("saml:Issuer", &[("xmlns:saml", ns::ASSERTION)], p.issuer);
     let after_issuer = w.out.len();
     w.open("samlp:Status", &[]);
@@ -203,7 +205,7 @@ fn write_response(w: &mut XmlWriter, p: &ResponseParts<'_>, inner: &str) -> usiz
     }
     w.close("samlp:Status");
     w.raw(inner);
-    w.close("samlp:Response");
+    w.close(p.root);
     after_issuer
 }
 
@@ -283,6 +285,7 @@ pub fn build_response(
         message: None,
     };
     let rp = ResponseParts {
+        root: "samlp:Response",
         id: &response_id,
         issuer: &s.issuer,
         destination: &s.destination,
@@ -358,6 +361,51 @@ pub fn build_error_response(
         message: Some(&error.message),
     };
     let rp = ResponseParts {
+        root: "samlp:Response",
+        id: &id,
+        issuer,
+        destination,
+        in_response_to,
+        now: &now,
+        status: &status,
+    };
+    let mut c = XmlWriter::new();
+    let at = write_response(&mut c, &rp, "");
+    let signature = signature_element(key, sig, dig, &id, c.out.as_bytes())?;
+    Ok(splice(&c.out, at, &signature))
+}
+
+/// Builds a signed `samlp:LogoutResponse` (Success, or the given error).
+#[allow(clippy::too_many_arguments)]
+pub fn build_logout_response(
+    issuer: &str,
+    destination: &str,
+    in_response_to: Option<&str>,
+    key: &SigningKey,
+    sig: SignatureAlgorithm,
+    dig: DigestAlgorithm,
+    error: Option<&StatusError>,
+    now: DateTime<Utc>,
+) -> Result<String, SamlError> {
+    if let Some(e) = error {
+        check_xml_text("the status message", &e.message)?;
+    }
+    let id = new_id();
+    let now = saml_time(now);
+    let status = match error {
+        None => Status {
+            top: ns::STATUS_SUCCESS,
+            second: None,
+            message: None,
+        },
+        Some(e) => Status {
+            top: if e.requester { ns::STATUS_REQUESTER } else { ns::STATUS_RESPONDER },
+            second: e.second.as_deref(),
+            message: Some(&e.message),
+        },
+    };
+    let rp = ResponseParts {
+        root: "samlp:LogoutResponse",
         id: &id,
         issuer,
         destination,

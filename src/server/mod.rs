@@ -1,36 +1,187 @@
-//! The HTTP server (axum). Handlers are thin: extract, call the library, map errors.
+//! The HTTP server (axum): the hosted service's endpoint layout, so applications switch by
+//! changing only the host.
 //!
-//! Served so far: `/healthz`, `/.well-known/jwks.json`, `/samlp/metadata/{client_id}`. The login
-//! flows (SAML SSO/SLO, OIDC authorize/token/userinfo, login page, sessions, `/continue`) are
-//! the rest of issue 6.
+//! - SAML: `GET|POST /samlp/{client_id}` (SSO, both bindings, IdP-initiated without
+//!   `SAMLRequest`), `GET|POST /samlp/{client_id}/logout` (SLO), `GET /samlp/metadata/{client_id}`.
+//! - OIDC: `/.well-known/openid-configuration`, `/.well-known/jwks.json`, `/authorize`,
+//!   `/oauth/token`, `/userinfo`, `/v2/logout` and `/oidc/logout`.
+//! - Login: `/u/login` (form, CSRF, argon2, lockout, per-IP rate limit), the session cookie,
+//!   `/continue` (resumes a pipeline suspended by `api.redirect.sendUserTo`).
+//! - Operations: `/healthz`, request ids, body-size limit, graceful shutdown.
+//!
+//! Handlers are thin: they parse the protocol request into a [`flow::LoginRequest`], run the
+//! pipeline through [`flow`], and hand the outcome to the SAML or OIDC issuer.
 
-use std::net::SocketAddr;
+// Helpers return the ready error page as their `Err`; boxing it would only add noise.
+#![allow(clippy::result_large_err)]
+
+mod flow;
+mod login;
+mod oidc;
+mod pages;
+mod ratelimit;
+mod saml;
+
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
 use crate::config::Tenant;
 use crate::saml::metadata::{MetadataInput, metadata_xml};
+use crate::saml::request::ReplayCache;
+use crate::store::{SqliteStore, Store, StoreError};
 
 /// Largest request body accepted anywhere (SAML POST bindings included).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "idpipe_session";
+/// Name of the CSRF cookie of the login form.
+pub const CSRF_COOKIE: &str = "idpipe_csrf";
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The database could not be opened or the users not imported.
+    #[error("{path}: {source}")]
+    Store {
+        /// The database file.
+        path: String,
+        /// Why.
+        source: StoreError,
+    },
+    /// The address could not be bound, or serving failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
 
 /// Shared state of the handlers.
 #[derive(Clone)]
 pub struct AppState {
     /// The tenant.
     pub tenant: Arc<Tenant>,
+    /// Persistence (SQLite by default).
+    pub store: Arc<dyn Store>,
+    /// AuthnRequest IDs seen recently.
+    pub replay: Arc<ReplayCache>,
+    /// Login attempts per client IP.
+    pub limiter: Arc<ratelimit::RateLimiter>,
+    /// Key of the CSRF tokens (random per process).
+    pub csrf_key: Arc<[u8; 32]>,
+}
+
+impl AppState {
+    /// State over a tenant and a store; the tenant's users are imported and the executor's
+    /// actions cache becomes the store's.
+    pub fn new(mut tenant: Tenant, store: Arc<dyn Store>) -> Result<Self, StoreError> {
+        for u in &tenant.users {
+            if store.import_user(&u.username, &u.password_hash, &u.user)? {
+                tracing::info!(user_id = %u.user.user_id, "user imported from the tenant configuration");
+            }
+        }
+        tenant.executor.set_cache(store.clone());
+        let mut key = [0u8; 32];
+        openssl::rand::rand_bytes(&mut key).map_err(|e| StoreError::Hash(e.to_string()))?;
+        let per_minute = tenant.login.attempts_per_minute_per_ip;
+        Ok(AppState {
+            tenant: Arc::new(tenant),
+            store,
+            replay: Arc::new(ReplayCache::new()),
+            limiter: Arc::new(ratelimit::RateLimiter::new(per_minute)),
+            csrf_key: Arc::new(key),
+        })
+    }
+
+    /// Whether cookies get the `Secure` attribute (base URL is https).
+    pub fn secure_cookies(&self) -> bool {
+        self.tenant.base_url.starts_with("https://")
+    }
+
+    /// The OIDC issuer (`base_url/`).
+    pub fn issuer(&self) -> String {
+        format!("{}/", self.tenant.base_url)
+    }
+}
+
+/// The client's IP address (from the connection; `0.0.0.0` when unknown, e.g. in-process tests).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip()),
+        ))
+    }
 }
 
 /// A JSON error response (`{error, error_description}`), logged once.
 pub fn error(status: StatusCode, code: &str, description: &str) -> Response {
     tracing::info!(%status, code, description, "request refused");
-    (status, Json(json!({"error": code, "error_description": description}))).into_response()
+    let mut r = (status, Json(json!({"error": code, "error_description": description}))).into_response();
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// An HTML error page for the browser (never a redirect: the request could not be trusted).
+pub fn error_page(status: StatusCode, code: &str, description: &str) -> Response {
+    tracing::info!(%status, code, description, "request refused");
+    pages::html(status, &pages::error_page(code, description))
+}
+
+/// A store failure: logged with its cause, answered without it.
+pub fn store_failure(e: &StoreError) -> Response {
+    tracing::error!(error = %e, "store failure");
+    pages::html(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &pages::error_page("server_error", "The server could not complete the request. Please try again."),
+    )
+}
+
+/// A cookie value from the request.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, Secure on https; `max_age` seconds
+/// makes it persistent (0 deletes it).
+pub fn set_cookie(name: &str, value: &str, max_age: Option<i64>, secure: bool) -> HeaderValue {
+    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    if let Some(a) = max_age {
+        c.push_str(&format!("; Max-Age={a}"));
+    }
+    if secure {
+        c.push_str("; Secure");
+    }
+    HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+}
+
+/// SHA-256 hex of a secret (session ids and codes are stored hashed).
+pub fn hash_secret(s: &str) -> String {
+    hex::encode(openssl::sha::sha256(s.as_bytes()))
+}
+
+/// Now in milliseconds, from the executor's clock (tests can fix it).
+pub fn now_ms(state: &AppState) -> i64 {
+    state.tenant.executor.services().clock.now_ms()
 }
 
 async fn healthz() -> &'static str {
@@ -66,26 +217,68 @@ async fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
 }
 
-/// The router with every endpoint and the request-size limit.
+/// A short request id for logs and the `x-request-id` response header.
+#[derive(Clone, Copy, Default)]
+struct MakeId;
+
+impl tower_http::request_id::MakeRequestId for MakeId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<tower_http::request_id::RequestId> {
+        HeaderValue::from_str(&crate::util::random_hex(8))
+            .ok()
+            .map(tower_http::request_id::RequestId::new)
+    }
+}
+
+/// The router with every endpoint, request ids, tracing and the request-size limit.
 pub fn router(state: AppState) -> Router {
+    use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+    let request_id = axum::http::HeaderName::from_static("x-request-id");
+    // Why only method and path: query strings carry SAMLRequests, codes and tokens.
+    let trace = tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+        let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+        tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
+    });
     Router::new()
         .route("/healthz", get(healthz))
         .route("/.well-known/jwks.json", get(jwks))
+        .route("/.well-known/openid-configuration", get(oidc::discovery))
         .route("/samlp/metadata/{client_id}", get(saml_metadata))
+        .route("/samlp/{client_id}", get(saml::sso_redirect).post(saml::sso_post))
+        .route("/samlp/{client_id}/logout", get(saml::slo_redirect).post(saml::slo_post))
+        .route("/authorize", get(oidc::authorize))
+        .route("/oauth/token", post(oidc::token))
+        .route("/userinfo", get(oidc::userinfo).post(oidc::userinfo))
+        .route("/v2/logout", get(oidc::logout))
+        .route("/oidc/logout", get(oidc::logout))
+        .route("/u/login", get(login::login_page).post(login::login_submit))
+        .route("/continue", get(login::continue_get).post(login::continue_post))
         .fallback(not_found)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(trace)
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeId))
         .with_state(state)
 }
 
-/// Serves until SIGINT or SIGTERM, then finishes in-flight requests and returns.
-pub async fn serve(tenant: Tenant, listen: SocketAddr) -> std::io::Result<()> {
+/// Opens the tenant's database (creating and migrating it), imports the configured users, and
+/// serves until SIGINT or SIGTERM, then finishes in-flight requests and returns.
+pub async fn serve(tenant: Tenant, listen: SocketAddr) -> Result<(), ServerError> {
+    let path = tenant.database.clone();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let store_err = |source| ServerError::Store {
+        path: path.display().to_string(),
+        source,
+    };
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).map_err(store_err)?);
+    let state = AppState::new(tenant, store).map_err(store_err)?;
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, tenant = %tenant.name, "listening");
+    tracing::info!(%addr, tenant = %state.tenant.name, database = %path.display(), "listening");
     // The first stdout line tells scripts and tests where the server is.
     println!("idpipe listening on http://{addr}");
-    let app = router(AppState { tenant: Arc::new(tenant) });
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

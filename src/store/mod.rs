@@ -1,6 +1,9 @@
 //! Persistent state behind traits, so SQLite (the embedded default) and a future PostgreSQL
-//! implementation are interchangeable: users, login transactions, refresh tokens and the actions
-//! cache. Secrets are stored hashed (argon2 passwords, SHA-256 refresh tokens).
+//! implementation are interchangeable: users, sessions, login flows and transactions,
+//! authorization codes, refresh tokens and the actions cache. Secrets are stored hashed (argon2
+//! passwords; SHA-256 of session ids, authorization codes and refresh tokens).
+//!
+//! Handlers only see [`Store`], the union of the traits.
 
 mod sqlite;
 
@@ -8,7 +11,11 @@ pub use sqlite::SqliteStore;
 
 use serde_json::{Map, Value};
 
-use crate::pipeline::event::User;
+use serde::{Deserialize, Serialize};
+
+use crate::oidc::refresh::RefreshTokenStore;
+use crate::pipeline::cache::ActionCache;
+use crate::pipeline::event::{AuthenticationMethod, User};
 use crate::pipeline::{Outcome, TransactionState};
 
 /// Why a store operation failed.
@@ -34,10 +41,45 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+/// Failed-login lockout policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    /// Consecutive failures that lock the account.
+    pub max_failures: u32,
+    /// How long the account stays locked, in milliseconds.
+    pub lock_ms: i64,
+}
+
+impl Default for LockoutPolicy {
+    fn default() -> Self {
+        LockoutPolicy {
+            max_failures: 5,
+            lock_ms: 15 * 60 * 1000,
+        }
+    }
+}
+
+/// The result of a password login.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoginCheck {
+    /// Right password; the profile (with `logins_count` and `last_login` updated).
+    Ok(Box<User>),
+    /// Unknown user or wrong password (callers must not tell the two apart).
+    Invalid,
+    /// Too many failures: the account is locked until this time (ms).
+    Locked(i64),
+}
+
 /// Users and their credentials.
 pub trait UserStore: Send + Sync {
     /// Adds a user with a password (stored as an argon2 hash).
     fn add_user(&self, username: &str, password: &str, user: &User) -> Result<(), StoreError>;
+    /// Adds a user with an already computed argon2 PHC hash, unless the username exists
+    /// (users from the tenant's users file; the database copy, with its metadata, wins).
+    /// Returns whether the user was added.
+    fn import_user(&self, username: &str, password_hash: &str, user: &User) -> Result<bool, StoreError>;
+    /// Checks a password with lockout: a locked account is refused without checking.
+    fn login(&self, username: &str, password: &str, now_ms: i64, policy: LockoutPolicy) -> Result<LoginCheck, StoreError>;
     /// A user by id.
     fn user(&self, user_id: &str) -> Result<Option<User>, StoreError>;
     /// Checks a username and password; `None` for a wrong password or unknown user (callers must
@@ -54,6 +96,79 @@ pub trait TransactionStore: Send + Sync {
     /// Takes a transaction out (a state can be used once); expired ones are not returned.
     fn take(&self, resume_state: &str, now_ms: i64) -> Result<Option<TransactionState>, StoreError>;
 }
+
+/// A login session (the SSO cookie points at it by a random id; the store keeps its hash).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// Public session id (`event.session.id`, the ID token's `sid`, SAML SessionIndex); not the
+    /// cookie secret.
+    pub sid: String,
+    /// The user.
+    pub user_id: String,
+    /// Created (ms).
+    pub created_at: i64,
+    /// Last used (ms).
+    pub last_seen: i64,
+    /// Absolute expiry (ms).
+    pub expires_at: i64,
+    /// Idle expiry (ms), pushed forward on each use up to `expires_at`.
+    pub idle_expires_at: i64,
+    /// `setCookieMode`: a persistent cookie outlives the browser.
+    pub persistent: bool,
+    /// Session metadata (`api.session.setMetadata`).
+    pub metadata: serde_json::Map<String, Value>,
+    /// Authentication methods completed in this session.
+    pub methods: Vec<AuthenticationMethod>,
+    /// Clients the session logged in to (SAML client id with its SessionIndex, OIDC client ids).
+    pub clients: Vec<String>,
+}
+
+/// Sessions.
+pub trait SessionStore: Send + Sync {
+    /// Creates or replaces a session under the hash of its id.
+    fn put_session(&self, id_hash: &str, record: &SessionRecord) -> Result<(), StoreError>;
+    /// A live session (expired ones are deleted and not returned).
+    fn session(&self, id_hash: &str, now_ms: i64) -> Result<Option<SessionRecord>, StoreError>;
+    /// Ends a session.
+    fn delete_session(&self, id_hash: &str) -> Result<(), StoreError>;
+}
+
+/// Short-lived server-side records of a login in progress (the pending protocol request, keyed
+/// by the login page's `state`, or a suspended pipeline keyed by its resume state).
+pub trait FlowStore: Send + Sync {
+    /// Stores `value` under `key` until `expires_at_ms`.
+    fn put_flow(&self, key: &str, value: &str, expires_at_ms: i64) -> Result<(), StoreError>;
+    /// Reads a live flow without consuming it.
+    fn flow(&self, key: &str, now_ms: i64) -> Result<Option<String>, StoreError>;
+    /// Takes a live flow out (single use).
+    fn take_flow(&self, key: &str, now_ms: i64) -> Result<Option<String>, StoreError>;
+}
+
+/// What redeeming an authorization code found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CodeRedemption {
+    /// First use: the stored record.
+    Fresh(String),
+    /// Already used: the refresh-token family issued from it, to revoke (RFC 6749 4.1.2).
+    Reused(Option<String>),
+    /// Unknown or expired.
+    Unknown,
+}
+
+/// OAuth authorization codes (stored hashed, single use).
+pub trait CodeStore: Send + Sync {
+    /// Stores a code's record.
+    fn put_code(&self, code_hash: &str, record: &str, expires_at_ms: i64) -> Result<(), StoreError>;
+    /// Redeems a code atomically.
+    fn redeem_code(&self, code_hash: &str, now_ms: i64) -> Result<CodeRedemption, StoreError>;
+    /// Remembers the refresh-token family issued from a code.
+    fn set_code_family(&self, code_hash: &str, family: &str) -> Result<(), StoreError>;
+}
+
+/// Everything the server persists. Implemented for any type that implements all the parts.
+pub trait Store: UserStore + TransactionStore + SessionStore + FlowStore + CodeStore + RefreshTokenStore + ActionCache {}
+
+impl<T: UserStore + TransactionStore + SessionStore + FlowStore + CodeStore + RefreshTokenStore + ActionCache> Store for T {}
 
 /// Applies metadata changes (`null` removes) to a metadata object.
 pub(crate) fn apply_changes(changes: &Map<String, Value>, target: &mut Map<String, Value>) {

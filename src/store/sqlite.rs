@@ -7,14 +7,18 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{StoreError, TransactionStore, UserStore, apply_changes};
+use super::{
+    CodeRedemption, CodeStore, FlowStore, LockoutPolicy, LoginCheck, SessionRecord, SessionStore, StoreError, TransactionStore, UserStore,
+    apply_changes,
+};
 use crate::oidc::refresh::{RefreshRecord, RefreshTokenStore};
 use crate::pipeline::cache::{ActionCache, CacheError, MAX_RECORDS_PER_SCOPE, StoredRecord};
 use crate::pipeline::event::User;
 use crate::pipeline::{Outcome, TransactionState};
 
 /// Schema migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &["CREATE TABLE users (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE users (
         user_id TEXT PRIMARY KEY,
         username TEXT NOT NULL UNIQUE,
         password_hash TEXT NOT NULL,
@@ -40,7 +44,28 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE users (
         value TEXT NOT NULL,
         expires_at INTEGER NOT NULL,
         PRIMARY KEY (scope, key)
-     );"];
+     );",
+    "ALTER TABLE users ADD COLUMN locked_until INTEGER NOT NULL DEFAULT 0;
+     CREATE TABLE sessions (
+        id_hash TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        record TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+     );
+     CREATE INDEX sessions_user ON sessions(user_id);
+     CREATE TABLE flows (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+     );
+     CREATE TABLE authorization_codes (
+        code_hash TEXT PRIMARY KEY,
+        record TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used INTEGER NOT NULL DEFAULT 0,
+        refresh_family TEXT
+     );",
+];
 
 /// SQLite-backed store.
 pub struct SqliteStore {
@@ -115,6 +140,71 @@ impl UserStore for SqliteStore {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    fn import_user(&self, username: &str, password_hash: &str, user: &User) -> Result<bool, StoreError> {
+        argon2::password_hash::phc::PasswordHash::new(password_hash).map_err(|e| StoreError::Hash(e.to_string()))?;
+        let profile = serde_json::to_string(user).map_err(corrupt)?;
+        let c = self.lock()?;
+        let n = c.execute(
+            "INSERT OR IGNORE INTO users (user_id, username, password_hash, profile) VALUES (?1, ?2, ?3, ?4)",
+            params![user.user_id, username, password_hash, profile],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn login(&self, username: &str, password: &str, now_ms: i64, policy: LockoutPolicy) -> Result<LoginCheck, StoreError> {
+        let row: Option<(String, String, i64, i64)> = {
+            let c = self.lock()?;
+            c.query_row(
+                "SELECT password_hash, profile, failed_logins, locked_until FROM users WHERE username = ?1",
+                [username],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?
+        };
+        let Some((hash, profile, _failed, locked_until)) = row else {
+            // Why hash anyway: an unknown user must cost as much time as a wrong password.
+            let _ = Argon2::default().hash_password_with_salt(password.as_bytes(), b"idpipe-no-such-user");
+            return Ok(LoginCheck::Invalid);
+        };
+        if locked_until > now_ms {
+            return Ok(LoginCheck::Locked(locked_until));
+        }
+        let parsed = argon2::password_hash::phc::PasswordHash::new(&hash).map_err(corrupt)?;
+        // The hash is checked outside the lock: argon2 takes tens of milliseconds.
+        let good = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
+        let mut c = self.lock()?;
+        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        if !good {
+            let failed: i64 = tx.query_row("SELECT failed_logins FROM users WHERE username = ?1", [username], |r| r.get(0))?;
+            let failed = failed + 1;
+            if failed >= i64::from(policy.max_failures) {
+                tx.execute(
+                    "UPDATE users SET failed_logins = 0, locked_until = ?1 WHERE username = ?2",
+                    params![now_ms + policy.lock_ms, username],
+                )?;
+                tracing::warn!("account locked after repeated failed logins");
+            } else {
+                tx.execute("UPDATE users SET failed_logins = ?1 WHERE username = ?2", params![failed, username])?;
+            }
+            tx.commit()?;
+            return Ok(LoginCheck::Invalid);
+        }
+        // Re-read: metadata may have changed while the hash was being checked.
+        let profile: String = tx
+            .query_row("SELECT profile FROM users WHERE username = ?1", [username], |r| r.get(0))
+            .unwrap_or(profile);
+        let mut user: User = serde_json::from_str(&profile).map_err(corrupt)?;
+        user.logins_count = Some(user.logins_count.unwrap_or(0) + 1);
+        let ts = chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default();
+        user.last_login = Some(ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        tx.execute(
+            "UPDATE users SET failed_logins = 0, locked_until = 0, profile = ?1 WHERE username = ?2",
+            params![serde_json::to_string(&user).map_err(corrupt)?, username],
+        )?;
+        tx.commit()?;
+        Ok(LoginCheck::Ok(Box::new(user)))
     }
 
     fn user(&self, user_id: &str) -> Result<Option<User>, StoreError> {
@@ -201,16 +291,135 @@ impl TransactionStore for SqliteStore {
     }
 }
 
+impl SessionStore for SqliteStore {
+    fn put_session(&self, id_hash: &str, record: &SessionRecord) -> Result<(), StoreError> {
+        let json = serde_json::to_string(record).map_err(corrupt)?;
+        let c = self.lock()?;
+        c.execute(
+            "INSERT OR REPLACE INTO sessions (id_hash, user_id, record, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            params![id_hash, record.user_id, json, record.expires_at.min(record.idle_expires_at)],
+        )?;
+        Ok(())
+    }
+
+    fn session(&self, id_hash: &str, now_ms: i64) -> Result<Option<SessionRecord>, StoreError> {
+        let c = self.lock()?;
+        let row: Option<(String, i64)> = c
+            .query_row("SELECT record, expires_at FROM sessions WHERE id_hash = ?1", [id_hash], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        match row {
+            Some((json, exp)) if exp > now_ms => serde_json::from_str(&json).map(Some).map_err(corrupt),
+            Some(_) => {
+                c.execute("DELETE FROM sessions WHERE id_hash = ?1", [id_hash])?;
+                Ok(None)
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        let c = self.lock()?;
+        c.execute("DELETE FROM sessions WHERE id_hash = ?1", [id_hash])?;
+        Ok(())
+    }
+}
+
+impl FlowStore for SqliteStore {
+    fn put_flow(&self, key: &str, value: &str, expires_at_ms: i64) -> Result<(), StoreError> {
+        let c = self.lock()?;
+        c.execute(
+            "INSERT OR REPLACE INTO flows (key, value, expires_at) VALUES (?1, ?2, ?3)",
+            params![key, value, expires_at_ms],
+        )?;
+        Ok(())
+    }
+
+    fn flow(&self, key: &str, now_ms: i64) -> Result<Option<String>, StoreError> {
+        let c = self.lock()?;
+        Ok(c.query_row(
+            "SELECT value FROM flows WHERE key = ?1 AND expires_at > ?2",
+            params![key, now_ms],
+            |r| r.get(0),
+        )
+        .optional()?)
+    }
+
+    fn take_flow(&self, key: &str, now_ms: i64) -> Result<Option<String>, StoreError> {
+        let mut c = self.lock()?;
+        let tx = c.transaction()?;
+        let v: Option<String> = tx
+            .query_row(
+                "SELECT value FROM flows WHERE key = ?1 AND expires_at > ?2",
+                params![key, now_ms],
+                |r| r.get(0),
+            )
+            .optional()?;
+        tx.execute("DELETE FROM flows WHERE key = ?1 OR expires_at <= ?2", params![key, now_ms])?;
+        tx.commit()?;
+        Ok(v)
+    }
+}
+
+impl CodeStore for SqliteStore {
+    fn put_code(&self, code_hash: &str, record: &str, expires_at_ms: i64) -> Result<(), StoreError> {
+        let c = self.lock()?;
+        c.execute(
+            "INSERT INTO authorization_codes (code_hash, record, expires_at) VALUES (?1, ?2, ?3)",
+            params![code_hash, record, expires_at_ms],
+        )?;
+        Ok(())
+    }
+
+    fn redeem_code(&self, code_hash: &str, now_ms: i64) -> Result<CodeRedemption, StoreError> {
+        let mut c = self.lock()?;
+        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Used codes are kept for a day after expiry so that a replay can still revoke tokens.
+        tx.execute(
+            "DELETE FROM authorization_codes WHERE expires_at <= ?1",
+            [now_ms - 24 * 3600 * 1000],
+        )?;
+        let row: Option<(String, i64, bool, Option<String>)> = tx
+            .query_row(
+                "SELECT record, expires_at, used, refresh_family FROM authorization_codes WHERE code_hash = ?1",
+                [code_hash],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        let result = match row {
+            None => CodeRedemption::Unknown,
+            Some((_, _, true, family)) => CodeRedemption::Reused(family),
+            Some((_, exp, false, _)) if exp <= now_ms => CodeRedemption::Unknown,
+            Some((record, _, false, _)) => {
+                tx.execute("UPDATE authorization_codes SET used = 1 WHERE code_hash = ?1", [code_hash])?;
+                CodeRedemption::Fresh(record)
+            }
+        };
+        tx.commit()?;
+        Ok(result)
+    }
+
+    fn set_code_family(&self, code_hash: &str, family: &str) -> Result<(), StoreError> {
+        let c = self.lock()?;
+        c.execute(
+            "UPDATE authorization_codes SET refresh_family = ?1 WHERE code_hash = ?2",
+            params![family, code_hash],
+        )?;
+        Ok(())
+    }
+}
+
 impl RefreshTokenStore for SqliteStore {
-    fn insert(&self, record: RefreshRecord) {
-        let Ok(json) = serde_json::to_string(&record) else { return };
-        let Ok(c) = self.lock() else { return };
-        if let Err(e) = c.execute(
+    fn insert(&self, record: RefreshRecord) -> Result<(), String> {
+        let json = serde_json::to_string(&record).map_err(|e| e.to_string())?;
+        let c = self.lock().map_err(|e| e.to_string())?;
+        c.execute(
             "INSERT INTO refresh_tokens (token_hash, family, record, used, revoked) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![record.token_hash, record.family, json, record.used, record.revoked],
-        ) {
-            tracing::error!(error = %e, "cannot store a refresh token");
-        }
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(())
     }
 
     fn get(&self, token_hash: &str) -> Option<RefreshRecord> {

@@ -2,6 +2,8 @@
 //! python3-saml) that prove idpipe's output.
 #![allow(dead_code)]
 
+pub mod idp;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

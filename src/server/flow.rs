@@ -1,0 +1,566 @@
+//! A login from the protocol request to the issued response: session lookup, the login page,
+//! the post-login pipeline (with suspension across `/continue`), metadata and session updates,
+//! then the SAML or OIDC issuer.
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::{Deserialize, Serialize};
+
+use super::pages;
+use super::{AppState, SESSION_COOKIE, cookie, error_page, hash_secret, now_ms, set_cookie, store_failure};
+use crate::pipeline::event::{self, AuthenticationMethod, Event, User};
+use crate::pipeline::executor::{Status, Suspension};
+use crate::pipeline::outcome::{CookieMode, DigestAlgorithm, Failure, SignatureAlgorithm};
+use crate::pipeline::{Outcome, Trigger};
+use crate::saml::{self, AuthnRequest, StatusError};
+use crate::store::{SessionRecord, StoreError};
+
+/// How long the login page may take, and how long a redirect action may keep the user away.
+pub const FLOW_LIFETIME_MS: i64 = 15 * 60 * 1000;
+/// Authorization-code lifetime.
+pub const CODE_LIFETIME_MS: i64 = 60 * 1000;
+
+/// A SAML SSO request, as much of it as the response needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SamlLogin {
+    /// SP client id.
+    pub client_id: String,
+    /// AuthnRequest ID (none for IdP-initiated).
+    pub request_id: Option<String>,
+    /// AuthnRequest Issuer.
+    pub request_issuer: Option<String>,
+    /// The ACS URL (already checked against the allowed callbacks).
+    pub acs_url: String,
+    /// RelayState.
+    pub relay_state: Option<String>,
+    /// `ForceAuthn`.
+    pub force_authn: bool,
+    /// `IsPassive`.
+    pub is_passive: bool,
+}
+
+/// An OIDC authorization request (already validated).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OidcLogin {
+    /// Client id.
+    pub client_id: String,
+    /// Registered redirect URI in use.
+    pub redirect_uri: String,
+    /// The app's `state`.
+    pub state: Option<String>,
+    /// `nonce`.
+    pub nonce: Option<String>,
+    /// Requested scopes.
+    pub scopes: Vec<String>,
+    /// `audience` (a configured API).
+    pub audience: Option<String>,
+    /// PKCE S256 challenge.
+    pub code_challenge: Option<String>,
+    /// `query` or `form_post`.
+    pub response_mode: String,
+    /// `prompt`.
+    pub prompt: Option<String>,
+}
+
+/// The protocol request a login answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "protocol", rename_all = "snake_case")]
+pub enum LoginRequest {
+    /// SAML SSO.
+    Saml(SamlLogin),
+    /// OIDC authorization code flow.
+    Oidc(OidcLogin),
+}
+
+impl LoginRequest {
+    /// The client id.
+    pub fn client_id(&self) -> &str {
+        match self {
+            LoginRequest::Saml(s) => &s.client_id,
+            LoginRequest::Oidc(o) => &o.client_id,
+        }
+    }
+}
+
+/// A login waiting for the login page (stored under `login:{state}`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Pending {
+    /// The protocol request.
+    pub request: LoginRequest,
+    /// The HTTP request that started it (`event.request`).
+    pub http: event::Request,
+}
+
+/// The session a login runs in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionCtx {
+    /// The session.
+    pub record: SessionRecord,
+    /// The cookie value of an existing session (`None` for a login that just authenticated:
+    /// the cookie is minted when the pipeline completes).
+    pub cookie: Option<String>,
+}
+
+/// A pipeline suspended by a redirect action (stored under `continue:{resume_state}`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Suspended {
+    /// The protocol request.
+    pub request: LoginRequest,
+    /// The pipeline state.
+    pub tx: crate::pipeline::TransactionState,
+    /// The session.
+    pub session: SessionCtx,
+}
+
+/// What an authorization code stands for (stored hashed, single use).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CodeRecord {
+    /// The OIDC request.
+    pub login: OidcLogin,
+    /// Session id (`sid`).
+    pub sid: String,
+    /// When the user authenticated (s).
+    pub auth_time: i64,
+    /// The event as the last action saw it.
+    pub event: Event,
+    /// The pipeline outcome.
+    pub outcome: Outcome,
+}
+
+/// The live session of the request's cookie, if any.
+pub fn current_session(state: &AppState, headers: &HeaderMap) -> Result<Option<SessionCtx>, StoreError> {
+    let Some(raw) = cookie(headers, SESSION_COOKIE).filter(|c| !c.is_empty()) else {
+        return Ok(None);
+    };
+    Ok(state
+        .store
+        .session(&hash_secret(&raw), now_ms(state))?
+        .map(|record| SessionCtx { record, cookie: Some(raw) }))
+}
+
+/// Starts a login: with a live session (and no `prompt=login`/`ForceAuthn`) the pipeline runs at
+/// once; otherwise the browser goes to the login page.
+pub async fn begin(state: &AppState, request: LoginRequest, http: event::Request, headers: &HeaderMap) -> Response {
+    let (force, passive) = match &request {
+        LoginRequest::Saml(s) => (s.force_authn, s.is_passive),
+        LoginRequest::Oidc(o) => (o.prompt.as_deref() == Some("login"), o.prompt.as_deref() == Some("none")),
+    };
+    let session = match current_session(state, headers) {
+        Ok(s) => s.filter(|_| !force),
+        Err(e) => return store_failure(&e),
+    };
+    if let Some(session) = session {
+        let user = match state.store.user(&session.record.user_id) {
+            Ok(Some(u)) => u,
+            Ok(None) => return error_page(StatusCode::BAD_REQUEST, "invalid_session", "The session's user no longer exists."),
+            Err(e) => return store_failure(&e),
+        };
+        return run(state, request, http, user, session).await;
+    }
+    if passive {
+        let f = Failure {
+            kind: crate::pipeline::outcome::FailureKind::Validation,
+            code: "login_required".into(),
+            description: "The user is not logged in.".into(),
+            action: None,
+        };
+        return deliver_failure(state, &request, &f, None);
+    }
+    let key = crate::util::random_hex(16);
+    let pending = Pending { request, http };
+    let json = match serde_json::to_string(&pending) {
+        Ok(j) => j,
+        Err(e) => return store_failure(&StoreError::Corrupt(e.to_string())),
+    };
+    if let Err(e) = state
+        .store
+        .put_flow(&format!("login:{key}"), &json, now_ms(state) + FLOW_LIFETIME_MS)
+    {
+        return store_failure(&e);
+    }
+    Redirect::to(&format!("/u/login?state={key}")).into_response()
+}
+
+/// A session for a user who just authenticated with a password.
+pub fn new_session(state: &AppState, user_id: &str) -> SessionCtx {
+    let now = now_ms(state);
+    let l = state.tenant.sessions;
+    let ts = chrono::DateTime::from_timestamp_millis(now).unwrap_or_default();
+    SessionCtx {
+        record: SessionRecord {
+            sid: crate::util::random_hex(16),
+            user_id: user_id.to_string(),
+            created_at: now,
+            last_seen: now,
+            expires_at: now + l.absolute as i64 * 1000,
+            idle_expires_at: now + l.idle as i64 * 1000,
+            persistent: true,
+            metadata: Default::default(),
+            methods: vec![AuthenticationMethod {
+                name: "pwd".into(),
+                timestamp: ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                method_type: None,
+            }],
+            clients: vec![],
+        },
+        cookie: None,
+    }
+}
+
+fn build_event(state: &AppState, request: &LoginRequest, http: event::Request, user: User, session: &SessionRecord) -> Event {
+    let t = &state.tenant;
+    let mut ev = Event {
+        stats: event::Stats {
+            logins_count: user.logins_count.unwrap_or(0),
+            ..Default::default()
+        },
+        user,
+        request: http,
+        secrets: t.secrets.clone(),
+        ..Default::default()
+    };
+    ev.tenant.id = t.name.clone();
+    ev.authentication.methods = session.methods.clone();
+    ev.connection = event::Connection {
+        id: "con_database".into(),
+        name: crate::config::DATABASE_CONNECTION.into(),
+        strategy: "auth0".into(),
+        ..Default::default()
+    };
+    ev.session = Some(event::Session {
+        id: session.sid.clone(),
+        created_at: chrono::DateTime::from_timestamp_millis(session.created_at)
+            .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        metadata: session.metadata.clone(),
+        ..Default::default()
+    });
+    ev.transaction.id = crate::util::random_hex(12);
+    ev.client.client_id = request.client_id().to_string();
+    match request {
+        LoginRequest::Saml(s) => {
+            ev.client.name = t.saml_sps.get(&s.client_id).map(|sp| sp.name.clone()).unwrap_or_default();
+            ev.transaction.protocol = "samlp".into();
+            ev.transaction.redirect_uri = Some(s.acs_url.clone());
+        }
+        LoginRequest::Oidc(o) => {
+            ev.client.name = t.oidc_clients.get(&o.client_id).map(|c| c.name.clone()).unwrap_or_default();
+            ev.transaction.protocol = "oidc-basic-profile".into();
+            ev.transaction.requested_scopes = o.scopes.clone();
+            ev.transaction.redirect_uri = Some(o.redirect_uri.clone());
+            ev.transaction.state = o.state.clone();
+            ev.transaction.prompt = o.prompt.clone();
+            ev.resource_server = o.audience.as_ref().map(|a| event::ResourceServer {
+                identifier: a.clone(),
+                ..Default::default()
+            });
+        }
+    }
+    ev
+}
+
+/// Runs the post-login pipeline for an authenticated user and answers.
+pub async fn run(state: &AppState, request: LoginRequest, http: event::Request, user: User, session: SessionCtx) -> Response {
+    let ev = build_event(state, &request, http, user, &session.record);
+    let st = state.clone();
+    let tx = match tokio::task::spawn_blocking(move || st.tenant.executor.start(Trigger::PostLogin, ev)).await {
+        Ok(tx) => tx,
+        Err(e) => {
+            tracing::error!(error = %e, "the pipeline task failed");
+            return error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "The login could not be completed.",
+            );
+        }
+    };
+    deliver(state, Suspended { request, tx, session })
+}
+
+/// Answers a pipeline that completed, failed or suspended.
+pub fn deliver(state: &AppState, s: Suspended) -> Response {
+    let Suspended { request, tx, mut session } = s;
+    log_trace(&tx.outcome);
+    match tx.status() {
+        Status::Suspended => match &tx.suspension {
+            Some(Suspension::Redirect { url, .. }) => {
+                let key = format!("continue:{}", tx.resume_state);
+                let url = url.clone();
+                let json = match serde_json::to_string(&Suspended { request, tx, session }) {
+                    Ok(j) => j,
+                    Err(e) => return store_failure(&StoreError::Corrupt(e.to_string())),
+                };
+                if let Err(e) = state.store.put_flow(&key, &json, now_ms(state) + FLOW_LIFETIME_MS) {
+                    return store_failure(&e);
+                }
+                Redirect::to(&url).into_response()
+            }
+            _ => {
+                // MFA and custom prompts need pages the server does not have yet (README).
+                let f = Failure {
+                    kind: crate::pipeline::outcome::FailureKind::Validation,
+                    code: "interaction_required".into(),
+                    description: "An action asked for MFA or a custom prompt, which this server cannot show yet.".into(),
+                    action: None,
+                };
+                deliver_failure(state, &request, &f, None)
+            }
+        },
+        Status::Failed => {
+            let Some(f) = tx.outcome.failure.clone() else {
+                return error_page(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "The login failed.");
+            };
+            let mut clear = None;
+            if tx.outcome.session.revoke.is_some()
+                && let Some(c) = &session.cookie
+            {
+                if let Err(e) = state.store.delete_session(&hash_secret(c)) {
+                    return store_failure(&e);
+                }
+                clear = Some(set_cookie(SESSION_COOKIE, "", Some(0), state.secure_cookies()));
+            }
+            deliver_failure(state, &request, &f, clear)
+        }
+        Status::Completed => {
+            let user_id = tx.event.user.user_id.clone();
+            if let Err(e) = state.store.apply_metadata(&user_id, &tx.outcome) {
+                return store_failure(&e);
+            }
+            let set_cookie = match commit_session(state, &mut session, &tx.outcome, request.client_id()) {
+                Ok(c) => c,
+                Err(e) => return store_failure(&e),
+            };
+            let mut resp = match &request {
+                LoginRequest::Saml(s) => issue_saml(state, s, &tx.event, &tx.outcome, &session.record),
+                LoginRequest::Oidc(o) => issue_code(state, o, tx.event, tx.outcome, &session.record),
+            };
+            resp.headers_mut().append(header::SET_COOKIE, set_cookie);
+            resp
+        }
+    }
+}
+
+fn log_trace(outcome: &Outcome) {
+    for t in &outcome.trace {
+        tracing::debug!(action = %t.action, duration_us = t.duration_us, commands = t.commands.len(), "action ran");
+    }
+    if let Some(f) = &outcome.failure {
+        tracing::info!(code = %f.code, action = ?f.action, "login refused by the pipeline");
+    }
+}
+
+/// Applies the outcome's session changes, stores the session and returns its `Set-Cookie`.
+fn commit_session(state: &AppState, s: &mut SessionCtx, outcome: &Outcome, client_id: &str) -> Result<HeaderValue, StoreError> {
+    let now = now_ms(state);
+    let r = &mut s.record;
+    let changes = &outcome.session;
+    if let Some(e) = changes.expires_at {
+        r.expires_at = r.expires_at.min(e);
+    }
+    r.last_seen = now;
+    r.idle_expires_at = (now + state.tenant.sessions.idle as i64 * 1000).min(r.expires_at);
+    if let Some(i) = changes.idle_expires_at {
+        r.idle_expires_at = r.idle_expires_at.min(i);
+    }
+    if let Some(mode) = changes.cookie_mode {
+        r.persistent = mode == CookieMode::Persistent;
+    }
+    changes.apply_metadata(&mut r.metadata);
+    if !r.clients.iter().any(|c| c == client_id) {
+        r.clients.push(client_id.to_string());
+    }
+    let raw = s.cookie.get_or_insert_with(|| crate::util::random_hex(32)).clone();
+    state.store.put_session(&hash_secret(&raw), r)?;
+    let max_age = r.persistent.then(|| ((r.expires_at - now) / 1000).max(0));
+    Ok(set_cookie(SESSION_COOKIE, &raw, max_age, state.secure_cookies()))
+}
+
+fn request_of(s: &SamlLogin) -> Option<AuthnRequest> {
+    s.request_id.as_ref().map(|id| AuthnRequest {
+        id: id.clone(),
+        issuer: s.request_issuer.clone(),
+        ..Default::default()
+    })
+}
+
+fn issue_saml(state: &AppState, s: &SamlLogin, ev: &Event, outcome: &Outcome, session: &SessionRecord) -> Response {
+    let t = &state.tenant;
+    let Some(sp) = t.saml_sps.get(&s.client_id) else {
+        return error_page(StatusCode::BAD_REQUEST, "unknown_client", "The SAML application no longer exists.");
+    };
+    let mut profile = ev.user_json();
+    let (mut app, mut um) = (ev.user.app_metadata.clone(), ev.user.user_metadata.clone());
+    outcome.apply_user_metadata(&mut app, &mut um);
+    profile.insert("app_metadata".into(), app.into());
+    profile.insert("user_metadata".into(), um.into());
+    let request = request_of(s);
+    let now = chrono::DateTime::from_timestamp_millis(now_ms(state)).unwrap_or_default();
+    let issued = saml::issue(&saml::IssueInput {
+        tenant: &t.saml,
+        addon: &sp.settings,
+        outcome,
+        profile: &profile,
+        request: request.as_ref(),
+        acs_url: &s.acs_url,
+        client_id: &s.client_id,
+        relay_state: s.relay_state.as_deref(),
+        session_index: &session.sid,
+        now,
+    });
+    match issued {
+        Ok(i) => {
+            tracing::info!(client_id = %s.client_id, response_id = %i.response.response_id, "SAML response issued");
+            pages::html(
+                StatusCode::OK,
+                &saml::form::auto_post_form(&s.acs_url, &i.response.xml, i.relay_state.as_deref()),
+            )
+        }
+        Err(e) => {
+            // e.g. no attribute for the NameID: the SP gets a signed error, like the hosted service.
+            tracing::warn!(error = %e, client_id = %s.client_id, "cannot build the SAML response");
+            let status = StatusError {
+                requester: false,
+                second: None,
+                message: e.to_string(),
+            };
+            saml_error(state, s, &status, None)
+        }
+    }
+}
+
+/// A signed SAML error Response, auto-POSTed to the ACS URL.
+pub fn saml_error(state: &AppState, s: &SamlLogin, status: &StatusError, set_cookie: Option<HeaderValue>) -> Response {
+    let t = &state.tenant;
+    let issuer = t
+        .saml_sps
+        .get(&s.client_id)
+        .and_then(|sp| sp.settings.issuer.clone())
+        .unwrap_or_else(|| t.saml.default_issuer());
+    let now = chrono::DateTime::from_timestamp_millis(now_ms(state)).unwrap_or_default();
+    let xml = saml::build_error_response(
+        &issuer,
+        &s.acs_url,
+        s.request_id.as_deref(),
+        &t.saml.signing_key,
+        SignatureAlgorithm::RsaSha256,
+        DigestAlgorithm::Sha256,
+        status,
+        now,
+    );
+    match xml {
+        Ok(xml) => {
+            let mut r = pages::html(
+                StatusCode::OK,
+                &saml::form::auto_post_form(&s.acs_url, &xml, s.relay_state.as_deref()),
+            );
+            if let Some(c) = set_cookie {
+                r.headers_mut().append(header::SET_COOKIE, c);
+            }
+            r
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build a SAML error response");
+            error_page(StatusCode::BAD_REQUEST, "access_denied", &status.message)
+        }
+    }
+}
+
+/// Tells the application that the login failed: a SAML error Response, or an OAuth error on the
+/// redirect URI.
+pub fn deliver_failure(state: &AppState, request: &LoginRequest, f: &Failure, set_cookie: Option<HeaderValue>) -> Response {
+    match request {
+        LoginRequest::Saml(s) => {
+            let mut status = saml::denied_status(f);
+            match f.code.as_str() {
+                "login_required" => status.second = Some("urn:oasis:names:tc:SAML:2.0:status:NoPassive".into()),
+                "interaction_required" => status.second = Some(saml::ns::STATUS_AUTHN_FAILED.into()),
+                _ => {}
+            }
+            saml_error(state, s, &status, set_cookie)
+        }
+        LoginRequest::Oidc(o) => {
+            let e = crate::oidc::tokens::failure_to_oauth(&Outcome {
+                failure: Some(f.clone()),
+                ..Default::default()
+            })
+            .unwrap_or_else(|| crate::oidc::OAuthError::new("access_denied", &f.description));
+            let mut fields = vec![("error", e.error.as_str()), ("error_description", e.error_description.as_str())];
+            if let Some(st) = &o.state {
+                fields.push(("state", st));
+            }
+            let mut r = oidc_redirect(&o.redirect_uri, &o.response_mode, &fields);
+            if let Some(c) = set_cookie {
+                r.headers_mut().append(header::SET_COOKIE, c);
+            }
+            r
+        }
+    }
+}
+
+/// Sends the browser back to the application's redirect URI with `fields` (query or form_post).
+pub fn oidc_redirect(redirect_uri: &str, response_mode: &str, fields: &[(&str, &str)]) -> Response {
+    if response_mode == "form_post" {
+        return pages::html(StatusCode::OK, &pages::form_post(redirect_uri, fields));
+    }
+    let mut url = match url::Url::parse(redirect_uri) {
+        Ok(u) => u,
+        Err(_) => return error_page(StatusCode::BAD_REQUEST, "invalid_request", "The redirect URI is not a URL."),
+    };
+    {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in fields {
+            q.append_pair(k, v);
+        }
+    }
+    let mut r = Redirect::to(url.as_str()).into_response();
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn issue_code(state: &AppState, o: &OidcLogin, event: Event, mut outcome: Outcome, session: &SessionRecord) -> Response {
+    let code = crate::util::random_hex(32);
+    outcome.trace.clear();
+    let auth_time = session
+        .methods
+        .iter()
+        .filter_map(|m| chrono::DateTime::parse_from_rfc3339(&m.timestamp).ok())
+        .map(|d| d.timestamp())
+        .max()
+        .unwrap_or(session.created_at / 1000);
+    let record = CodeRecord {
+        login: o.clone(),
+        sid: session.sid.clone(),
+        auth_time,
+        event,
+        outcome,
+    };
+    let stored = serde_json::to_string(&record)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+        .and_then(|json| state.store.put_code(&hash_secret(&code), &json, now_ms(state) + CODE_LIFETIME_MS));
+    if let Err(e) = stored {
+        return store_failure(&e);
+    }
+    let mut fields = vec![("code", code.as_str())];
+    if let Some(st) = &o.state {
+        fields.push(("state", st));
+    }
+    oidc_redirect(&o.redirect_uri, &o.response_mode, &fields)
+}
+
+/// `event.request` from an HTTP request.
+pub fn http_event(
+    method: &str,
+    headers: &HeaderMap,
+    ip: std::net::IpAddr,
+    query: serde_json::Map<String, serde_json::Value>,
+) -> event::Request {
+    let h = |n: header::HeaderName| headers.get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
+    event::Request {
+        ip: ip.to_string(),
+        hostname: h(header::HOST).map(|v| v.split(':').next().unwrap_or_default().to_string()),
+        method: method.to_string(),
+        user_agent: h(header::USER_AGENT),
+        language: h(header::ACCEPT_LANGUAGE).and_then(|l| l.split([',', ';']).next().map(str::to_string)),
+        query,
+        ..Default::default()
+    }
+}

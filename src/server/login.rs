@@ -1,0 +1,270 @@
+//! `/u/login` (the login form) and `/continue` (resuming a redirect action).
+
+use std::collections::HashMap;
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use openssl::hash::MessageDigest;
+use openssl::pkey::PKey;
+use openssl::sign::Signer;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::flow::{self, Pending, Suspended};
+use super::{AppState, CSRF_COOKIE, ClientIp, cookie, error_page, now_ms, pages, set_cookie, store_failure};
+use crate::pipeline::Resume;
+use crate::store::LoginCheck;
+
+/// Query of `GET /u/login`.
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    state: Option<String>,
+}
+
+/// Fields of `POST /u/login`.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+}
+
+/// The CSRF token bound to the browser's CSRF cookie and to the login's state.
+fn csrf_token(state: &AppState, cookie_value: &str, login_state: &str) -> String {
+    let sign = || -> Result<Vec<u8>, openssl::error::ErrorStack> {
+        let key = PKey::hmac(state.csrf_key.as_slice())?;
+        let mut s = Signer::new(MessageDigest::sha256(), &key)?;
+        s.update(cookie_value.as_bytes())?;
+        s.update(b"|")?;
+        s.update(login_state.as_bytes())?;
+        s.sign_to_vec()
+    };
+    sign().map(hex::encode).unwrap_or_default()
+}
+
+fn pending(state: &AppState, key: &str) -> Result<Option<Pending>, Response> {
+    match state.store.flow(&format!("login:{key}"), now_ms(state)) {
+        Ok(Some(json)) => Ok(serde_json::from_str(&json).ok()),
+        Ok(None) => Ok(None),
+        Err(e) => Err(store_failure(&e)),
+    }
+}
+
+fn expired() -> Response {
+    error_page(
+        StatusCode::BAD_REQUEST,
+        "invalid_state",
+        "This login link is invalid, has expired or was already used. Go back to the application and start again.",
+    )
+}
+
+fn app_name(state: &AppState, p: &Pending) -> String {
+    let id = p.request.client_id();
+    let t = &state.tenant;
+    t.saml_sps
+        .get(id)
+        .map(|s| s.name.clone())
+        .or_else(|| t.oidc_clients.get(id).map(|c| c.name.clone()))
+        .unwrap_or_else(|| id.to_string())
+}
+
+fn render(
+    state: &AppState,
+    headers: &HeaderMap,
+    p: &Pending,
+    key: &str,
+    username: &str,
+    err: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let existing = cookie(headers, CSRF_COOKIE).filter(|c| c.len() == 32 && c.bytes().all(|b| b.is_ascii_hexdigit()));
+    let csrf_cookie = existing.clone().unwrap_or_else(|| crate::util::random_hex(16));
+    let token = csrf_token(state, &csrf_cookie, key);
+    let mut r = pages::html(status, &pages::login_page(&app_name(state, p), key, &token, username, err));
+    if existing.is_none() {
+        r.headers_mut().append(
+            header::SET_COOKIE,
+            set_cookie(CSRF_COOKIE, &csrf_cookie, None, state.secure_cookies()),
+        );
+    }
+    r
+}
+
+/// `GET /u/login?state=...`: the login form.
+pub async fn login_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LoginQuery>) -> Response {
+    let Some(key) = q.state.filter(|s| !s.is_empty() && s.len() <= 64) else {
+        return expired();
+    };
+    match pending(&state, &key) {
+        Ok(Some(p)) => render(&state, &headers, &p, &key, "", None, StatusCode::OK),
+        Ok(None) => expired(),
+        Err(r) => r,
+    }
+}
+
+/// `POST /u/login`: checks CSRF, the per-IP rate limit, the account lockout and the password;
+/// on success the login's pipeline runs.
+pub async fn login_submit(State(state): State<AppState>, ClientIp(ip): ClientIp, headers: HeaderMap, Form(f): Form<LoginForm>) -> Response {
+    if f.state.is_empty() || f.state.len() > 64 {
+        return expired();
+    }
+    if !state.limiter.allow(ip, now_ms(&state)) {
+        tracing::warn!(%ip, "login rate limit exceeded");
+        let mut r = error_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "Too many login attempts from your network. Wait a minute and try again.",
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("60"));
+        return r;
+    }
+    let csrf_ok = cookie(&headers, CSRF_COOKIE).is_some_and(|c| {
+        let expected = csrf_token(&state, &c, &f.state);
+        !expected.is_empty() && crate::util::constant_time_eq(expected.as_bytes(), f.csrf.as_bytes())
+    });
+    if !csrf_ok {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "invalid_csrf",
+            "The form could not be verified (cookies disabled, or the page is stale). Reload the login page and try again.",
+        );
+    }
+    let p = match pending(&state, &f.state) {
+        Ok(Some(p)) => p,
+        Ok(None) => return expired(),
+        Err(r) => return r,
+    };
+    let username = f.username.trim().to_string();
+    if username.is_empty() || f.password.is_empty() || username.len() > 256 || f.password.len() > 1024 {
+        return render(
+            &state,
+            &headers,
+            &p,
+            &f.state,
+            &username,
+            Some("Enter your username and password."),
+            StatusCode::BAD_REQUEST,
+        );
+    }
+    let st = state.clone();
+    let (u, pw) = (username.clone(), f.password);
+    let now = now_ms(&state);
+    let policy = state.tenant.login.lockout;
+    let check = match tokio::task::spawn_blocking(move || st.store.login(&u, &pw, now, policy)).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return store_failure(&e),
+        Err(e) => {
+            tracing::error!(error = %e, "the password check task failed");
+            return error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "The login could not be completed.",
+            );
+        }
+    };
+    let user = match check {
+        LoginCheck::Ok(u) => *u,
+        LoginCheck::Invalid => {
+            tracing::info!(%ip, "wrong username or password");
+            return render(
+                &state,
+                &headers,
+                &p,
+                &f.state,
+                &username,
+                Some("Wrong username or password."),
+                StatusCode::UNAUTHORIZED,
+            );
+        }
+        LoginCheck::Locked(_) => {
+            tracing::warn!(%ip, "login to a locked account");
+            return render(
+                &state,
+                &headers,
+                &p,
+                &f.state,
+                &username,
+                Some("Your account has been blocked after multiple consecutive login attempts. Try again later."),
+                StatusCode::TOO_MANY_REQUESTS,
+            );
+        }
+    };
+    // Single use: a second submission of the same form cannot start a second login.
+    match state.store.take_flow(&format!("login:{}", f.state), now_ms(&state)) {
+        Ok(Some(_)) => {}
+        Ok(None) => return expired(),
+        Err(e) => return store_failure(&e),
+    }
+    tracing::info!(user_id = %user.user_id, client_id = %p.request.client_id(), "password login");
+    let session = flow::new_session(&state, &user.user_id);
+    flow::run(&state, p.request, p.http, user, session).await
+}
+
+/// `GET /continue?state=...`.
+pub async fn continue_get(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Response {
+    resume(&state, q).await
+}
+
+/// `POST /continue` (form fields, plus `state` in the query or the form).
+pub async fn continue_post(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    let mut all = q;
+    all.extend(f);
+    resume(&state, all).await
+}
+
+async fn resume(state: &AppState, params: HashMap<String, String>) -> Response {
+    let Some(resume_state) = params.get("state").filter(|s| !s.is_empty() && s.len() <= 128).cloned() else {
+        return error_page(StatusCode::BAD_REQUEST, "invalid_request", "The state parameter is missing.");
+    };
+    let stored = match state.store.take_flow(&format!("continue:{resume_state}"), now_ms(state)) {
+        Ok(Some(json)) => json,
+        Ok(None) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "invalid_state",
+                "The state is invalid, has expired or was already used.",
+            );
+        }
+        Err(e) => return store_failure(&e),
+    };
+    let Ok(s) = serde_json::from_str::<Suspended>(&stored) else {
+        return store_failure(&crate::store::StoreError::Corrupt("a suspended login".into()));
+    };
+    let map: Map<String, Value> = params.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+    let st = state.clone();
+    let Suspended { request, tx, session } = s;
+    let resumed = tokio::task::spawn_blocking(move || {
+        st.tenant.executor.resume(
+            tx,
+            Resume::Continue {
+                state: resume_state,
+                params: map,
+            },
+        )
+    })
+    .await;
+    match resumed {
+        Ok(Ok(tx)) => flow::deliver(state, Suspended { request, tx, session }),
+        Ok(Err(e)) => error_page(StatusCode::BAD_REQUEST, "invalid_state", &e.to_string()),
+        Err(e) => {
+            tracing::error!(error = %e, "the pipeline task failed");
+            error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "The login could not be completed.",
+            )
+        }
+    }
+}

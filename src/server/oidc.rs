@@ -1,0 +1,567 @@
+//! OIDC endpoints: discovery, `/authorize` (code flow, PKCE), `/oauth/token`
+//! (authorization_code, refresh_token, client_credentials), `/userinfo`, logout.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Query, RawForm, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine;
+use serde_json::{Map, Value, json};
+
+use super::flow::{self, CodeRecord, LoginRequest, OidcLogin};
+use super::{AppState, ClientIp, SESSION_COOKIE, cookie, error, error_page, hash_secret, now_ms, pages, set_cookie, store_failure};
+use crate::config::OidcApp;
+use crate::oidc::refresh::{Grant, RefreshLimits, RefreshTokens};
+use crate::oidc::{ApiResource, OAuthError, OidcClient, TokenContext};
+use crate::store::CodeRedemption;
+
+/// `GET /.well-known/openid-configuration`.
+pub async fn discovery(State(state): State<AppState>) -> Response {
+    let b = &state.tenant.base_url;
+    let doc = json!({
+        "issuer": state.issuer(),
+        "authorization_endpoint": format!("{b}/authorize"),
+        "token_endpoint": format!("{b}/oauth/token"),
+        "userinfo_endpoint": format!("{b}/userinfo"),
+        "jwks_uri": format!("{b}/.well-known/jwks.json"),
+        "end_session_endpoint": format!("{b}/oidc/logout"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "form_post"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": ["openid", "profile", "email", "phone", "offline_access"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "amr", "name", "given_name",
+            "family_name", "nickname", "preferred_username", "picture", "updated_at", "email", "email_verified", "phone_number"],
+        "prompt_values_supported": ["none", "login"],
+    });
+    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(doc)).into_response()
+}
+
+/// `GET /authorize`.
+pub async fn authorize(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let get = |k: &str| q.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    // Until the client and redirect URI are known, errors are pages: never redirect to an
+    // unregistered URL.
+    let Some(client_id) = get("client_id") else {
+        return error_page(StatusCode::BAD_REQUEST, "invalid_request", "client_id is missing.");
+    };
+    let Some(app) = state.tenant.oidc_clients.get(client_id) else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "unknown_client",
+            "There is no application with this client_id.",
+        );
+    };
+    let redirect_uri = match get("redirect_uri") {
+        Some(r) if app.redirect_uris.iter().any(|u| u == r) => r.to_string(),
+        Some(r) => {
+            tracing::warn!(client_id, redirect_uri = r, "redirect_uri not registered");
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                &format!("The redirect_uri '{r}' is not an allowed callback URL of this application."),
+            );
+        }
+        None if app.redirect_uris.len() == 1 => app.redirect_uris[0].clone(),
+        None => return error_page(StatusCode::BAD_REQUEST, "invalid_request", "redirect_uri is missing."),
+    };
+    let app_state = get("state").map(str::to_string);
+    let response_mode = get("response_mode").unwrap_or("query").to_string();
+    let fail = |code: &str, desc: &str| {
+        tracing::info!(client_id, code, desc, "authorization request refused");
+        let mut fields = vec![("error", code), ("error_description", desc)];
+        if let Some(s) = &app_state {
+            fields.push(("state", s));
+        }
+        let mode = if response_mode == "form_post" { "form_post" } else { "query" };
+        flow::oidc_redirect(&redirect_uri, mode, &fields)
+    };
+    if response_mode != "query" && response_mode != "form_post" {
+        return fail("invalid_request", "response_mode must be query or form_post");
+    }
+    match get("response_type") {
+        Some("code") => {}
+        Some(_) => {
+            return fail(
+                "unsupported_response_type",
+                "only the authorization code flow (response_type=code) is supported",
+            );
+        }
+        None => return fail("invalid_request", "response_type is missing"),
+    }
+    let code_challenge = get("code_challenge").map(str::to_string);
+    match (code_challenge.as_deref(), get("code_challenge_method")) {
+        (Some(_), Some("S256")) => {}
+        (Some(_), _) => return fail("invalid_request", "code_challenge_method must be S256"),
+        (None, Some(_)) => return fail("invalid_request", "code_challenge is missing"),
+        (None, None) if app.client_secret.is_none() => {
+            return fail("invalid_request", "public clients must use PKCE (code_challenge with S256)");
+        }
+        (None, None) => {}
+    }
+    if let Some(c) = &code_challenge
+        && (c.len() != 43 || !c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    {
+        return fail("invalid_request", "code_challenge must be a base64url SHA-256 (43 characters)");
+    }
+    let audience = get("audience").map(str::to_string);
+    if let Some(a) = &audience
+        && !state.tenant.apis.contains_key(a)
+    {
+        return fail("access_denied", &format!("Service not found: {a}"));
+    }
+    let prompt = get("prompt").map(str::to_string);
+    if let Some(p) = &prompt
+        && p != "none"
+        && p != "login"
+        && p != "consent"
+    {
+        return fail("invalid_request", "prompt must be none, login or consent");
+    }
+    let scopes: Vec<String> = get("scope").unwrap_or("openid").split_whitespace().map(str::to_string).collect();
+    let login = OidcLogin {
+        client_id: client_id.to_string(),
+        redirect_uri: redirect_uri.clone(),
+        state: app_state.clone(),
+        nonce: get("nonce").map(str::to_string),
+        scopes,
+        audience,
+        code_challenge,
+        response_mode: response_mode.clone(),
+        prompt,
+    };
+    let query: Map<String, Value> = q.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+    let http = flow::http_event("GET", &headers, ip, query);
+    flow::begin(&state, LoginRequest::Oidc(login), http, &headers).await
+}
+
+fn oauth_error(status: StatusCode, e: &OAuthError) -> Response {
+    error(status, &e.error, &e.error_description)
+}
+
+fn token_json(v: Value) -> Response {
+    let mut r = Json(v).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    r
+}
+
+/// Authenticates the client: HTTP Basic or `client_secret` in the body for confidential clients,
+/// `client_id` alone for public ones.
+fn client<'a>(state: &'a AppState, headers: &HeaderMap, form: &HashMap<String, String>) -> Result<&'a OidcApp, Response> {
+    let unauthorized = |d: &str| {
+        let mut r = error(StatusCode::UNAUTHORIZED, "invalid_client", d);
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"idpipe\""));
+        r
+    };
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| {
+            s.split_once(':').map(|(i, p)| {
+                let dec = |x: &str| {
+                    url::form_urlencoded::parse(format!("x={x}").as_bytes())
+                        .next()
+                        .map(|(_, v)| v.into_owned())
+                };
+                (dec(i).unwrap_or_default(), dec(p).unwrap_or_default())
+            })
+        });
+    let (id, secret) = match basic {
+        Some((i, s)) => (i, Some(s)),
+        None => (
+            form.get("client_id").cloned().unwrap_or_default(),
+            form.get("client_secret").cloned(),
+        ),
+    };
+    let Some(app) = state.tenant.oidc_clients.get(&id) else {
+        return Err(unauthorized("unknown client"));
+    };
+    match (&app.client_secret, secret) {
+        (Some(expected), Some(given)) if crate::util::constant_time_eq(expected.as_bytes(), given.as_bytes()) => Ok(app),
+        (Some(_), _) => Err(unauthorized("client authentication failed")),
+        (None, None) => Ok(app),
+        (None, Some(_)) => Err(unauthorized("this client is public and has no secret")),
+    }
+}
+
+fn oidc_client(app: &OidcApp) -> OidcClient {
+    OidcClient {
+        client_id: app.client_id.clone(),
+        id_token_lifetime: app.id_token_lifetime,
+    }
+}
+
+fn api(state: &AppState, audience: Option<&str>) -> Option<ApiResource> {
+    audience.and_then(|a| {
+        state.tenant.apis.get(a).map(|l| ApiResource {
+            identifier: a.to_string(),
+            token_lifetime: *l,
+        })
+    })
+}
+
+fn refresh_tokens(state: &AppState) -> RefreshTokens<std::sync::Arc<dyn crate::store::Store>> {
+    let l = state.tenant.refresh_tokens;
+    RefreshTokens {
+        store: state.store.clone(),
+        limits: RefreshLimits {
+            absolute_ms: l.absolute as i64 * 1000,
+            idle_ms: l.idle as i64 * 1000,
+        },
+    }
+}
+
+/// `POST /oauth/token` (form or JSON body).
+pub async fn token(State(state): State<AppState>, headers: HeaderMap, RawForm(body): RawForm) -> Response {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let form: HashMap<String, String> = if is_json {
+        match serde_json::from_slice::<Map<String, Value>>(&body) {
+            Ok(m) => m.into_iter().filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_string()))).collect(),
+            Err(_) => return error(StatusCode::BAD_REQUEST, "invalid_request", "the body is not a JSON object"),
+        }
+    } else {
+        url::form_urlencoded::parse(&body).into_owned().collect()
+    };
+    let app = match client(&state, &headers, &form) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    match form.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => code_grant(&state, app, &form),
+        Some("refresh_token") => refresh(&state, app, &form).await,
+        Some("client_credentials") => client_credentials(&state, app, &form),
+        Some(other) => error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            &format!("grant_type '{other}' is not supported"),
+        ),
+        None => error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is missing"),
+    }
+}
+
+fn pkce_ok(challenge: &str, verifier: &str) -> bool {
+    if !(43..=128).contains(&verifier.len()) {
+        return false;
+    }
+    let digest = openssl::sha::sha256(verifier.as_bytes());
+    let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
+    crate::util::constant_time_eq(computed.as_bytes(), challenge.as_bytes())
+}
+
+fn code_grant(state: &AppState, app: &OidcApp, form: &HashMap<String, String>) -> Response {
+    let bad = |d: &str| error(StatusCode::BAD_REQUEST, "invalid_grant", d);
+    let Some(code) = form.get("code") else {
+        return error(StatusCode::BAD_REQUEST, "invalid_request", "code is missing");
+    };
+    let code_hash = hash_secret(code);
+    let now = now_ms(state);
+    let rec: CodeRecord = match state.store.redeem_code(&code_hash, now) {
+        Ok(CodeRedemption::Fresh(json)) => match serde_json::from_str(&json) {
+            Ok(r) => r,
+            Err(e) => return store_failure(&crate::store::StoreError::Corrupt(e.to_string())),
+        },
+        Ok(CodeRedemption::Reused(family)) => {
+            tracing::warn!("authorization code reused; revoking what it granted");
+            if let Some(f) = family {
+                refresh_tokens(state).revoke_family(&f);
+            }
+            return bad("the authorization code was already used");
+        }
+        Ok(CodeRedemption::Unknown) => return bad("invalid or expired authorization code"),
+        Err(e) => return store_failure(&e),
+    };
+    let o = &rec.login;
+    if !crate::util::constant_time_eq(o.client_id.as_bytes(), app.client_id.as_bytes()) {
+        return bad("the authorization code was issued to another client");
+    }
+    match form.get("redirect_uri") {
+        Some(r) if *r == o.redirect_uri => {}
+        _ => return bad("redirect_uri does not match the authorization request"),
+    }
+    if let Some(ch) = &o.code_challenge {
+        match form.get("code_verifier") {
+            Some(v) if pkce_ok(ch, v) => {}
+            Some(_) => return bad("the code_verifier does not match the code_challenge"),
+            None => return error(StatusCode::BAD_REQUEST, "invalid_request", "code_verifier is missing"),
+        }
+    }
+    let client = oidc_client(app);
+    let api = api(state, o.audience.as_deref());
+    let issuer = state.issuer();
+    let ctx = TokenContext {
+        issuer: &issuer,
+        client: &client,
+        api: api.as_ref(),
+        requested_scopes: &o.scopes,
+        nonce: o.nonce.as_deref(),
+        session_id: Some(&rec.sid),
+        auth_time: rec.auth_time,
+        now: now / 1000,
+    };
+    let issued = match crate::oidc::issue_tokens(&state.tenant.keys.current, &rec.event, &rec.outcome, &ctx) {
+        Ok(i) => i,
+        Err(crate::oidc::OidcError::Denied(e)) => return oauth_error(StatusCode::FORBIDDEN, &e),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot sign tokens");
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "the tokens could not be issued");
+        }
+    };
+    let mut out = json!({
+        "access_token": issued.access_token,
+        "token_type": "Bearer",
+        "expires_in": issued.expires_in,
+        "scope": issued.scopes.join(" "),
+    });
+    if let Some(id) = issued.id_token {
+        out["id_token"] = id.into();
+    }
+    if issued.scopes.iter().any(|s| s == "offline_access") {
+        let rt = refresh_tokens(state);
+        let grant = Grant {
+            user_id: &rec.event.user.user_id,
+            client_id: &app.client_id,
+            scopes: &o.scopes,
+            audience: o.audience.as_deref(),
+            session_id: Some(&rec.sid),
+        };
+        let token = match rt.issue(&grant, &rec.outcome.refresh_token, now) {
+            Ok(t) => t,
+            Err(e) => return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, &e),
+        };
+        if let Some(f) = rt.family_of(&token)
+            && let Err(e) = state.store.set_code_family(&code_hash, &f)
+        {
+            tracing::error!(error = %e, "cannot link the refresh token to its code");
+        }
+        out["refresh_token"] = token.into();
+    }
+    tracing::info!(client_id = %app.client_id, "tokens issued for an authorization code");
+    token_json(out)
+}
+
+async fn refresh(state: &AppState, app: &OidcApp, form: &HashMap<String, String>) -> Response {
+    let Some(token) = form.get("refresh_token").cloned() else {
+        return error(StatusCode::BAD_REQUEST, "invalid_request", "refresh_token is missing");
+    };
+    let st = state.clone();
+    let client = oidc_client(app);
+    let result = tokio::task::spawn_blocking(move || {
+        let rt = refresh_tokens(&st);
+        // The audience is the original grant's, read from its record.
+        let audience = crate::oidc::refresh::RefreshTokenStore::get(&rt.store, &hash_secret(&token)).and_then(|r| r.audience);
+        let api = api(&st, audience.as_deref());
+        let issuer = st.issuer();
+        let req = crate::oidc::RefreshRequest {
+            token: &token,
+            client: &client,
+            api: api.as_ref(),
+            issuer: &issuer,
+            now_ms: now_ms(&st),
+        };
+        let store = st.store.clone();
+        let load = move |id: &str| store.user(id).ok().flatten();
+        crate::oidc::refresh_grant(&st.tenant.executor, &st.tenant.keys.current, &rt, &req, &load)
+    })
+    .await;
+    match result {
+        Ok(Ok(r)) => {
+            let mut out = json!({
+                "access_token": r.tokens.access_token,
+                "token_type": "Bearer",
+                "expires_in": r.tokens.expires_in,
+                "scope": r.tokens.scopes.join(" "),
+                "refresh_token": r.refresh_token,
+            });
+            if let Some(id) = r.tokens.id_token {
+                out["id_token"] = id.into();
+            }
+            token_json(out)
+        }
+        Ok(Err(e)) => {
+            let status = if e.error == "server_error" {
+                StatusCode::INTERNAL_SERVER_ERROR
+            } else if e.error == "invalid_grant" {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            oauth_error(status, &e)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the refresh task failed");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "the refresh could not be completed",
+            )
+        }
+    }
+}
+
+fn client_credentials(state: &AppState, app: &OidcApp, form: &HashMap<String, String>) -> Response {
+    if app.client_secret.is_none() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            "client_credentials needs a confidential client",
+        );
+    }
+    let Some(audience) = form.get("audience") else {
+        return error(StatusCode::BAD_REQUEST, "invalid_request", "audience is missing");
+    };
+    let Some(lifetime) = state.tenant.apis.get(audience) else {
+        return error(StatusCode::FORBIDDEN, "access_denied", &format!("Service not found: {audience}"));
+    };
+    let now = now_ms(state) / 1000;
+    let scope = form.get("scope").cloned().unwrap_or_default();
+    let mut claims = Map::new();
+    claims.insert("iss".into(), state.issuer().into());
+    claims.insert("sub".into(), format!("{}@clients", app.client_id).into());
+    claims.insert("aud".into(), audience.clone().into());
+    claims.insert("iat".into(), now.into());
+    claims.insert("exp".into(), (now + *lifetime as i64).into());
+    claims.insert("azp".into(), app.client_id.clone().into());
+    claims.insert("scope".into(), scope.clone().into());
+    claims.insert("gty".into(), "client-credentials".into());
+    match state.tenant.keys.current.sign(&claims) {
+        Ok(t) => token_json(json!({"access_token": t, "token_type": "Bearer", "expires_in": lifetime, "scope": scope})),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot sign an access token");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "the token could not be issued")
+        }
+    }
+}
+
+/// `GET|POST /userinfo` with a bearer access token whose audience includes this endpoint.
+pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let deny = |d: &str| {
+        let mut r = error(StatusCode::UNAUTHORIZED, "invalid_token", d);
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+        r
+    };
+    let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return deny("a bearer access token is required");
+    };
+    let Some(claims) = state.tenant.keys.current.verify(token.trim()) else {
+        return deny("the access token is invalid");
+    };
+    let now = now_ms(&state) / 1000;
+    if claims.get("exp").and_then(Value::as_i64).is_none_or(|e| e <= now) {
+        return deny("the access token has expired");
+    }
+    if claims.get("iss").and_then(Value::as_str) != Some(state.issuer().as_str()) {
+        return deny("the access token has another issuer");
+    }
+    let userinfo_url = format!("{}userinfo", state.issuer());
+    let aud_ok = match claims.get("aud") {
+        Some(Value::String(a)) => *a == userinfo_url,
+        Some(Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(&userinfo_url)),
+        _ => false,
+    };
+    if !aud_ok {
+        return deny("the access token is not for /userinfo (its audience does not include it)");
+    }
+    let Some(sub) = claims.get("sub").and_then(Value::as_str) else {
+        return deny("the access token has no subject");
+    };
+    let user = match state.store.user(sub) {
+        Ok(Some(u)) => u,
+        Ok(None) => return deny("the user no longer exists"),
+        Err(e) => return store_failure(&e),
+    };
+    let scopes: Vec<String> = claims
+        .get("scope")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let event = crate::pipeline::Event {
+        user,
+        ..Default::default()
+    };
+    let mut out = Map::new();
+    out.insert("sub".into(), sub.into());
+    crate::oidc::tokens::profile_claims(&event, &scopes, &mut out);
+    token_json(Value::Object(out))
+}
+
+/// `GET /v2/logout?client_id=&returnTo=` and `GET /oidc/logout?client_id=&post_logout_redirect_uri=&state=`:
+/// ends the session; goes back only to a URL in the client's `allowed_logout_urls`.
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+    if let Some(raw) = cookie(&headers, SESSION_COOKIE)
+        && let Err(e) = state.store.delete_session(&hash_secret(&raw))
+    {
+        return store_failure(&e);
+    }
+    let clear = set_cookie(SESSION_COOKIE, "", Some(0), state.secure_cookies());
+    let return_to = q.get("returnTo").or_else(|| q.get("post_logout_redirect_uri"));
+    let client_id = q.get("client_id").cloned().or_else(|| {
+        // /oidc/logout: the client is the ID token's audience (its signature is checked).
+        q.get("id_token_hint")
+            .and_then(|t| state.tenant.keys.current.verify(t))
+            .and_then(|c| c.get("aud").and_then(Value::as_str).map(str::to_string))
+    });
+    let mut resp = match (return_to, client_id.and_then(|c| state.tenant.oidc_clients.get(&c))) {
+        (Some(url), Some(app)) if app.allowed_logout_urls.iter().any(|u| u == url) => {
+            let target = match q.get("state") {
+                Some(s) => url::Url::parse_with_params(url, &[("state", s)]).map_or(url.clone(), |u| u.to_string()),
+                None => url.clone(),
+            };
+            Redirect::to(&target).into_response()
+        }
+        (Some(url), _) => {
+            let mut r = error_page(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                &format!("You are logged out, but '{url}' is not an allowed logout URL of the application."),
+            );
+            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        (None, _) => pages::html(StatusCode::OK, &pages::logged_out_page()),
+    };
+    resp.headers_mut().append(header::SET_COOKIE, clear);
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pkce_ok;
+
+    #[test]
+    fn pkce_s256_matches_rfc7636_appendix_b() {
+        assert!(pkce_ok(
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+        ));
+        assert!(!pkce_ok(
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXl"
+        ));
+    }
+}

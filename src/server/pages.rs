@@ -1,0 +1,98 @@
+//! Server-rendered HTML: the login page, error pages, the logged-out page, form_post.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// HTML-escapes text for element content and double-quoted attributes.
+pub fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0}\
+main{max-width:360px;margin:10vh auto;background:#fff;padding:2em;border-radius:8px;box-shadow:0 1px 4px #0002}\
+h1{font-size:1.3em;margin-top:0}label{display:block;margin:.8em 0 .2em}input[type=text],input[type=password]\
+{width:100%;box-sizing:border-box;padding:.6em;font-size:1em}button{margin-top:1.2em;width:100%;padding:.7em;\
+font-size:1em;background:#2b59c3;color:#fff;border:0;border-radius:4px}.error{color:#b00020}.muted{color:#666;font-size:.9em}";
+
+fn layout(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
+<title>{t}</title><style>{STYLE}</style></head><body><main>{body}</main></body></html>\n",
+        t = esc(title)
+    )
+}
+
+/// An HTML response that is never cached or framed.
+pub fn html(status: StatusCode, body: &str) -> Response {
+    let mut r = (status, body.to_string()).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    r
+}
+
+/// The login form.
+pub fn login_page(app_name: &str, state: &str, csrf: &str, username: &str, error: Option<&str>) -> String {
+    let err = error.map_or(String::new(), |e| {
+        format!("<p class=\"error\" role=\"alert\" id=\"error\">{}</p>", esc(e))
+    });
+    layout(
+        "Log in",
+        &format!(
+            "<h1>Log in</h1><p class=\"muted\">to continue to <strong>{app}</strong></p>{err}\
+<form method=\"post\" action=\"/u/login\">\
+<input type=\"hidden\" name=\"state\" value=\"{state}\"><input type=\"hidden\" name=\"_csrf\" value=\"{csrf}\">\
+<label for=\"username\">Username or email</label><input type=\"text\" id=\"username\" name=\"username\" value=\"{user}\" autocomplete=\"username\" required autofocus>\
+<label for=\"password\">Password</label><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
+<button type=\"submit\" name=\"action\" value=\"default\">Continue</button></form>",
+            app = esc(app_name),
+            state = esc(state),
+            csrf = esc(csrf),
+            user = esc(username),
+        ),
+    )
+}
+
+/// An error page.
+pub fn error_page(code: &str, description: &str) -> String {
+    layout(
+        "Error",
+        &format!(
+            "<h1>Something went wrong</h1><p class=\"error\" id=\"error-code\">{}</p><p id=\"error-description\">{}</p>",
+            esc(code),
+            esc(description)
+        ),
+    )
+}
+
+/// The page shown after a logout without a return URL.
+pub fn logged_out_page() -> String {
+    layout("Logged out", "<h1>You are logged out</h1><p>You can close this window.</p>")
+}
+
+/// OAuth `response_mode=form_post`: an auto-submitting form to the redirect URI.
+pub fn form_post(action: &str, fields: &[(&str, &str)]) -> String {
+    let inputs: String = fields
+        .iter()
+        .map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", esc(k), esc(v)))
+        .collect();
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Submit This Form</title></head>\
+<body onload=\"javascript:document.forms[0].submit()\"><form method=\"post\" action=\"{}\">{inputs}\
+<noscript><button type=\"submit\">Continue</button></noscript></form></body></html>\n",
+        esc(action)
+    )
+}

@@ -1,0 +1,309 @@
+//! A real idpipe server for end-to-end tests: a generated tenant (fixture SPs, OIDC apps,
+//! demo users, actions), a fresh SQLite file, a free port; and a tiny cookie-keeping client.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+use super::{read, root};
+
+/// SP base URL used by the python3-saml SP (never contacted: the test client posts for it).
+pub const SP_BASE: &str = "http://127.0.0.1:8091";
+/// Redirect URI of the OIDC test apps.
+pub const APP_CALLBACK: &str = "http://127.0.0.1:8092/callback";
+/// Secret of the confidential OIDC app `web`.
+pub const WEB_SECRET: &str = "web-app-secret-for-tests-only";
+
+/// A running server; killed on drop.
+pub struct Idp {
+    pub child: Child,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn p(rel: &str) -> String {
+    root().join(rel).display().to_string()
+}
+
+fn sp_settings(extra: &str) -> String {
+    format!("{{\"audience\": \"{SP_BASE}/metadata\", \"logout\": {{\"callback\": \"{SP_BASE}/sls\", \"slo_enabled\": true}}{extra}}}")
+}
+
+impl Idp {
+    /// Starts a server; `extra` is appended to the tenant TOML (e.g. a `[login]` table).
+    pub fn start(extra: &str) -> Idp {
+        let dir = tempfile::tempdir().expect("tmp");
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let cert_json = serde_json::to_string(&read("certs/sp-test.crt")).expect("json");
+        let pub_json = serde_json::to_string(&read("certs/sp-test.pub")).expect("json");
+        let settings = [
+            ("sp-py", sp_settings("")),
+            ("sp-py-signed", sp_settings(&format!(", \"signingCert\": {cert_json}"))),
+            (
+                "sp-py-enc",
+                sp_settings(&format!(", \"encryptionCert\": {cert_json}, \"encryptionPublicKey\": {pub_json}")),
+            ),
+            ("sp-deny", sp_settings("")),
+            ("sp-kiosk", sp_settings("")),
+        ];
+        let mut sps = String::new();
+        for (id, json) in settings {
+            let f = dir.path().join(format!("{id}.json"));
+            std::fs::write(&f, json).expect("write settings");
+            sps.push_str(&format!(
+                "[[saml_sps]]\nclient_id = \"{id}\"\nname = \"{id}\"\ncallbacks = [\"{SP_BASE}/acs\", \"{SP_BASE}/acs2\"]\nsettings = \"{}\"\n\n",
+                f.display()
+            ));
+        }
+        let toml = format!(
+            r#"name = "e2e"
+base_url = "{base}"
+signing_key = "{key}"
+signing_cert = "{cert}"
+database = "{db}"
+users_file = "{users}"
+action_timeout_ms = 5000
+
+[actions]
+post-login = ["{a1}", "{a2}", "{a3}", "{a4}", "{a5}"]
+
+[secrets]
+CONSENT_SECRET = "s3cr3t-shared-with-consent-app"
+CONSENT_URL = "https://consent.example.com/terms"
+
+{sps}
+[[oidc_clients]]
+client_id = "spa"
+name = "Single-page app"
+redirect_uris = ["{APP_CALLBACK}"]
+allowed_logout_urls = ["http://127.0.0.1:8092/"]
+
+[[oidc_clients]]
+client_id = "web"
+name = "Web app"
+redirect_uris = ["{APP_CALLBACK}"]
+client_secret = "{WEB_SECRET}"
+
+[[oidc_clients]]
+client_id = "web-deny"
+name = "Closed app"
+redirect_uris = ["{APP_CALLBACK}"]
+client_secret = "{WEB_SECRET}"
+
+[[apis]]
+identifier = "https://api.example.com"
+token_lifetime_seconds = 600
+
+{extra}
+"#,
+            key = p("certs/idp-test.key"),
+            cert = p("certs/idp-test.crt"),
+            db = dir.path().join("idp.sqlite").display(),
+            users = p("fixtures/tenant/users.toml"),
+            a1 = p("fixtures/actions/role-claims.js"),
+            a2 = p("fixtures/cli-actions/saml-attributes.js"),
+            a3 = p("fixtures/tenant/consent.js"),
+            a4 = p("fixtures/e2e/deny-client.js"),
+            a5 = p("fixtures/e2e/session-policy.js"),
+        );
+        let cfg = dir.path().join("tenant.toml");
+        std::fs::write(&cfg, toml).expect("write tenant");
+        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_idpipe"))
+            .args(["serve", "--config"])
+            .arg(&cfg)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .current_dir(root())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("first line");
+        let idp = Idp { child, base, dir };
+        assert!(
+            line.starts_with("idpipe listening on"),
+            "unexpected first line: {line}\n{}",
+            idp.log()
+        );
+        idp
+    }
+
+    /// What the server logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// Runs a python driver with a JSON job (the IdP base URL added); returns its JSON output.
+    pub fn python(&self, script: &str, mut job: Value) -> Value {
+        job["idp_base"] = self.base.clone().into();
+        let mut child = Command::new("python3")
+            .arg(root().join("tests/python").join(script))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("python3 runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(job.to_string().as_bytes())
+            .expect("write job");
+        let out = child.wait_with_output().expect("python3 finishes");
+        assert!(
+            out.status.success(),
+            "{script} crashed: {}\nserver log:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{script}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+    }
+}
+
+/// One HTTP response.
+#[derive(Debug)]
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub set_cookies: Vec<String>,
+    pub body: String,
+}
+
+impl Page {
+    /// The `value` of the hidden/input field `name`.
+    pub fn field(&self, name: &str) -> Option<String> {
+        let needle = format!("name=\"{name}\" value=\"");
+        let start = self.body.find(&needle)? + needle.len();
+        let end = self.body[start..].find('"')? + start;
+        Some(
+            self.body[start..end]
+                .replace("&amp;", "&")
+                .replace("&quot;", "\"")
+                .replace("&#39;", "'")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">"),
+        )
+    }
+}
+
+/// A browser-like client that keeps cookies and does not follow redirects.
+pub struct Browser {
+    agent: ureq::Agent,
+    pub cookies: HashMap<String, String>,
+}
+
+impl Default for Browser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Browser {
+    pub fn new() -> Self {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .build()
+            .into();
+        Browser {
+            agent,
+            cookies: HashMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    fn finish(&mut self, mut r: ureq::http::Response<ureq::Body>) -> Page {
+        let set_cookies: Vec<String> = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_string))
+            .collect();
+        for c in &set_cookies {
+            if let Some((kv, _)) = c.split_once(';').or(Some((c.as_str(), "")))
+                && let Some((k, v)) = kv.split_once('=')
+            {
+                if v.is_empty() || c.contains("Max-Age=0") {
+                    self.cookies.remove(k);
+                } else {
+                    self.cookies.insert(k.to_string(), v.to_string());
+                }
+            }
+        }
+        Page {
+            status: r.status().as_u16(),
+            location: r.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_string),
+            set_cookies,
+            body: r.body_mut().read_to_string().unwrap_or_default(),
+        }
+    }
+
+    pub fn get(&mut self, url: &str) -> Page {
+        let r = self.agent.get(url).header("cookie", &self.cookie_header()).call().expect("GET");
+        self.finish(r)
+    }
+
+    pub fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Page {
+        let r = self
+            .agent
+            .post(url)
+            .header("cookie", &self.cookie_header())
+            .send_form(form.iter().copied())
+            .expect("POST");
+        self.finish(r)
+    }
+
+    /// Follows redirects (GET) from `url` until a non-redirect page; relative locations resolve against `base`.
+    pub fn follow(&mut self, base: &str, url: &str) -> (String, Page) {
+        let mut url = url.to_string();
+        for _ in 0..10 {
+            let page = self.get(&url);
+            match page.location.clone() {
+                Some(l) if (300..400).contains(&page.status) => {
+                    url = if l.starts_with('/') { format!("{base}{l}") } else { l };
+                    if !url.starts_with(base) {
+                        return (url, page);
+                    }
+                }
+                _ => return (url, page),
+            }
+        }
+        panic!("too many redirects");
+    }
+
+    /// Submits the login form on `page` (a `/u/login` page).
+    pub fn login(&mut self, base: &str, page: &Page, username: &str, password: &str) -> Page {
+        let state = page.field("state").expect("state field");
+        let csrf = page.field("_csrf").expect("csrf field");
+        self.post(
+            &format!("{base}/u/login"),
+            &[("state", &state), ("_csrf", &csrf), ("username", username), ("password", password)],
+        )
+    }
+}
