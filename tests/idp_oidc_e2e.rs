@@ -51,7 +51,10 @@ fn code_flow_with_pkce_refresh_rotation_and_reuse_detection() {
     assert_eq!(out["refresh"]["rotated"], true);
     assert_eq!(out["refresh"]["roles"], json!(["admin", "editor"]), "the pipeline ran again");
     assert_eq!(out["reuse"][1]["error"], "invalid_grant");
-    assert!(out["reuse"][1]["error_description"].as_str().unwrap_or_default().contains("reuse"), "{out}");
+    assert!(
+        out["reuse"][1]["error_description"].as_str().unwrap_or_default().contains("reuse"),
+        "{out}"
+    );
     assert_eq!(out["after_reuse"][0], 400, "the whole family is revoked: {out}");
     assert_eq!(out["after_reuse"][1]["error_description"], "the refresh token was revoked");
 }
@@ -62,7 +65,12 @@ fn a_wrong_pkce_verifier_is_refused() {
     let out = idp.python("oidc_e2e.py", job(json!({"wrong_verifier": true})));
     assert_eq!(out["wrong_verifier"][0], 400, "{out}");
     assert_eq!(out["wrong_verifier"][1]["error"], "invalid_grant");
-    assert!(out["wrong_verifier"][1]["error_description"].as_str().unwrap_or_default().contains("code_verifier"));
+    assert!(
+        out["wrong_verifier"][1]["error_description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("code_verifier")
+    );
 }
 
 #[test]
@@ -70,8 +78,10 @@ fn confidential_client_with_form_post_and_logout() {
     let idp = Idp::start("");
     let out = idp.python(
         "oidc_e2e.py",
-        job(json!({"client_id": "web", "client_secret": WEB_SECRET, "response_mode": "form_post",
-                   "scope": "openid email", "logout": "http://127.0.0.1:8092/"})),
+        job(
+            json!({"client_id": "web", "client_secret": WEB_SECRET, "response_mode": "form_post",
+                   "scope": "openid email", "logout": "http://127.0.0.1:8092/"}),
+        ),
     );
     assert_eq!(out["form_post_action"], APP_CALLBACK, "{out}");
     assert_eq!(out["token_status"], 200, "{out}");
@@ -97,10 +107,7 @@ fn public_client_logout_returns_to_an_allowed_url() {
 #[test]
 fn an_action_denial_reaches_the_app_as_access_denied() {
     let idp = Idp::start("");
-    let out = idp.python(
-        "oidc_e2e.py",
-        job(json!({"client_id": "web-deny", "client_secret": WEB_SECRET})),
-    );
+    let out = idp.python("oidc_e2e.py", job(json!({"client_id": "web-deny", "client_secret": WEB_SECRET})));
     assert_eq!(out["callback"]["error"], "access_denied", "{out}");
     assert_eq!(out["callback"]["error_description"], "This application is closed for maintenance.");
     assert_eq!(out["state_matches"], true);

@@ -1,0 +1,322 @@
+//! The server's own flows through a running process: the redirect action round trip via
+//! `/continue`, login protection (CSRF, lockout, rate limit), cookies, bad input, and logs.
+
+mod common;
+
+use std::io::Write;
+
+use base64::Engine;
+use common::idp::*;
+use serde_json::{Value, json};
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+fn saml_response(page: &Page) -> String {
+    let b64 = page
+        .field("SAMLResponse")
+        .unwrap_or_else(|| panic!("no SAMLResponse in {}", page.body));
+    String::from_utf8(B64.decode(b64).expect("base64")).expect("utf8")
+}
+
+fn query(url: &str) -> std::collections::HashMap<String, String> {
+    url::Url::parse(url).expect("url").query_pairs().into_owned().collect()
+}
+
+fn hs256(claims: &Value, secret: &str) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("sign")
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Logs in through an IdP-initiated SAML login and returns the page after the password.
+fn saml_login(idp: &Idp, b: &mut Browser, client: &str, user: &str, password: &str) -> Page {
+    let (url, page) = b.follow(&idp.base, &format!("{}/samlp/{client}?RelayState=r1", idp.base));
+    assert!(url.contains("/u/login"), "{url}");
+    b.login(&idp.base, &page, user, password)
+}
+
+#[test]
+fn redirect_action_round_trip_through_continue() {
+    let idp = Idp::start("");
+    let mut b = Browser::new();
+    // sam has not accepted the terms: fixtures/tenant/consent.js sends him to the consent app.
+    let page = saml_login(&idp, &mut b, "sp-py", "sam.new@example.com", "sam-demo-password");
+    assert_eq!(page.status, 303, "{}", page.body);
+    let loc = page.location.clone().expect("location");
+    assert!(loc.starts_with("https://consent.example.com/terms?"), "{loc}");
+    let q = query(&loc);
+    let state = q["state"].clone();
+    // The consent app reads the session_token (HS256, shared secret) and checks its state.
+    let data = jsonwebtoken::decode::<Value>(
+        &q["session_token"],
+        &jsonwebtoken::DecodingKey::from_secret(b"s3cr3t-shared-with-consent-app"),
+        &jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256),
+    )
+    .expect("a valid session_token");
+    assert_eq!(data.claims["state"], state.as_str());
+    assert_eq!(data.claims["email"], "sam.new@example.com");
+    // No session yet: the login is not complete.
+    assert!(!b.cookies.contains_key("idpipe_session"));
+
+    // The consent app sends the user back with its own token.
+    let consent = hs256(
+        &json!({"state": state, "accepted": true, "terms": "v3", "exp": now() + 60}),
+        "s3cr3t-shared-with-consent-app",
+    );
+    let done = b.get(&format!("{}/continue?state={state}&consent_token={consent}", idp.base));
+    assert_eq!(done.status, 200, "{}", done.body);
+    let xml = saml_response(&done);
+    assert!(xml.contains("urn:oasis:names:tc:SAML:2.0:status:Success"), "{xml}");
+    assert!(xml.contains("sam.new@example.com"));
+    assert!(
+        b.cookies.contains_key("idpipe_session"),
+        "the session starts when the pipeline completes"
+    );
+
+    // The state is single use.
+    let replay = Browser::new().get(&format!("{}/continue?state={state}&consent_token={consent}", idp.base));
+    assert_eq!(replay.status, 400);
+    assert!(replay.body.contains("invalid_state"), "{}", replay.body);
+
+    // The metadata change was applied at flow end: the next login goes straight through.
+    let mut b2 = Browser::new();
+    let page = saml_login(&idp, &mut b2, "sp-py", "sam.new@example.com", "sam-demo-password");
+    assert_eq!(page.status, 200, "no second consent redirect: {:?}", page.location);
+    assert!(saml_response(&page).contains("status:Success"));
+}
+
+#[test]
+fn a_forged_continue_token_fails_the_login() {
+    let idp = Idp::start("");
+    let mut b = Browser::new();
+    let page = saml_login(&idp, &mut b, "sp-py", "sam.new@example.com", "sam-demo-password");
+    let state = query(&page.location.expect("redirect"))["state"].clone();
+    let forged = hs256(
+        &json!({"state": state, "accepted": true, "terms": "v3", "exp": now() + 60}),
+        "not-the-secret",
+    );
+    let done = b.get(&format!("{}/continue?state={state}&consent_token={forged}", idp.base));
+    assert_eq!(done.status, 200, "an error Response is still posted to the SP");
+    let xml = saml_response(&done);
+    assert!(xml.contains("urn:oasis:names:tc:SAML:2.0:status:Responder"), "{xml}");
+    assert!(!xml.contains("<saml:Assertion"), "{xml}");
+    assert!(!b.cookies.contains_key("idpipe_session"));
+}
+
+#[test]
+fn login_protection_csrf_generic_errors_lockout_and_rate_limit() {
+    let idp = Idp::start("[login]\nmax_failed_attempts = 5\nlockout_seconds = 600\nattempts_per_minute_per_ip = 8\n");
+    let mut b = Browser::new();
+    let (_, page) = b.follow(&idp.base, &format!("{}/samlp/sp-py", idp.base));
+    assert_eq!(page.status, 200);
+    let state = page.field("state").expect("state");
+    assert!(
+        page.set_cookies
+            .iter()
+            .any(|c| c.starts_with("idpipe_csrf=") && c.contains("HttpOnly"))
+    );
+    // 1: no CSRF token.
+    let r = b.post(
+        &format!("{}/u/login", idp.base),
+        &[
+            ("state", &state),
+            ("username", "john.smith@example.com"),
+            ("password", "john-demo-password"),
+        ],
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    // 2-6: wrong password five times locks the account.
+    for _ in 0..5 {
+        let r = b.login(&idp.base, &page, "john.smith@example.com", "wrong-password");
+        assert_eq!(r.status, 401);
+        assert!(r.body.contains("Wrong username or password."));
+    }
+    // 7: the right password no longer works.
+    let r = b.login(&idp.base, &page, "john.smith@example.com", "john-demo-password");
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert!(r.body.contains("blocked"));
+    // 8: an unknown user gets the same message as a wrong password.
+    let r = b.login(&idp.base, &page, "nobody@example.com", "whatever-password");
+    assert_eq!(r.status, 401);
+    assert!(r.body.contains("Wrong username or password."));
+    // 9: over the per-IP limit.
+    let r = b.login(&idp.base, &page, "jane.doe@example.com", "jane-demo-password");
+    assert_eq!(r.status, 429);
+    assert!(r.body.contains("too_many_attempts"), "{}", r.body);
+}
+
+#[test]
+fn session_cookie_attributes_and_set_cookie_mode() {
+    let idp = Idp::start("");
+    let mut b = Browser::new();
+    let page = saml_login(&idp, &mut b, "sp-py", "jane.doe@example.com", "jane-demo-password");
+    let c = page
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("idpipe_session="))
+        .expect("session cookie");
+    assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Path=/"), "{c}");
+    assert!(
+        c.contains("Max-Age=604"),
+        "persistent by default, for the tenant's absolute lifetime: {c}"
+    );
+    assert!(!c.contains("Secure"), "http base URL: {c}");
+    // fixtures/e2e/session-policy.js: setCookieMode("non-persistent") for sp-kiosk.
+    let mut k = Browser::new();
+    let page = saml_login(&idp, &mut k, "sp-kiosk", "jane.doe@example.com", "jane-demo-password");
+    let c = page
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("idpipe_session="))
+        .expect("session cookie");
+    assert!(!c.contains("Max-Age"), "a browser-session cookie: {c}");
+}
+
+fn authn_request(id: &str, acs: &str) -> String {
+    format!(
+        "<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" \
+ID=\"{id}\" Version=\"2.0\" IssueInstant=\"{}\" AssertionConsumerServiceURL=\"{acs}\"><saml:Issuer>{SP_BASE}/metadata</saml:Issuer></samlp:AuthnRequest>",
+        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ")
+    )
+}
+
+fn redirect_query(xml: &str) -> String {
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(xml.as_bytes()).expect("deflate");
+    let b64 = B64.encode(enc.finish().expect("deflate"));
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("SAMLRequest", &b64)
+        .finish()
+}
+
+fn refused(p: &Page, status: u16, needle: &str) {
+    assert_eq!(p.status, status, "{}", p.body);
+    assert!(p.body.contains(needle), "expected '{needle}' in {}", p.body);
+    assert!(p.location.is_none(), "an untrusted request is never redirected");
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_never_a_500() {
+    let idp = Idp::start("");
+    let base = &idp.base;
+    let mut b = Browser::new();
+    refused(&b.get(&format!("{base}/samlp/nope")), 404, "unknown_client");
+    refused(
+        &b.get(&format!("{base}/samlp/sp-py?SAMLRequest=%%%not-base64")),
+        400,
+        "could not be decoded",
+    );
+    let malformed = B64.encode("<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\"");
+    refused(
+        &b.post(&format!("{base}/samlp/sp-py"), &[("SAMLRequest", &malformed)]),
+        400,
+        "not well-formed",
+    );
+    let xxe = B64.encode(
+        "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\">&x;</samlp:AuthnRequest>",
+    );
+    refused(&b.post(&format!("{base}/samlp/sp-py"), &[("SAMLRequest", &xxe)]), 400, "DTD");
+    let huge = "A".repeat(100 * 1024);
+    refused(&b.post(&format!("{base}/samlp/sp-py"), &[("SAMLRequest", &huge)]), 413, "too large");
+    // (Bodies over 256 KiB are refused with 413 before they are read: tests/server.rs.)
+    // ACS URL not among the SP's callbacks: an error page, no open redirect.
+    let evil = redirect_query(&authn_request("_evil1", "https://evil.example.com/acs"));
+    refused(&b.get(&format!("{base}/samlp/sp-py?{evil}")), 400, "not an allowed callback URL");
+    // A registered non-default ACS is used.
+    let good = redirect_query(&authn_request("_good1", &format!("{SP_BASE}/acs2")));
+    let p = b.get(&format!("{base}/samlp/sp-py?{good}"));
+    assert_eq!(p.status, 303);
+    // The same request ID again is a replay.
+    refused(&b.get(&format!("{base}/samlp/sp-py?{good}")), 400, "already used");
+    // An unsigned request to an SP that requires signatures.
+    let unsigned = redirect_query(&authn_request("_unsigned1", &format!("{SP_BASE}/acs")));
+    refused(&b.get(&format!("{base}/samlp/sp-py-signed?{unsigned}")), 403, "MUST be signed");
+
+    // OIDC.
+    refused(
+        &b.get(&format!("{base}/authorize?client_id=nope&response_type=code")),
+        400,
+        "unknown_client",
+    );
+    refused(
+        &b.get(&format!(
+            "{base}/authorize?client_id=spa&response_type=code&redirect_uri=https://evil.example.com/cb"
+        )),
+        400,
+        "not an allowed callback URL",
+    );
+    let p = b.get(&format!(
+        "{base}/authorize?client_id=spa&response_type=code&redirect_uri={APP_CALLBACK}&state=s1"
+    ));
+    let q = query(&p.location.expect("error redirect to the registered URI"));
+    assert_eq!(q["error"], "invalid_request");
+    assert!(q["error_description"].contains("PKCE"));
+    assert_eq!(q["state"], "s1");
+    let token = |form: &[(&str, &str)]| Browser::new().post(&format!("{base}/oauth/token"), form);
+    let r = token(&[("grant_type", "authorization_code"), ("client_id", "nope"), ("code", "x")]);
+    assert_eq!(r.status, 401);
+    assert!(r.body.contains("invalid_client"));
+    let r = token(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", "web"),
+        ("client_secret", "wrong"),
+    ]);
+    assert_eq!(r.status, 401);
+    let r = token(&[("grant_type", "password"), ("client_id", "spa")]);
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("unsupported_grant_type"));
+    let r = token(&[("grant_type", "authorization_code"), ("client_id", "spa"), ("code", "made-up")]);
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("invalid_grant"));
+    let r = token(&[("grant_type", "refresh_token"), ("client_id", "spa"), ("refresh_token", "made-up")]);
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("invalid_grant"));
+    // client_credentials works for a confidential client and a configured API.
+    let r = token(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", "web"),
+        ("client_secret", WEB_SECRET),
+        ("audience", "https://api.example.com"),
+    ]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v: Value = serde_json::from_str(&r.body).expect("json");
+    assert_eq!(v["token_type"], "Bearer");
+    assert_eq!(Browser::new().get(&format!("{base}/userinfo")).status, 401);
+
+    // Login and continue with made-up states.
+    refused(&b.get(&format!("{base}/u/login?state=made-up")), 400, "invalid_state");
+    refused(&b.get(&format!("{base}/continue?state=made-up")), 400, "invalid_state");
+    refused(&b.get(&format!("{base}/continue")), 400, "state parameter is missing");
+
+    assert!(!idp.log().contains("panicked"), "{}", idp.log());
+}
+
+#[test]
+fn logs_carry_request_ids_and_never_secrets() {
+    let idp = Idp::start("");
+    let mut b = Browser::new();
+    let page = saml_login(&idp, &mut b, "sp-py", "jane.doe@example.com", "jane-demo-password");
+    assert_eq!(page.status, 200);
+    let response_b64 = page.field("SAMLResponse").expect("response");
+    let session = b.cookies["idpipe_session"].clone();
+    let csrf = b.cookies["idpipe_csrf"].clone();
+    let log = idp.log();
+    assert!(log.contains("password login"), "{log}");
+    assert!(log.contains("request{id="), "request ids in spans: {log}");
+    for secret in [
+        "jane-demo-password",
+        session.as_str(),
+        csrf.as_str(),
+        &response_b64[..40],
+        "s3cr3t-shared-with-consent-app",
+    ] {
+        assert!(!log.contains(secret), "the log leaks '{secret}'");
+    }
+}
