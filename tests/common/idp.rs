@@ -30,7 +30,16 @@ impl Drop for Idp {
     }
 }
 
-fn free_port() -> u16 {
+fn p(rel: &str) -> String {
+    root().join(rel).display().to_string()
+}
+
+fn sp_settings(sp_base: &str, extra: &str) -> String {
+    format!("{{\"audience\": \"{sp_base}/metadata\", \"logout\": {{\"callback\": \"{sp_base}/sls\", \"slo_enabled\": true}}{extra}}}")
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -38,38 +47,35 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn p(rel: &str) -> String {
-    root().join(rel).display().to_string()
-}
-
-fn sp_settings(extra: &str) -> String {
-    format!("{{\"audience\": \"{SP_BASE}/metadata\", \"logout\": {{\"callback\": \"{SP_BASE}/sls\", \"slo_enabled\": true}}{extra}}}")
-}
-
 impl Idp {
     /// Starts a server; `extra` is appended to the tenant TOML (e.g. a `[login]` table).
     pub fn start(extra: &str) -> Idp {
+        Self::start_with(extra, SP_BASE)
+    }
+
+    /// Starts a server whose SAML SPs live at `sp_base` (ACS `{sp_base}/acs`).
+    pub fn start_with(extra: &str, sp_base: &str) -> Idp {
         let dir = tempfile::tempdir().expect("tmp");
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
         let cert_json = serde_json::to_string(&read("certs/sp-test.crt")).expect("json");
         let pub_json = serde_json::to_string(&read("certs/sp-test.pub")).expect("json");
         let settings = [
-            ("sp-py", sp_settings("")),
-            ("sp-py-signed", sp_settings(&format!(", \"signingCert\": {cert_json}"))),
+            ("sp-py", sp_settings(sp_base, "")),
+            ("sp-py-signed", sp_settings(sp_base, &format!(", \"signingCert\": {cert_json}"))),
             (
                 "sp-py-enc",
-                sp_settings(&format!(", \"encryptionCert\": {cert_json}, \"encryptionPublicKey\": {pub_json}")),
+                sp_settings(sp_base, &format!(", \"encryptionCert\": {cert_json}, \"encryptionPublicKey\": {pub_json}")),
             ),
-            ("sp-deny", sp_settings("")),
-            ("sp-kiosk", sp_settings("")),
+            ("sp-deny", sp_settings(sp_base, "")),
+            ("sp-kiosk", sp_settings(sp_base, "")),
         ];
         let mut sps = String::new();
         for (id, json) in settings {
             let f = dir.path().join(format!("{id}.json"));
             std::fs::write(&f, json).expect("write settings");
             sps.push_str(&format!(
-                "[[saml_sps]]\nclient_id = \"{id}\"\nname = \"{id}\"\ncallbacks = [\"{SP_BASE}/acs\", \"{SP_BASE}/acs2\"]\nsettings = \"{}\"\n\n",
+                "[[saml_sps]]\nclient_id = \"{id}\"\nname = \"{id}\"\ncallbacks = [\"{sp_base}/acs\", \"{sp_base}/acs2\"]\nsettings = \"{}\"\n\n",
                 f.display()
             ));
         }

@@ -1,0 +1,69 @@
+//! A real browser: headless Chromium (Debian's, driven by playwright-core) goes from an
+//! SP-initiated login at a python3-saml test SP to idpipe's login page, submits the password,
+//! and lands on the SP's ACS page showing the NameID python3-saml validated. The login page's
+//! screenshot is kept in `test-artifacts/login-page.png`.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use common::idp::*;
+use common::root;
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn chromium_sp_initiated_login_lands_on_the_sp_with_the_validated_name_id() {
+    let sp_port = free_port();
+    let sp_base = format!("http://127.0.0.1:{sp_port}");
+    let idp = Idp::start_with("", &sp_base);
+    let mut sp = Killed(
+        Command::new("python3")
+            .arg(root().join("tests/python/test_sp.py"))
+            .arg(format!("{}/samlp/metadata/sp-py", idp.base))
+            .arg(sp_port.to_string())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the test SP starts"),
+    );
+    let mut line = String::new();
+    BufReader::new(sp.0.stdout.take().expect("stdout")).read_line(&mut line).expect("ready line");
+    assert_eq!(line.trim(), "ready");
+    // The SP's login URL must start at the SP with the name `sp-py` configured at idpipe.
+    let artifacts = root().join("test-artifacts");
+    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
+    let shot = artifacts.join("login-page.png");
+    let _ = std::fs::remove_file(&shot);
+    let out = Command::new("node")
+        .arg(root().join("tests/browser/login.mjs"))
+        .arg(format!("{sp_base}/login"))
+        .args(["jane.doe@example.com", "jane-demo-password"])
+        .arg(&shot)
+        .current_dir(root().join("tests/browser"))
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert!(report.get("error").is_none(), "{report}\nserver log:\n{}", idp.log());
+    assert!(report["loginUrl"].as_str().is_some_and(|u| u.starts_with(&format!("{}/u/login?state=", idp.base))), "{report}");
+    assert_eq!(report["loginTitle"], "Log in");
+    assert_eq!(report["finalUrl"], format!("{sp_base}/acs"));
+    assert_eq!(report["nameid"], "auth0|5f7c8ec7c33c6c004bbafe82", "{report}");
+    assert_eq!(report["relay"], "browser-test");
+    assert!(report["body"].as_str().is_some_and(|b| b.contains("http://schemas.example.com/claims/plan: gold")), "{report}");
+    let session = report["cookies"].as_array().and_then(|c| c.iter().find(|c| c["name"] == "idpipe_session").cloned());
+    let session = session.expect("the browser holds the session cookie");
+    assert_eq!(session["httpOnly"], true);
+    assert_eq!(session["sameSite"], "Lax");
+    let png = std::fs::read(&shot).expect("screenshot kept");
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 5_000, "a real screenshot");
+}
