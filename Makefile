@@ -2,7 +2,7 @@
 APT_PACKAGES := libxmlsec1-dev libxml2-dev libclang-dev pkg-config libssl-dev xmlsec1 python3-pip chromium
 PY_PACKAGES := python3-saml==1.16.0 xmlsec==1.3.17 lxml==6.1.3 PyJWT[crypto]==2.15.1 cryptography==48.0.0 requests==2.34.2
 
-.PHONY: deps run demo test bench
+.PHONY: deps run demo test bench load
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -13,7 +13,10 @@ deps:
 	@[ -d tests/browser/node_modules/playwright-core ] || (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 
 run: deps
-	cargo run --release -- serve --config fixtures/tenant/demo.toml --listen 127.0.0.1:3000
+	cargo build --release
+	@python3 fixtures/tenant/consent_app.py http://127.0.0.1:3000 3001 & consent=$$!; \
+	trap "kill $$consent 2>/dev/null" EXIT INT TERM; \
+	./target/release/idpipe serve --config fixtures/tenant/demo.toml --listen 127.0.0.1:3000
 
 demo: deps
 	cargo build --release
@@ -29,3 +32,10 @@ test: deps
 
 bench: deps
 	cargo bench
+
+# Full SAML SSO round trips from a second process against the release server (figures in the README).
+load: deps
+	cargo build --release --bins --example sso_load
+	@mkdir -p var; rm -f var/load.sqlite*; ./target/release/idpipe serve --config fixtures/tenant/load.toml --listen 127.0.0.1:3100 >/dev/null 2>var/load-server.log & srv=$$!; \
+	trap "kill $$srv 2>/dev/null" EXIT INT TERM; sleep 1; \
+	for mode in sso login; do ./target/release/examples/sso_load --base http://127.0.0.1:3100 --mode $$mode --threads $${THREADS:-4} --seconds $${SECONDS_PER_MODE:-10}; done

@@ -35,7 +35,9 @@ fn chromium_sp_initiated_login_lands_on_the_sp_with_the_validated_name_id() {
             .expect("the test SP starts"),
     );
     let mut line = String::new();
-    BufReader::new(sp.0.stdout.take().expect("stdout")).read_line(&mut line).expect("ready line");
+    BufReader::new(sp.0.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("ready line");
     assert_eq!(line.trim(), "ready");
     // The SP's login URL must start at the SP with the name `sp-py` configured at idpipe.
     let artifacts = root().join("test-artifacts");
@@ -54,13 +56,25 @@ fn chromium_sp_initiated_login_lands_on_the_sp_with_the_validated_name_id() {
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
     assert!(report.get("error").is_none(), "{report}\nserver log:\n{}", idp.log());
-    assert!(report["loginUrl"].as_str().is_some_and(|u| u.starts_with(&format!("{}/u/login?state=", idp.base))), "{report}");
+    assert!(
+        report["loginUrl"]
+            .as_str()
+            .is_some_and(|u| u.starts_with(&format!("{}/u/login?state=", idp.base))),
+        "{report}"
+    );
     assert_eq!(report["loginTitle"], "Log in");
     assert_eq!(report["finalUrl"], format!("{sp_base}/acs"));
     assert_eq!(report["nameid"], "auth0|5f7c8ec7c33c6c004bbafe82", "{report}");
     assert_eq!(report["relay"], "browser-test");
-    assert!(report["body"].as_str().is_some_and(|b| b.contains("http://schemas.example.com/claims/plan: gold")), "{report}");
-    let session = report["cookies"].as_array().and_then(|c| c.iter().find(|c| c["name"] == "idpipe_session").cloned());
+    assert!(
+        report["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("http://schemas.example.com/claims/plan: gold")),
+        "{report}"
+    );
+    let session = report["cookies"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == "idpipe_session").cloned());
     let session = session.expect("the browser holds the session cookie");
     assert_eq!(session["httpOnly"], true);
     assert_eq!(session["sameSite"], "Lax");

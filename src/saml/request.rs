@@ -473,10 +473,14 @@ fn verify_embedded(xml: &str, request: &AuthnRequest, cert: &X509) -> Result<(),
     verify_xml_signature(xml, cert).map_err(RequestError::BadSignature)
 }
 
+/// IDs with their expiry, and the time of the last sweep of expired ones.
+type Seen = (HashMap<String, DateTime<Utc>>, Option<DateTime<Utc>>);
+
 /// Remembers request IDs until they expire, to refuse replays.
 #[derive(Debug, Default)]
 pub struct ReplayCache {
-    seen: Mutex<HashMap<String, DateTime<Utc>>>,
+    /// IDs with their expiry, and when expired entries were last swept.
+    seen: Mutex<Seen>,
 }
 
 impl ReplayCache {
@@ -487,9 +491,14 @@ impl ReplayCache {
 
     /// Records `id` until `until`; refuses it if it is already recorded and not expired.
     pub fn check_and_remember(&self, id: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), RequestError> {
-        let mut seen = self.seen.lock().map_err(|_| RequestError::Replayed(id.to_string()))?;
-        seen.retain(|_, exp| *exp > now);
-        if seen.contains_key(id) {
+        let mut guard = self.seen.lock().map_err(|_| RequestError::Replayed(id.to_string()))?;
+        let (seen, last_sweep) = &mut *guard;
+        // Why not on every call: a sweep is O(entries); under load once every 10 s is enough.
+        if last_sweep.is_none_or(|t| now - t > chrono::Duration::seconds(10)) {
+            seen.retain(|_, exp| *exp > now);
+            *last_sweep = Some(now);
+        }
+        if seen.get(id).is_some_and(|exp| *exp > now) {
             return Err(RequestError::Replayed(id.to_string()));
         }
         seen.insert(id.to_string(), until);

@@ -65,7 +65,10 @@ impl Idp {
             ("sp-py-signed", sp_settings(sp_base, &format!(", \"signingCert\": {cert_json}"))),
             (
                 "sp-py-enc",
-                sp_settings(sp_base, &format!(", \"encryptionCert\": {cert_json}, \"encryptionPublicKey\": {pub_json}")),
+                sp_settings(
+                    sp_base,
+                    &format!(", \"encryptionCert\": {cert_json}, \"encryptionPublicKey\": {pub_json}"),
+                ),
             ),
             ("sp-deny", sp_settings(sp_base, "")),
             ("sp-kiosk", sp_settings(sp_base, "")),

@@ -228,6 +228,30 @@ fn position(stack: &str, file: &str) -> Option<(u32, u32)> {
     Some((line, col))
 }
 
+/// The prelude and the warm-up compiled once per process to module bytecode. Why: parsing
+/// them from source in every sandbox was the largest cost of a sandbox (QuickJS's parser).
+fn builtin_bytecode() -> Result<(&'static [u8], &'static [u8]), String> {
+    type Compiled = Result<(Vec<u8>, Vec<u8>), String>;
+    static COMPILED: std::sync::OnceLock<Compiled> = std::sync::OnceLock::new();
+    let compiled = COMPILED.get_or_init(|| {
+        let runtime = Runtime::new().map_err(|e| e.to_string())?;
+        let ctx = Context::full(&runtime).map_err(|e| e.to_string())?;
+        ctx.with(|ctx| -> Result<(Vec<u8>, Vec<u8>), String> {
+            let compile = |name: &str, src: &str| -> Result<Vec<u8>, String> {
+                let m = Module::declare(ctx.clone(), name, src)
+                    .catch(&ctx)
+                    .map_err(|e| caught_message(e).0)?;
+                m.write(Default::default()).map_err(|e| e.to_string())
+            };
+            Ok((compile("idpipe:prelude", PRELUDE)?, compile("idpipe:warm-up", WARM_UP)?))
+        })
+    });
+    match compiled {
+        Ok((p, w)) => Ok((p.as_slice(), w.as_slice())),
+        Err(e) => Err(e.clone()),
+    }
+}
+
 /// One isolated script environment: its own runtime (memory limit, interrupt deadline) and one
 /// context with the prelude installed and the module evaluated. Used by one login, then dropped.
 struct Sandbox {
@@ -275,16 +299,18 @@ impl Inner {
         ctx.with(|ctx| -> Result<(), String> {
             let host = Function::new(ctx.clone(), host_call).map_err(|e| e.to_string())?;
             ctx.globals().set("__idpipe_host", host).map_err(|e| e.to_string())?;
-            ctx.eval::<(), _>(PRELUDE).catch(&ctx).map_err(|e| caught_message(e).0)?;
-            // SAFETY: the bytes were produced by `Module::write` of this same QuickJS build.
-            let module = unsafe { Module::load(ctx.clone(), &self.bytecode) }
-                .catch(&ctx)
-                .map_err(|e| caught_message(e).0)?;
-            let (_, promise) = module.eval().catch(&ctx).map_err(|e| caught_message(e).0)?;
-            promise.finish::<()>().catch(&ctx).map_err(|e| caught_message(e).0)?;
-            // Off the login path: build the api objects this sandbox will hand out. The sandbox is
-            // used by one login only, so nothing here can leak between logins.
-            ctx.eval::<(), _>(WARM_UP).catch(&ctx).map_err(|e| caught_message(e).0)?;
+            let (prelude, warm_up) = builtin_bytecode()?;
+            // Off the login path: the prelude, the action's module, then the api objects this
+            // sandbox will hand out. The sandbox is used by one login only, so nothing here can
+            // leak between logins.
+            for bytecode in [prelude, &self.bytecode, warm_up] {
+                // SAFETY: the bytes were produced by `Module::write` of this same QuickJS build.
+                let module = unsafe { Module::load(ctx.clone(), bytecode) }
+                    .catch(&ctx)
+                    .map_err(|e| caught_message(e).0)?;
+                let (_, promise) = module.eval().catch(&ctx).map_err(|e| caught_message(e).0)?;
+                promise.finish::<()>().catch(&ctx).map_err(|e| caught_message(e).0)?;
+            }
             Ok(())
         })?;
         Ok(Sandbox { ctx, runtime, deadline_ns })
