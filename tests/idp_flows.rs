@@ -309,7 +309,17 @@ fn logs_carry_request_ids_and_never_secrets() {
     let csrf = b.cookies["idpipe_csrf"].clone();
     let log = idp.log();
     assert!(log.contains("password login"), "{log}");
-    assert!(log.contains("request{id="), "request ids in spans: {log}");
+    // Structured: every line is a JSON object; request lines carry the request span with its id.
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let login = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "password login")
+        .expect("the password login is logged");
+    assert_eq!(login["span"]["path"], "/u/login");
+    assert!(login["span"]["id"].as_str().is_some_and(|id| id.len() == 16), "{login}");
     for secret in [
         "jane-demo-password",
         session.as_str(),

@@ -142,6 +142,7 @@ token_lifetime_seconds = 600
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
+            .env("IDPIPE_LOG_FORMAT", "json")
             .current_dir(root())
             .stdout(Stdio::piped())
             .stderr(log)
