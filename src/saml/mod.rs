@@ -12,7 +12,7 @@ pub mod request;
 pub mod response;
 pub mod settings;
 pub mod signing;
-mod xml;
+pub(crate) mod xml;
 
 pub use request::{AuthnRequest, RequestError};
 pub use response::{ResponseContext, StatusError, build_error_response, build_response};

@@ -348,39 +348,25 @@ pub fn build_error_response(
     error: &StatusError,
     now: DateTime<Utc>,
 ) -> Result<String, SamlError> {
-    check_xml_text("the status message", &error.message)?;
-    let id = new_id();
-    let now = saml_time(now);
-    let status = Status {
-        top: if error.requester {
-            ns::STATUS_REQUESTER
-        } else {
-            ns::STATUS_RESPONDER
-        },
-        second: error.second.as_deref(),
-        message: Some(&error.message),
-    };
-    let rp = ResponseParts {
+    let parts = StatusOnly {
         root: "samlp:Response",
-        id: &id,
         issuer,
         destination,
         in_response_to,
-        now: &now,
-        status: &status,
     };
-    let mut c = XmlWriter::new();
-    let at = write_response(&mut c, &rp, "");
-    let signature = signature_element(key, sig, dig, &id, c.out.as_bytes())?;
-    Ok(splice(&c.out, at, &signature))
+    build_status_only(&parts, key, sig, dig, Some(error), now)
 }
 
-/// Builds a signed `samlp:LogoutResponse` (Success, or the given error).
-#[allow(clippy::too_many_arguments)]
-pub fn build_logout_response(
-    issuer: &str,
-    destination: &str,
-    in_response_to: Option<&str>,
+/// A signed protocol response that carries only a status.
+struct StatusOnly<'a> {
+    root: &'a str,
+    issuer: &'a str,
+    destination: &'a str,
+    in_response_to: Option<&'a str>,
+}
+
+fn build_status_only(
+    p: &StatusOnly<'_>,
     key: &SigningKey,
     sig: SignatureAlgorithm,
     dig: DigestAlgorithm,
@@ -405,11 +391,11 @@ pub fn build_logout_response(
         },
     };
     let rp = ResponseParts {
-        root: "samlp:LogoutResponse",
+        root: p.root,
         id: &id,
-        issuer,
-        destination,
-        in_response_to,
+        issuer: p.issuer,
+        destination: p.destination,
+        in_response_to: p.in_response_to,
         now: &now,
         status: &status,
     };
@@ -417,4 +403,25 @@ pub fn build_logout_response(
     let at = write_response(&mut c, &rp, "");
     let signature = signature_element(key, sig, dig, &id, c.out.as_bytes())?;
     Ok(splice(&c.out, at, &signature))
+}
+
+/// Builds a signed `samlp:LogoutResponse` (Success, or the given error).
+#[allow(clippy::too_many_arguments)]
+pub fn build_logout_response(
+    issuer: &str,
+    destination: &str,
+    in_response_to: Option<&str>,
+    key: &SigningKey,
+    sig: SignatureAlgorithm,
+    dig: DigestAlgorithm,
+    error: Option<&StatusError>,
+    now: DateTime<Utc>,
+) -> Result<String, SamlError> {
+    let parts = StatusOnly {
+        root: "samlp:LogoutResponse",
+        issuer,
+        destination,
+        in_response_to,
+    };
+    build_status_only(&parts, key, sig, dig, error, now)
 }

@@ -143,16 +143,10 @@ pub async fn login_submit(State(state): State<AppState>, ClientIp(ip): ClientIp,
         Err(r) => return r,
     };
     let username = f.username.trim().to_string();
+    // The form again, with the username kept and a message.
+    let again = |msg: &str, status| render(&state, &headers, &p, &f.state, &username, Some(msg), status);
     if username.is_empty() || f.password.is_empty() || username.len() > 256 || f.password.len() > 1024 {
-        return render(
-            &state,
-            &headers,
-            &p,
-            &f.state,
-            &username,
-            Some("Enter your username and password."),
-            StatusCode::BAD_REQUEST,
-        );
+        return again("Enter your username and password.", StatusCode::BAD_REQUEST);
     }
     let st = state.clone();
     let (u, pw) = (username.clone(), f.password);
@@ -174,25 +168,12 @@ pub async fn login_submit(State(state): State<AppState>, ClientIp(ip): ClientIp,
         LoginCheck::Ok(u) => *u,
         LoginCheck::Invalid => {
             tracing::info!(%ip, "wrong username or password");
-            return render(
-                &state,
-                &headers,
-                &p,
-                &f.state,
-                &username,
-                Some("Wrong username or password."),
-                StatusCode::UNAUTHORIZED,
-            );
+            return again("Wrong username or password.", StatusCode::UNAUTHORIZED);
         }
         LoginCheck::Locked(_) => {
             tracing::warn!(%ip, "login to a locked account");
-            return render(
-                &state,
-                &headers,
-                &p,
-                &f.state,
-                &username,
-                Some("Your account has been blocked after multiple consecutive login attempts. Try again later."),
+            return again(
+                "Your account has been blocked after multiple consecutive login attempts. Try again later.",
                 StatusCode::TOO_MANY_REQUESTS,
             );
         }

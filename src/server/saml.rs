@@ -25,15 +25,18 @@ fn sp<'a>(state: &'a AppState, client_id: &str) -> Result<&'a SamlSp, Response> 
     })
 }
 
-fn signing_cert(sp: &SamlSp) -> Result<Option<openssl::x509::X509>, Response> {
-    crate::saml::settings::request_signing_cert(&sp.settings, &Default::default()).map_err(|e| {
+/// The SP and the certificate its requests must be signed with (if its settings name one).
+fn sp_and_cert<'a>(state: &'a AppState, client_id: &str) -> Result<(&'a SamlSp, Option<openssl::x509::X509>), Response> {
+    let sp = sp(state, client_id)?;
+    let cert = crate::saml::settings::request_signing_cert(&sp.settings, &Default::default()).map_err(|e| {
         tracing::error!(error = %e, client_id = %sp.client_id, "the SP's signing certificate is invalid");
         error_page(
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",
             "The application's SAML settings are invalid.",
         )
-    })
+    })?;
+    Ok((sp, cert))
 }
 
 fn rules(state: &AppState) -> IntakeRules {
@@ -126,8 +129,8 @@ pub async fn sso_redirect(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let sp = match sp(&state, &client_id) {
-        Ok(s) => s,
+    let (sp, cert) = match sp_and_cert(&state, &client_id) {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let raw = raw.unwrap_or_default();
@@ -138,10 +141,6 @@ pub async fn sso_redirect(
         tracing::info!(client_id = %client_id, "IdP-initiated login");
         return start(&state, sp, None, rs, http, &headers).await;
     }
-    let cert = match signing_cert(sp) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     match crate::saml::request::parse_redirect(&raw, cert.as_ref(), rules(&state)) {
         Ok(intake) => start(&state, sp, Some(intake), None, http, &headers).await,
         Err(e) => refused(&e),
@@ -156,18 +155,14 @@ pub async fn sso_post(
     headers: HeaderMap,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    let sp = match sp(&state, &client_id) {
-        Ok(s) => s,
+    let (sp, cert) = match sp_and_cert(&state, &client_id) {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let rs = f.get("RelayState").cloned();
     let http = flow::http_event("POST", &headers, ip, Map::new());
     let Some(req) = f.get("SAMLRequest") else {
         return start(&state, sp, None, rs, http, &headers).await;
-    };
-    let cert = match signing_cert(sp) {
-        Ok(c) => c,
-        Err(r) => return r,
     };
     match crate::saml::request::parse_post(req, rs, cert.as_ref(), rules(&state)) {
         Ok(intake) => start(&state, sp, Some(intake), None, http, &headers).await,
@@ -250,8 +245,8 @@ pub async fn slo_redirect(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let sp = match sp(&state, &client_id) {
-        Ok(s) => s,
+    let (sp, cert) = match sp_and_cert(&state, &client_id) {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let raw = raw.unwrap_or_default();
@@ -260,10 +255,6 @@ pub async fn slo_redirect(
         let rs = q.get("RelayState").and_then(Value::as_str).map(str::to_string);
         return finish_logout(&state, sp, &headers, None, rs);
     }
-    let cert = match signing_cert(sp) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     match crate::saml::request::parse_logout_redirect(&raw, cert.as_ref(), rules(&state)) {
         Ok(i) => finish_logout(&state, sp, &headers, Some(i), None),
         Err(e) => refused(&e),
@@ -279,17 +270,13 @@ pub async fn slo_post(
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
     debug_assert_eq!(method, Method::POST);
-    let sp = match sp(&state, &client_id) {
-        Ok(s) => s,
+    let (sp, cert) = match sp_and_cert(&state, &client_id) {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let rs = f.get("RelayState").cloned();
     let Some(req) = f.get("SAMLRequest") else {
         return finish_logout(&state, sp, &headers, None, rs);
-    };
-    let cert = match signing_cert(sp) {
-        Ok(c) => c,
-        Err(r) => return r,
     };
     match crate::saml::request::parse_logout_post(req, rs, cert.as_ref(), rules(&state)) {
         Ok(i) => finish_logout(&state, sp, &headers, Some(i), None),

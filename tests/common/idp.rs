@@ -2,7 +2,7 @@
 //! demo users, actions), a fresh SQLite file, a free port; and a tiny cookie-keeping client.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
@@ -169,27 +169,7 @@ token_lifetime_seconds = 600
     /// Runs a python driver with a JSON job (the IdP base URL added); returns its JSON output.
     pub fn python(&self, script: &str, mut job: Value) -> Value {
         job["idp_base"] = self.base.clone().into();
-        let mut child = Command::new("python3")
-            .arg(root().join("tests/python").join(script))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("python3 runs");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(job.to_string().as_bytes())
-            .expect("write job");
-        let out = child.wait_with_output().expect("python3 finishes");
-        assert!(
-            out.status.success(),
-            "{script} crashed: {}\nserver log:\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            self.log()
-        );
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{script}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+        super::run_python(script, &job, &format!("server log:\n{}", self.log()))
     }
 }
 
@@ -212,6 +192,7 @@ impl Page {
             self.body[start..end]
                 .replace("&amp;", "&")
                 .replace("&quot;", "\"")
+                .replace("&#34;", "\"")
                 .replace("&#39;", "'")
                 .replace("&lt;", "<")
                 .replace("&gt;", ">"),

@@ -133,10 +133,11 @@ pub fn xpath(xml: &str, expr: &str) -> Vec<String> {
     ctx.findnodes(expr, None).expect("xpath").iter().map(|n| n.get_content()).collect()
 }
 
-/// Runs python3-saml as the SP on a job; returns its JSON verdict.
-pub fn python_sp(job: &Value) -> Value {
+/// Runs `tests/python/{script}` with a JSON job on stdin; returns its JSON output. `context` is
+/// added to the failure message (e.g. a server's log).
+pub fn run_python(script: &str, job: &Value, context: &str) -> Value {
     let mut child = Command::new("python3")
-        .arg(root().join("tests/python/sp_check.py"))
+        .arg(root().join("tests/python").join(script))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -151,8 +152,13 @@ pub fn python_sp(job: &Value) -> Value {
     let out = child.wait_with_output().expect("python3 finishes");
     assert!(
         out.status.success(),
-        "python3-saml crashed: {}",
+        "{script} crashed: {}\n{context}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("json verdict")
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{script}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// Runs python3-saml as the SP on a job; returns its JSON verdict.
+pub fn python_sp(job: &Value) -> Value {
+    run_python("sp_check.py", job, "")
 }
