@@ -330,3 +330,41 @@ fn logs_carry_request_ids_and_never_secrets() {
         assert!(!log.contains(secret), "the log leaks '{secret}'");
     }
 }
+
+#[test]
+fn prompt_none_sso_and_interaction_required() {
+    let idp = Idp::start("");
+    let base = &idp.base;
+    let mut b = Browser::new();
+    // RFC 7636 appendix B challenge (public client: PKCE is required).
+    let authorize = |extra: &str| {
+        format!(
+            "{base}/authorize?client_id=spa&response_type=code&redirect_uri={APP_CALLBACK}&state=st&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256{extra}"
+        )
+    };
+    // No session: prompt=none fails at once.
+    let p = b.get(&authorize("&prompt=none&scope=openid"));
+    assert_eq!(query(&p.location.expect("redirect"))["error"], "login_required");
+    // Log in once.
+    let (url, page) = b.follow(base, &authorize("&scope=openid"));
+    assert!(url.contains("/u/login"), "{url}");
+    let p = b.login(base, &page, "jane.doe@example.com", "jane-demo-password");
+    assert!(query(&p.location.expect("redirect")).contains_key("code"));
+    // SSO silently.
+    let p = b.get(&authorize("&prompt=none&scope=openid"));
+    let q = query(&p.location.expect("redirect"));
+    assert!(q.contains_key("code"), "{q:?}");
+    assert_eq!(q["state"], "st");
+    // An action that redirects (fixtures/e2e/step-up.js) under prompt=none: the pipeline refuses the
+    // redirect (canRedirect() is false), the app gets an error, the browser never sees the step-up page.
+    let p = b.get(&authorize("&prompt=none&scope=openid%20stepup"));
+    let q = query(&p.location.expect("redirect"));
+    assert_eq!(q["error"], "access_denied", "{q:?}");
+    assert!(q["error_description"].contains("prompt=none"), "{q:?}");
+    // Without prompt=none the same request goes to the step-up page.
+    let p = b.get(&authorize("&scope=openid%20stepup"));
+    assert!(p.location.expect("redirect").starts_with("https://stepup.example.com/check?state="));
+    // prompt=login ignores the session.
+    let p = b.get(&authorize("&prompt=login&scope=openid"));
+    assert!(p.location.expect("redirect").starts_with("/u/login?state="));
+}

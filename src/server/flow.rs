@@ -280,8 +280,22 @@ pub async fn run(state: &AppState, request: LoginRequest, http: event::Request, 
 pub fn deliver(state: &AppState, s: Suspended) -> Response {
     let Suspended { request, tx, mut session } = s;
     log_trace(&tx.outcome);
+    let passive = match &request {
+        LoginRequest::Saml(s) => s.is_passive,
+        LoginRequest::Oidc(o) => o.prompt.as_deref() == Some("none"),
+    };
     match tx.status() {
         Status::Suspended => match &tx.suspension {
+            // prompt=none / IsPassive: the user cannot be shown anything.
+            Some(_) if passive => {
+                let f = Failure {
+                    kind: crate::pipeline::outcome::FailureKind::Validation,
+                    code: "interaction_required".into(),
+                    description: "The login needs the user's interaction (an action redirected or asked for MFA).".into(),
+                    action: None,
+                };
+                deliver_failure(state, &request, &f, None)
+            }
             Some(Suspension::Redirect { url, .. }) => {
                 let key = format!("continue:{}", tx.resume_state);
                 let url = url.clone();
@@ -471,7 +485,9 @@ pub fn deliver_failure(state: &AppState, request: &LoginRequest, f: &Failure, se
         LoginRequest::Saml(s) => {
             let mut status = saml::denied_status(f);
             match f.code.as_str() {
-                "login_required" => status.second = Some("urn:oasis:names:tc:SAML:2.0:status:NoPassive".into()),
+                "login_required" | "interaction_required" if s.is_passive => {
+                    status.second = Some("urn:oasis:names:tc:SAML:2.0:status:NoPassive".into());
+                }
                 "interaction_required" => status.second = Some(saml::ns::STATUS_AUTHN_FAILED.into()),
                 _ => {}
             }

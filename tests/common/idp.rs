@@ -92,7 +92,7 @@ users_file = "{users}"
 action_timeout_ms = 5000
 
 [actions]
-post-login = ["{a1}", "{a2}", "{a3}", "{a4}", "{a5}"]
+post-login = ["{a1}", "{a2}", "{a3}", "{a4}", "{a5}", "{a6}"]
 
 [secrets]
 CONSENT_SECRET = "s3cr3t-shared-with-consent-app"
@@ -132,6 +132,7 @@ token_lifetime_seconds = 600
             a3 = p("fixtures/tenant/consent.js"),
             a4 = p("fixtures/e2e/deny-client.js"),
             a5 = p("fixtures/e2e/session-policy.js"),
+            a6 = p("fixtures/e2e/step-up.js"),
         );
         let cfg = dir.path().join("tenant.toml");
         std::fs::write(&cfg, toml).expect("write tenant");
