@@ -364,7 +364,19 @@ fn prompt_none_sso_and_interaction_required() {
     // Without prompt=none the same request goes to the step-up page.
     let p = b.get(&authorize("&scope=openid%20stepup"));
     assert!(p.location.expect("redirect").starts_with("https://stepup.example.com/check?state="));
-    // prompt=login ignores the session.
-    let p = b.get(&authorize("&prompt=login&scope=openid"));
-    assert!(p.location.expect("redirect").starts_with("/u/login?state="));
+    // prompt=login ignores the session; the new password login replaces it (no session fixation).
+    let old_session = b.cookies["idpipe_session"].clone();
+    let (url, page) = b.follow(base, &authorize("&prompt=login&scope=openid"));
+    assert!(url.contains("/u/login?state="), "{url}");
+    let p = b.login(base, &page, "jane.doe@example.com", "jane-demo-password");
+    assert!(query(&p.location.expect("redirect")).contains_key("code"));
+    assert_ne!(b.cookies["idpipe_session"], old_session);
+    let mut stale = Browser::new();
+    stale.cookies.insert("idpipe_session".into(), old_session);
+    let p = stale.get(&authorize("&prompt=none&scope=openid"));
+    assert_eq!(
+        query(&p.location.expect("redirect"))["error"],
+        "login_required",
+        "the old session ended"
+    );
 }

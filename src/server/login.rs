@@ -184,6 +184,12 @@ pub async fn login_submit(State(state): State<AppState>, ClientIp(ip): ClientIp,
         Ok(None) => return expired(),
         Err(e) => return store_failure(&e),
     }
+    // A password login always starts a new session (no fixation): an older one of this browser ends.
+    if let Some(old) = cookie(&headers, super::SESSION_COOKIE)
+        && let Err(e) = state.store.delete_session(&super::hash_secret(&old))
+    {
+        return store_failure(&e);
+    }
     tracing::info!(user_id = %user.user_id, client_id = %p.request.client_id(), "password login");
     let session = flow::new_session(&state, &user.user_id);
     flow::run(&state, p.request, p.http, user, session).await
