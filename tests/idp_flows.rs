@@ -229,6 +229,14 @@ fn bad_input_gets_a_clear_error_never_a_500() {
     // ACS URL not among the SP's callbacks: an error page, no open redirect.
     let evil = redirect_query(&authn_request("_evil1", "https://evil.example.com/acs"));
     refused(&b.get(&format!("{base}/samlp/sp-py?{evil}")), 400, "not an allowed callback URL");
+    // A Destination that is not this endpoint.
+    let elsewhere =
+        authn_request("_dest1", &format!("{SP_BASE}/acs")).replace(" Version=", " Destination=\"https://other.example.com/sso\" Version=");
+    refused(
+        &b.get(&format!("{base}/samlp/sp-py?{}", redirect_query(&elsewhere))),
+        400,
+        "Destination",
+    );
     // A registered non-default ACS is used.
     let good = redirect_query(&authn_request("_good1", &format!("{SP_BASE}/acs2")));
     let p = b.get(&format!("{base}/samlp/sp-py?{good}"));
@@ -379,4 +387,39 @@ fn prompt_none_sso_and_interaction_required() {
         "login_required",
         "the old session ended"
     );
+}
+
+#[test]
+fn a_logout_request_without_the_cookie_ends_the_session_named_by_its_session_index() {
+    let idp = Idp::start("");
+    let mut b = Browser::new();
+    let page = saml_login(&idp, &mut b, "sp-py", "jane.doe@example.com", "jane-demo-password");
+    let xml = saml_response(&page);
+    let at = xml.find("SessionIndex=\"").expect("SessionIndex") + "SessionIndex=\"".len();
+    let sid = &xml[at..at + xml[at..].find('"').expect("end")];
+    // SSO works before the logout.
+    assert_eq!(b.get(&format!("{}/samlp/sp-py", idp.base)).status, 200);
+    // A cross-site HTTP-POST LogoutRequest: the SameSite=Lax cookie does not come along.
+    let lr = format!(
+        "<samlp:LogoutRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" \
+ID=\"_lo1\" Version=\"2.0\" IssueInstant=\"{}\"><saml:Issuer>{SP_BASE}/metadata</saml:Issuer>\
+<saml:NameID>auth0|5f7c8ec7c33c6c004bbafe82</saml:NameID><samlp:SessionIndex>{sid}</samlp:SessionIndex></samlp:LogoutRequest>",
+        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ")
+    );
+    let out = Browser::new().post(
+        &format!("{}/samlp/sp-py/logout", idp.base),
+        &[("SAMLRequest", &B64.encode(&lr)), ("RelayState", "rs")],
+    );
+    assert_eq!(out.status, 200, "{}", out.body);
+    let resp = saml_response(&out);
+    assert!(
+        resp.starts_with("<samlp:LogoutResponse") && resp.contains("InResponseTo=\"_lo1\""),
+        "{resp}"
+    );
+    assert!(resp.contains("status:Success"));
+    assert_eq!(out.field("RelayState").as_deref(), Some("rs"));
+    // The browser's session is gone: the next SSO needs the password.
+    let next = b.get(&format!("{}/samlp/sp-py", idp.base));
+    assert_eq!(next.status, 303);
+    assert!(next.location.expect("login").starts_with("/u/login"));
 }

@@ -78,6 +78,15 @@ async fn start(
         None => (None, None, None, false, false, relay_state),
         Some(i) => {
             let r = i.request;
+            // A request meant for another endpoint (e.g. a signed one forwarded here) is refused.
+            let ours = format!("{}/samlp/{}", state.tenant.base_url, sp.client_id);
+            if let Some(d) = r.destination.as_deref().filter(|d| *d != ours) {
+                return error_page(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_saml_request",
+                    &format!("The AuthnRequest's Destination '{d}' is not this endpoint ({ours})."),
+                );
+            }
             let now = rules(state).now;
             let until = now + chrono::Duration::seconds(crate::saml::request::DEFAULT_MAX_AGE_SECONDS * 2);
             if let Err(e) = state.replay.check_and_remember(&r.id, until, now) {
@@ -187,6 +196,14 @@ fn finish_logout(state: &AppState, sp: &SamlSp, headers: &HeaderMap, intake: Opt
         && let Err(e) = state.store.delete_session(&hash_secret(&raw))
     {
         return store_failure(&e);
+    }
+    // The SessionIndex names the session even when the cookie did not come along (a cross-site
+    // POST does not carry a SameSite=Lax cookie). It is a random value only that SP received.
+    if let Some(sid) = intake.as_ref().and_then(|i| i.request.session_index.as_deref()) {
+        match state.store.delete_session_by_sid(sid) {
+            Ok(ended) => tracing::info!(client_id = %sp.client_id, ended, "LogoutRequest SessionIndex"),
+            Err(e) => return store_failure(&e),
+        }
     }
     let clear = set_cookie(SESSION_COOKIE, "", Some(0), state.secure_cookies());
     let callback = logout_callback(sp);

@@ -131,6 +131,9 @@ pub trait SessionStore: Send + Sync {
     fn session(&self, id_hash: &str, now_ms: i64) -> Result<Option<SessionRecord>, StoreError>;
     /// Ends a session.
     fn delete_session(&self, id_hash: &str) -> Result<(), StoreError>;
+    /// Ends the session with this public id (a LogoutRequest's SessionIndex, which reaches the
+    /// IdP without the cookie on a cross-site POST). Returns whether one ended.
+    fn delete_session_by_sid(&self, sid: &str) -> Result<bool, StoreError>;
 }
 
 /// Short-lived server-side records of a login in progress (the pending protocol request, keyed

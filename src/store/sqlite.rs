@@ -65,6 +65,8 @@ const MIGRATIONS: &[&str] = &[
         used INTEGER NOT NULL DEFAULT 0,
         refresh_family TEXT
      );",
+    "ALTER TABLE sessions ADD COLUMN sid TEXT;
+     CREATE INDEX sessions_sid ON sessions(sid);",
 ];
 
 /// SQLite-backed store.
@@ -299,8 +301,14 @@ impl SessionStore for SqliteStore {
         let json = serde_json::to_string(record).map_err(corrupt)?;
         let c = self.lock()?;
         c.execute(
-            "INSERT OR REPLACE INTO sessions (id_hash, user_id, record, expires_at) VALUES (?1, ?2, ?3, ?4)",
-            params![id_hash, record.user_id, json, record.expires_at.min(record.idle_expires_at)],
+            "INSERT OR REPLACE INTO sessions (id_hash, user_id, record, expires_at, sid) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                id_hash,
+                record.user_id,
+                json,
+                record.expires_at.min(record.idle_expires_at),
+                record.sid
+            ],
         )?;
         Ok(())
     }
@@ -326,6 +334,11 @@ impl SessionStore for SqliteStore {
         let c = self.lock()?;
         c.execute("DELETE FROM sessions WHERE id_hash = ?1", [id_hash])?;
         Ok(())
+    }
+
+    fn delete_session_by_sid(&self, sid: &str) -> Result<bool, StoreError> {
+        let c = self.lock()?;
+        Ok(c.execute("DELETE FROM sessions WHERE sid = ?1", [sid])? > 0)
     }
 }
 
