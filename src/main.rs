@@ -72,7 +72,7 @@ enum UserCommand {
     /// Adds a user; the password is read from the first line of stdin (never from arguments).
     Add {
         /// The SQLite database file (created and migrated if needed).
-        #[arg(long, default_value = "idpipe.db")]
+        #[arg(long, default_value = "idpipe.sqlite")]
         db: PathBuf,
         /// Login name.
         #[arg(long)]

@@ -219,3 +219,51 @@ fn the_cli_adds_users_with_the_password_from_stdin() {
     assert_eq!(dup.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&dup.stderr).contains("already exists"));
 }
+
+#[test]
+fn sessions_flows_codes_and_the_sweep_of_expired_records() {
+    use idpipe::store::{CodeRedemption, CodeStore, FlowStore, Maintenance, SessionRecord, SessionStore};
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = SqliteStore::open(&dir.path().join("s.sqlite")).expect("open");
+    let session = |sid: &str, exp: i64| SessionRecord {
+        sid: sid.into(),
+        user_id: "auth0|1".into(),
+        created_at: 0,
+        last_seen: 0,
+        expires_at: exp,
+        idle_expires_at: exp,
+        persistent: true,
+        metadata: Default::default(),
+        methods: vec![],
+        clients: vec![],
+    };
+    s.put_session("h-old", &session("sid-old", 1_000)).expect("put");
+    s.put_session("h-live", &session("sid-live", 9_000)).expect("put");
+    assert_eq!(s.session("h-live", 2_000).expect("get").map(|r| r.sid), Some("sid-live".into()));
+    assert_eq!(s.session("h-old", 2_000).expect("get"), None, "expired sessions are not returned");
+    // Flows: read without consuming, then take once.
+    s.put_flow("k", "v", 5_000).expect("flow");
+    assert_eq!(s.flow("k", 2_000).expect("flow").as_deref(), Some("v"));
+    assert_eq!(s.take_flow("k", 2_000).expect("take").as_deref(), Some("v"));
+    assert_eq!(s.take_flow("k", 2_000).expect("take"), None);
+    // Codes: single use; a replay reports the family to revoke.
+    s.put_code("c", "{}", 5_000).expect("code");
+    s.set_code_family("c", "fam").expect("family");
+    assert_eq!(s.redeem_code("c", 2_000).expect("redeem"), CodeRedemption::Fresh("{}".into()));
+    assert_eq!(
+        s.redeem_code("c", 2_000).expect("redeem"),
+        CodeRedemption::Reused(Some("fam".into()))
+    );
+    s.put_code("late", "{}", 1_500).expect("code");
+    assert_eq!(s.redeem_code("late", 2_000).expect("redeem"), CodeRedemption::Unknown);
+    // A session ends by its public id too (SLO's SessionIndex).
+    s.put_session("h-slo", &session("sid-slo", 9_000)).expect("put");
+    assert!(s.delete_session_by_sid("sid-slo").expect("delete"));
+    assert!(!s.delete_session_by_sid("sid-slo").expect("delete"));
+    // The sweep removes the expired rows and keeps the live ones.
+    s.put_session("h-old2", &session("sid-old2", 1_000)).expect("put");
+    s.put_flow("old-flow", "v", 1_000).expect("flow");
+    assert!(s.sweep_expired(2_000).expect("sweep") >= 2);
+    assert_eq!(s.sweep_expired(2_000).expect("sweep"), 0, "nothing left to sweep");
+    assert!(s.session("h-live", 2_000).expect("get").is_some());
+}

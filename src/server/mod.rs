@@ -278,6 +278,21 @@ pub async fn serve(tenant: Tenant, listen: SocketAddr) -> Result<(), ServerError
     tracing::info!(%addr, tenant = %state.tenant.name, database = %path.display(), "listening");
     // The first stdout line tells scripts and tests where the server is.
     println!("idpipe listening on http://{addr}");
+    // Housekeeping: expired sessions, flows, codes, cache records and refresh tokens go every 10 min.
+    let sweeper = state.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            every.tick().await;
+            let s = sweeper.clone();
+            match tokio::task::spawn_blocking(move || s.store.sweep_expired(now_ms(&s))).await {
+                Ok(Ok(n)) if n > 0 => tracing::info!(rows = n, "expired records deleted"),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "sweeping expired records failed"),
+                Err(e) => tracing::error!(error = %e, "the sweeper task failed"),
+            }
+        }
+    });
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("stopped");

@@ -168,10 +168,20 @@ pub trait CodeStore: Send + Sync {
     fn set_code_family(&self, code_hash: &str, family: &str) -> Result<(), StoreError>;
 }
 
-/// Everything the server persists. Implemented for any type that implements all the parts.
-pub trait Store: UserStore + TransactionStore + SessionStore + FlowStore + CodeStore + RefreshTokenStore + ActionCache {}
+/// Housekeeping.
+pub trait Maintenance: Send + Sync {
+    /// Deletes what has expired (sessions, flows, transactions, codes a day after expiry, cache
+    /// records, refresh tokens past their absolute expiry); returns how many rows went.
+    fn sweep_expired(&self, now_ms: i64) -> Result<u64, StoreError>;
+}
 
-impl<T: UserStore + TransactionStore + SessionStore + FlowStore + CodeStore + RefreshTokenStore + ActionCache> Store for T {}
+/// Everything the server persists. Implemented for any type that implements all the parts.
+pub trait Store:
+    UserStore + TransactionStore + SessionStore + FlowStore + CodeStore + RefreshTokenStore + ActionCache + Maintenance
+{
+}
+
+impl<T: UserStore + TransactionStore + SessionStore + FlowStore + CodeStore + RefreshTokenStore + ActionCache + Maintenance> Store for T {}
 
 /// Applies metadata changes (`null` removes) to a metadata object.
 pub(crate) fn apply_changes(changes: &Map<String, Value>, target: &mut Map<String, Value>) {

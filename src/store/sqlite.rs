@@ -8,8 +8,8 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
-    CodeRedemption, CodeStore, FlowStore, LockoutPolicy, LoginCheck, SessionRecord, SessionStore, StoreError, TransactionStore, UserStore,
-    apply_changes,
+    CodeRedemption, CodeStore, FlowStore, LockoutPolicy, LoginCheck, Maintenance, SessionRecord, SessionStore, StoreError,
+    TransactionStore, UserStore, apply_changes,
 };
 use crate::oidc::refresh::{RefreshRecord, RefreshTokenStore};
 use crate::pipeline::cache::{ActionCache, CacheError, MAX_RECORDS_PER_SCOPE, StoredRecord};
@@ -339,6 +339,28 @@ impl SessionStore for SqliteStore {
     fn delete_session_by_sid(&self, sid: &str) -> Result<bool, StoreError> {
         let c = self.lock()?;
         Ok(c.execute("DELETE FROM sessions WHERE sid = ?1", [sid])? > 0)
+    }
+}
+
+impl Maintenance for SqliteStore {
+    fn sweep_expired(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let mut c = self.lock()?;
+        let tx = c.transaction()?;
+        let mut n = 0;
+        n += tx.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now_ms])?;
+        n += tx.execute("DELETE FROM flows WHERE expires_at <= ?1", [now_ms])?;
+        n += tx.execute("DELETE FROM transactions WHERE expires_at <= ?1", [now_ms])?;
+        n += tx.execute("DELETE FROM actions_cache WHERE expires_at <= ?1", [now_ms])?;
+        n += tx.execute(
+            "DELETE FROM authorization_codes WHERE expires_at <= ?1",
+            [now_ms - 24 * 3600 * 1000],
+        )?;
+        n += tx.execute(
+            "DELETE FROM refresh_tokens WHERE json_extract(record, '$.expires_at') <= ?1",
+            [now_ms],
+        )?;
+        tx.commit()?;
+        Ok(n as u64)
     }
 }
 
