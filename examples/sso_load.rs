@@ -134,7 +134,7 @@ ID=\"_load_{thread}_{n}_{}\" Version=\"2.0\" IssueInstant=\"{}\" AssertionConsum
 fn round_trip(a: &Args, b: &mut Browser, n: u64, thread: usize) -> Result<bool, String> {
     let sso = format!("{}/samlp/{}?{}", a.base, a.client, authn_request_query(a, n, thread));
     let mut page = b.get(&sso)?;
-    if page.status == 303 {
+    if page.status == 302 {
         let loc = page.location.clone().unwrap_or_default();
         let login = b.get(&format!("{}{loc}", a.base))?;
         let (state, csrf) = (field(&login.body, "state"), field(&login.body, "_csrf"));

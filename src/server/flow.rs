@@ -3,7 +3,7 @@
 //! then the SAML or OIDC issuer.
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::pages;
@@ -178,7 +178,7 @@ pub async fn begin(state: &AppState, request: LoginRequest, http: event::Request
     {
         return store_failure(&e);
     }
-    Redirect::to(&format!("/u/login?state={key}")).into_response()
+    super::found(&format!("/u/login?state={key}"))
 }
 
 /// A session for a user who just authenticated with a password.
@@ -306,7 +306,7 @@ pub fn deliver(state: &AppState, s: Suspended) -> Response {
                 if let Err(e) = state.store.put_flow(&key, &json, now_ms(state) + FLOW_LIFETIME_MS) {
                     return store_failure(&e);
                 }
-                Redirect::to(&url).into_response()
+                super::found(&url)
             }
             _ => {
                 // MFA and custom prompts need pages the server does not have yet (README).
@@ -527,7 +527,7 @@ pub fn oidc_redirect(redirect_uri: &str, response_mode: &str, fields: &[(&str, &
             q.append_pair(k, v);
         }
     }
-    let mut r = Redirect::to(url.as_str()).into_response();
+    let mut r = super::found(url.as_str());
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }

@@ -174,6 +174,18 @@ pub fn set_cookie(name: &str, value: &str, max_age: Option<i64>, secure: bool) -
     HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
 }
 
+/// A `302 Found` redirect (what the hosted service sends; `Location` as given).
+pub fn found(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(v) => (StatusCode::FOUND, [(header::LOCATION, v)]).into_response(),
+        Err(_) => error_page(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "The redirect target is not a valid URL.",
+        ),
+    }
+}
+
 /// SHA-256 hex of a secret (session ids and codes are stored hashed).
 pub fn hash_secret(s: &str) -> String {
     hex::encode(openssl::sha::sha256(s.as_bytes()))

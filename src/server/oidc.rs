@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{Query, RawForm, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
@@ -532,7 +532,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, Query(q):
                 Some(s) => url::Url::parse_with_params(url, &[("state", s)]).map_or(url.clone(), |u| u.to_string()),
                 None => url.clone(),
             };
-            Redirect::to(&target).into_response()
+            super::found(&target)
         }
         (Some(url), _) => {
             let mut r = error_page(

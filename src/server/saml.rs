@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use axum::Form;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use serde_json::{Map, Value};
 
 use super::flow::{self, LoginRequest, SamlLogin};
@@ -247,7 +247,7 @@ fn finish_logout(state: &AppState, sp: &SamlSp, headers: &HeaderMap, intake: Opt
                     Err(_) => u,
                 };
             }
-            Redirect::to(&u).into_response()
+            super::found(&u)
         }
         (_, None) => pages::html(StatusCode::OK, &pages::logged_out_page()),
     };
