@@ -386,6 +386,9 @@ pub fn load(path: &Path) -> Result<Tenant, ConfigError> {
         for u in &c.redirect_uris {
             http_url(u).map_err(|r| invalid(&key("redirect_uris"), r))?;
         }
+        for u in &c.allowed_logout_urls {
+            http_url(u).map_err(|r| invalid(&key("allowed_logout_urls"), r))?;
+        }
         if saml_sps.contains_key(&c.client_id) || oidc_clients.contains_key(&c.client_id) {
             return Err(invalid(&key("client_id"), format!("duplicate client id '{}'", c.client_id)));
         }

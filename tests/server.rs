@@ -123,6 +123,18 @@ fn a_wrong_config_fails_at_start_up_with_file_key_and_reason() {
             "name = \"x\"\nbase_url = \"http://a\"\nsigning_key = \"certs/idp-test.key\"\nsigning_cert = \"certs/idp-test.crt\"\n[actions]\npost-login = [\"fixtures/actions/nope.js\"]\n",
             "actions.post-login",
         ),
+        (
+            "name = \"x\"\nbase_url = \"http://a\"\nsigning_key = \"certs/idp-test.key\"\nsigning_cert = \"certs/idp-test.crt\"\n[[users]]\nusername = \"a\"\npassword_hash = \"plain-text\"\n",
+            "users[0].password_hash",
+        ),
+        (
+            "name = \"x\"\nbase_url = \"http://a\"\nsigning_key = \"certs/idp-test.key\"\nsigning_cert = \"certs/idp-test.crt\"\n[login]\nmax_failed_attempts = 0\n",
+            "login.max_failed_attempts",
+        ),
+        (
+            "name = \"x\"\nbase_url = \"http://a\"\nsigning_key = \"certs/idp-test.key\"\nsigning_cert = \"certs/idp-test.crt\"\n[[oidc_clients]]\nclient_id = \"c\"\nname = \"C\"\nredirect_uris = [\"javascript:alert(1)\"]\n",
+            "oidc_clients[0].redirect_uris",
+        ),
     ];
     for (i, (toml, needle)) in cases.iter().enumerate() {
         let path = dir.path().join(format!("t{i}.toml"));
