@@ -328,3 +328,22 @@ async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_secure_on_https_and_parsed_from_any_cookie_header() {
+        let c = set_cookie(SESSION_COOKIE, "abc", Some(60), true);
+        assert_eq!(c, "idpipe_session=abc; Path=/; HttpOnly; SameSite=Lax; Max-Age=60; Secure");
+        let c = set_cookie(SESSION_COOKIE, "abc", None, false);
+        assert_eq!(c, "idpipe_session=abc; Path=/; HttpOnly; SameSite=Lax");
+        let mut h = HeaderMap::new();
+        h.append(header::COOKIE, HeaderValue::from_static("a=1; idpipe_csrf=x"));
+        h.append(header::COOKIE, HeaderValue::from_static("idpipe_session=s2"));
+        assert_eq!(cookie(&h, SESSION_COOKIE).as_deref(), Some("s2"));
+        assert_eq!(cookie(&h, CSRF_COOKIE).as_deref(), Some("x"));
+        assert_eq!(cookie(&h, "missing"), None);
+    }
+}
