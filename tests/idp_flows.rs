@@ -423,3 +423,74 @@ ID=\"_lo1\" Version=\"2.0\" IssueInstant=\"{}\"><saml:Issuer>{SP_BASE}/metadata<
     assert_eq!(next.status, 302);
     assert!(next.location.expect("login").starts_with("/u/login"));
 }
+
+#[test]
+fn random_garbage_on_every_endpoint_is_never_a_5xx() {
+    let idp = Idp::start("");
+    let base = &idp.base;
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let alphabet: Vec<char> = "aZ09%&=+/?#<>\"'; \u{e9}\u{1F600}\\-_.:~[]{}".chars().collect();
+    let mut garbage = |n: usize| -> String { (0..n).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect() };
+    let paths = [
+        "/samlp/sp-py",
+        "/samlp/sp-py-signed",
+        "/samlp/sp-py/logout",
+        "/samlp/metadata/sp-py",
+        "/authorize",
+        "/oauth/token",
+        "/userinfo",
+        "/v2/logout",
+        "/oidc/logout",
+        "/u/login",
+        "/continue",
+    ];
+    let keys = [
+        "SAMLRequest",
+        "RelayState",
+        "SigAlg",
+        "Signature",
+        "client_id",
+        "redirect_uri",
+        "response_type",
+        "code_challenge",
+        "code_challenge_method",
+        "state",
+        "prompt",
+        "grant_type",
+        "code",
+        "code_verifier",
+        "refresh_token",
+        "returnTo",
+        "id_token_hint",
+        "username",
+        "password",
+        "_csrf",
+    ];
+    let mut b = Browser::new();
+    for i in 0..300 {
+        let path = paths[i % paths.len()];
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for k in 0..(i % 5) {
+            let len = (i * 7 + k * 13) % 90;
+            pairs.push((keys[(i + k * 3) % keys.len()].to_string(), garbage(len)));
+        }
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs.iter())
+            .finish();
+        let p = if i % 2 == 0 {
+            b.get(&format!("{base}{path}?{query}"))
+        } else {
+            let form: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            b.post(&format!("{base}{path}"), &form)
+        };
+        assert!(p.status < 500, "{path}?{query} -> {}: {}", p.status, p.body);
+    }
+    assert_eq!(Browser::new().get(&format!("{base}/healthz")).body, "ok");
+    assert!(!idp.log().contains("panicked"));
+}
