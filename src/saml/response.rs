@@ -1,5 +1,5 @@
 //! Builds the SAML Response: Assertion -> sign (default) -> encrypt (optional) -> Response ->
-//! sign (signResponse, instead of the Assertion). Elements are written by [`XmlWriter`] in both
+//! sign (signResponse, instead of the Assertion). Elements are written by `XmlWriter` in both
 //! document and exclusive-C14N form; the canonical form is what gets digested.
 
 use chrono::{DateTime, Utc};

@@ -9,8 +9,8 @@
 //!   `/continue` (resumes a pipeline suspended by `api.redirect.sendUserTo`).
 //! - Operations: `/healthz`, request ids, body-size limit, graceful shutdown.
 //!
-//! Handlers are thin: they parse the protocol request into a [`flow::LoginRequest`], run the
-//! pipeline through [`flow`], and hand the outcome to the SAML or OIDC issuer.
+//! Handlers are thin: they parse the protocol request into a `flow::LoginRequest`, run the
+//! pipeline through `flow`, and hand the outcome to the SAML or OIDC issuer.
 
 // Helpers return the ready error page as their `Err`; boxing it would only add noise.
 #![allow(clippy::result_large_err)]
