@@ -80,6 +80,30 @@ fn redirect_action_round_trip_through_continue() {
         "the session starts when the pipeline completes"
     );
 
+    // The method the action recorded belongs to the session: an SSO login to an OIDC app in the same
+    // browser sees it (ID token amr).
+    let p = b.get(&format!(
+        "{}/authorize?client_id=spa&response_type=code&redirect_uri={APP_CALLBACK}&scope=openid&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+        idp.base
+    ));
+    let code = query(&p.location.expect("SSO redirect"))["code"].clone();
+    let t = Browser::new().post(
+        &format!("{}/oauth/token", idp.base),
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", "spa"),
+            ("code", &code),
+            ("redirect_uri", APP_CALLBACK),
+            ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+        ],
+    );
+    let tokens: Value = serde_json::from_str(&t.body).expect("json");
+    let id_token = tokens["id_token"].as_str().expect("id token");
+    let payload = id_token.split('.').nth(1).expect("payload");
+    let claims: Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("b64")).expect("claims");
+    assert_eq!(claims["amr"], json!(["pwd", "https://consent.example.com/terms"]), "{claims}");
+
     // The state is single use.
     let replay = Browser::new().get(&format!("{}/continue?state={state}&consent_token={consent}", idp.base));
     assert_eq!(replay.status, 400);

@@ -248,7 +248,11 @@ fn sessions_flows_codes_and_the_sweep_of_expired_records() {
     assert_eq!(s.take_flow("k", 2_000).expect("take"), None);
     s.put_flow("short", "v", 3_000).expect("flow");
     assert_eq!(s.flow("short", 3_000).expect("flow"), None, "expired at its expiry time");
-    assert_eq!(s.take_flow("short", 3_001).expect("take"), None, "an expired flow cannot be resumed");
+    assert_eq!(
+        s.take_flow("short", 3_001).expect("take"),
+        None,
+        "an expired flow cannot be resumed"
+    );
     // Codes: single use; a replay reports the family to revoke.
     s.put_code("c", "{}", 5_000).expect("code");
     s.set_code_family("c", "fam").expect("family");

@@ -339,7 +339,7 @@ pub fn deliver(state: &AppState, s: Suspended) -> Response {
             if let Err(e) = state.store.apply_metadata(&user_id, &tx.outcome) {
                 return store_failure(&e);
             }
-            let set_cookie = match commit_session(state, &mut session, &tx.outcome, request.client_id()) {
+            let set_cookie = match commit_session(state, &mut session, &tx.event, &tx.outcome, request.client_id()) {
                 Ok(c) => c,
                 Err(e) => return store_failure(&e),
             };
@@ -363,9 +363,24 @@ fn log_trace(outcome: &Outcome) {
 }
 
 /// Applies the outcome's session changes, stores the session and returns its `Set-Cookie`.
-fn commit_session(state: &AppState, s: &mut SessionCtx, outcome: &Outcome, client_id: &str) -> Result<HeaderValue, StoreError> {
+fn commit_session(state: &AppState, s: &mut SessionCtx, ev: &Event, outcome: &Outcome, client_id: &str) -> Result<HeaderValue, StoreError> {
     let now = now_ms(state);
     let r = &mut s.record;
+    // What the user completed in this login (MFA, `recordMethod`) is part of the session: the next
+    // login through it sees them in `event.authentication.methods`.
+    r.methods = ev.authentication.methods.clone();
+    let ts = chrono::DateTime::from_timestamp_millis(now)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    for url in &outcome.recorded_methods {
+        if !r.methods.iter().any(|m| m.name == *url) {
+            r.methods.push(AuthenticationMethod {
+                name: url.clone(),
+                timestamp: ts.clone(),
+                method_type: None,
+            });
+        }
+    }
     let changes = &outcome.session;
     if let Some(e) = changes.expires_at {
         r.expires_at = r.expires_at.min(e);
