@@ -520,3 +520,74 @@ fn random_garbage_on_every_endpoint_is_never_a_5xx() {
     assert_eq!(Browser::new().get(&format!("{base}/healthz")).body, "ok");
     assert!(!idp.log().contains("panicked"));
 }
+
+/// Logs in to the public OIDC app `spa` and returns its token response.
+fn spa_tokens(idp: &Idp, b: &mut Browser) -> Value {
+    let base = &idp.base;
+    let (url, page) = b.follow(
+        base,
+        &format!(
+            "{base}/authorize?client_id=spa&response_type=code&redirect_uri={APP_CALLBACK}&scope=openid%20email&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
+        ),
+    );
+    assert!(url.contains("/u/login"), "{url}");
+    let p = b.login(base, &page, "john.smith@example.com", "john-demo-password");
+    let code = query(&p.location.expect("callback"))["code"].clone();
+    let t = Browser::new().post(
+        &format!("{base}/oauth/token"),
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", "spa"),
+            ("code", &code),
+            ("redirect_uri", APP_CALLBACK),
+            ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+        ],
+    );
+    assert_eq!(t.status, 200, "{}", t.body);
+    serde_json::from_str(&t.body).expect("json")
+}
+
+#[test]
+fn oidc_logout_with_id_token_hint_and_plain_saml_logout() {
+    let idp = Idp::start("");
+    let base = &idp.base;
+    let mut b = Browser::new();
+    let tokens = spa_tokens(&idp, &mut b);
+    let hint = tokens["id_token"].as_str().expect("id token");
+    // RP-initiated logout: the client is the hint's audience; its allowed URL gets the state back.
+    let p = b.get(&format!(
+        "{base}/oidc/logout?id_token_hint={hint}&post_logout_redirect_uri=http://127.0.0.1:8092/&state=bye"
+    ));
+    assert_eq!(p.status, 302);
+    assert_eq!(p.location.as_deref(), Some("http://127.0.0.1:8092/?state=bye"));
+    assert!(
+        p.set_cookies
+            .iter()
+            .any(|c| c.starts_with("idpipe_session=;") && c.contains("Max-Age=0"))
+    );
+    // A forged hint names no client: logged out, but no redirect.
+    let p = b.get(&format!(
+        "{base}/oidc/logout?id_token_hint=x.y.z&post_logout_redirect_uri=http://127.0.0.1:8092/"
+    ));
+    assert_eq!(p.status, 400);
+    assert!(p.location.is_none());
+    // The userinfo endpoint still serves the (unexpired) access token.
+    let ui = ureq::get(&format!("{base}/userinfo"))
+        .header("authorization", &format!("Bearer {}", tokens["access_token"].as_str().expect("at")))
+        .call()
+        .expect("userinfo")
+        .body_mut()
+        .read_to_string()
+        .expect("body");
+    assert!(ui.contains("john.smith@example.com"), "{ui}");
+
+    // SAML: a plain GET logout (no LogoutRequest) ends the session and returns to the SP's callback.
+    let mut s = Browser::new();
+    let page = saml_login(&idp, &mut s, "sp-py", "jane.doe@example.com", "jane-demo-password");
+    assert_eq!(page.status, 200);
+    let p = s.get(&format!("{base}/samlp/sp-py/logout?RelayState=home"));
+    assert_eq!(p.status, 302);
+    assert_eq!(p.location.as_deref(), Some(format!("{SP_BASE}/sls?RelayState=home").as_str()));
+    let next = s.get(&format!("{base}/samlp/sp-py"));
+    assert!(next.location.expect("login").starts_with("/u/login"), "the session ended");
+}
