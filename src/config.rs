@@ -157,6 +157,8 @@ pub struct SamlSp {
     pub callbacks: Vec<String>,
     /// Add-on settings.
     pub settings: AddonSettings,
+    /// The certificate the SP's requests must be signed with (`signingCert`), parsed once.
+    pub request_cert: Option<openssl::x509::X509>,
 }
 
 /// An OIDC application.
@@ -354,7 +356,7 @@ pub fn load(path: &Path) -> Result<Tenant, ConfigError> {
                 reason: e.to_string(),
             })?,
         };
-        crate::saml::settings::request_signing_cert(&settings, &Default::default())
+        let request_cert = crate::saml::settings::request_signing_cert(&settings, &Default::default())
             .map_err(|e| invalid(&key("settings.signingCert"), e.to_string()))?;
         let probe = crate::saml::settings::RequestDefaults {
             request_issuer: None,
@@ -373,6 +375,7 @@ pub fn load(path: &Path) -> Result<Tenant, ConfigError> {
                 name: sp.name,
                 callbacks: sp.callbacks,
                 settings,
+                request_cert,
             },
         );
     }

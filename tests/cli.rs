@@ -19,26 +19,34 @@ fn idpipe(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `idpipe saml response --user USER --settings SETTINGS` followed by `rest`.
+fn saml_response<'a>(user: &'a str, settings: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut a = vec!["saml", "response", "--user", user, "--settings", settings];
+    a.extend_from_slice(rest);
+    a
+}
+
+const JANE: &str = "fixtures/users/jane.json";
+const BASIC: &str = "fixtures/saml/sp-basic.json";
+
 #[test]
 fn saml_response_prints_a_response_that_xmlsec1_verifies() {
-    let (code, out, _) = idpipe(&[
-        "saml",
-        "response",
-        "--user",
-        "fixtures/users/jane.json",
-        "--settings",
-        "fixtures/saml/sp-basic.json",
-        "--request",
-        "fixtures/saml/authn-request.xml",
-        "--relay-state",
-        "x",
-        "--cert",
-        "certs/idp-test.crt",
-        "--key",
-        "certs/idp-test.key",
-        "--now",
-        "2026-11-23T10:00:05Z",
-    ]);
+    let (code, out, _) = idpipe(&saml_response(
+        JANE,
+        BASIC,
+        &[
+            "--request",
+            "fixtures/saml/authn-request.xml",
+            "--relay-state",
+            "x",
+            "--cert",
+            "certs/idp-test.crt",
+            "--key",
+            "certs/idp-test.key",
+            "--now",
+            "2026-11-23T10:00:05Z",
+        ],
+    ));
     assert_eq!(code, 0);
     xmlsec_verify(&out, "urn:oasis:names:tc:SAML:2.0:assertion:Assertion").expect("verifies");
     assert_eq!(xpath(&out, "//saml:Assertion/@IssueInstant"), vec!["2026-11-23T10:00:05.000Z"]);
@@ -54,18 +62,7 @@ fn saml_response_prints_a_response_that_xmlsec1_verifies() {
 
 #[test]
 fn saml_response_enforces_signed_requests_from_the_settings() {
-    let args = |req: &'static str| {
-        vec![
-            "saml",
-            "response",
-            "--user",
-            "fixtures/users/jane.json",
-            "--settings",
-            "fixtures/saml/sp-signed.json",
-            "--request",
-            req,
-        ]
-    };
+    let args = |req: &'static str| saml_response(JANE, "fixtures/saml/sp-signed.json", &["--request", req]);
     let (code, _, err) = idpipe(&args("fixtures/saml/authn-request.xml"));
     assert_eq!(code, 2);
     assert!(err.contains("MUST be signed"), "{err}");
@@ -80,70 +77,23 @@ fn bad_input_is_a_one_line_error_and_exit_2() {
     std::fs::write(bad_settings.path(), "{\"lifetimeInSeconds\": 0}").expect("write");
     let bad = bad_settings.path().to_str().expect("path").to_string();
     for args in [
-        vec![
-            "saml",
-            "response",
-            "--user",
-            "fixtures/users/missing.json",
-            "--settings",
-            "fixtures/saml/sp-basic.json",
-            "--acs",
-            "https://sp/acs",
-        ],
-        vec![
-            "saml",
-            "response",
-            "--user",
-            "fixtures/users/jane.json",
-            "--settings",
-            "fixtures/saml/authn-request.xml",
-            "--acs",
-            "https://sp/acs",
-        ],
-        vec![
-            "saml",
-            "response",
-            "--user",
-            "fixtures/users/jane.json",
-            "--settings",
-            bad.as_str(),
-            "--acs",
-            "https://sp/acs",
-        ],
-        vec![
-            "saml",
-            "response",
-            "--user",
-            "fixtures/users/jane.json",
-            "--settings",
-            "fixtures/saml/sp-basic.json",
-        ],
-        vec![
-            "saml",
-            "response",
-            "--user",
-            "fixtures/users/jane.json",
-            "--settings",
-            "fixtures/saml/sp-basic.json",
-            "--acs",
-            "https://sp/acs",
-            "--now",
-            "yesterday",
-        ],
-        vec![
-            "saml",
-            "response",
-            "--user",
-            "fixtures/users/jane.json",
-            "--settings",
-            "fixtures/saml/sp-basic.json",
-            "--acs",
-            "https://sp/acs",
-            "--cert",
-            "certs/idp-test.crt",
-            "--key",
-            "certs/sp-test.key",
-        ],
+        saml_response("fixtures/users/missing.json", BASIC, &["--acs", "https://sp/acs"]),
+        saml_response(JANE, "fixtures/saml/authn-request.xml", &["--acs", "https://sp/acs"]),
+        saml_response(JANE, bad.as_str(), &["--acs", "https://sp/acs"]),
+        saml_response(JANE, BASIC, &[]),
+        saml_response(JANE, BASIC, &["--acs", "https://sp/acs", "--now", "yesterday"]),
+        saml_response(
+            JANE,
+            BASIC,
+            &[
+                "--acs",
+                "https://sp/acs",
+                "--cert",
+                "certs/idp-test.crt",
+                "--key",
+                "certs/sp-test.key",
+            ],
+        ),
     ] {
         let (code, out, err) = idpipe(&args);
         assert_eq!(code, 2, "{args:?}: {err}");
@@ -183,18 +133,16 @@ fn run_prints_the_outcome_as_json() {
 #[test]
 fn actions_drive_the_saml_cli() {
     // An action attribute lands in the signed assertion.
-    let (code, out, err) = idpipe(&[
-        "saml",
-        "response",
-        "--user",
-        "fixtures/users/jane.json",
-        "--settings",
-        "fixtures/saml/sp-basic.json",
-        "--request",
-        "fixtures/saml/authn-request.xml",
-        "--action",
-        "fixtures/cli-actions/saml-attributes.js",
-    ]);
+    let (code, out, err) = idpipe(&saml_response(
+        JANE,
+        BASIC,
+        &[
+            "--request",
+            "fixtures/saml/authn-request.xml",
+            "--action",
+            "fixtures/cli-actions/saml-attributes.js",
+        ],
+    ));
     assert_eq!(code, 0, "{err}");
     xmlsec_verify(&out, "urn:oasis:names:tc:SAML:2.0:assertion:Assertion").expect("verifies");
     assert_eq!(
@@ -206,51 +154,45 @@ fn actions_drive_the_saml_cli() {
     );
     // An action's setSigningCert makes the unsigned request unacceptable...
     let cert = format!("SP_CERT={}", read("certs/sp-test.crt"));
-    let (code, _, err) = idpipe(&[
-        "saml",
-        "response",
-        "--user",
-        "fixtures/users/jane.json",
-        "--settings",
-        "fixtures/saml/sp-basic.json",
-        "--request",
-        "fixtures/saml/authn-request.xml",
-        "--action",
-        "fixtures/cli-actions/require-signed-requests.js",
-        "--secret",
-        &cert,
-    ]);
+    let (code, _, err) = idpipe(&saml_response(
+        JANE,
+        BASIC,
+        &[
+            "--request",
+            "fixtures/saml/authn-request.xml",
+            "--action",
+            "fixtures/cli-actions/require-signed-requests.js",
+            "--secret",
+            &cert,
+        ],
+    ));
     assert_eq!(code, 2);
     assert!(err.contains("MUST be signed"), "{err}");
     // ...and the signed one acceptable.
-    let (code, _, err) = idpipe(&[
-        "saml",
-        "response",
-        "--user",
-        "fixtures/users/jane.json",
-        "--settings",
-        "fixtures/saml/sp-basic.json",
-        "--request",
-        "fixtures/saml/authn-request-signed.xml",
-        "--action",
-        "fixtures/cli-actions/require-signed-requests.js",
-        "--secret",
-        &cert,
-    ]);
+    let (code, _, err) = idpipe(&saml_response(
+        JANE,
+        BASIC,
+        &[
+            "--request",
+            "fixtures/saml/authn-request-signed.xml",
+            "--action",
+            "fixtures/cli-actions/require-signed-requests.js",
+            "--secret",
+            &cert,
+        ],
+    ));
     assert_eq!(code, 0, "{err}");
     // A denied login is a signed SAML error Response, exit code 1.
-    let (code, out, _) = idpipe(&[
-        "saml",
-        "response",
-        "--user",
-        "fixtures/users/jane.json",
-        "--settings",
-        "fixtures/saml/sp-basic.json",
-        "--request",
-        "fixtures/saml/authn-request.xml",
-        "--action",
-        "fixtures/cli-actions/deny-contractors.js",
-    ]);
+    let (code, out, _) = idpipe(&saml_response(
+        JANE,
+        BASIC,
+        &[
+            "--request",
+            "fixtures/saml/authn-request.xml",
+            "--action",
+            "fixtures/cli-actions/deny-contractors.js",
+        ],
+    ));
     assert_eq!(code, 1);
     xmlsec_verify(&out, "urn:oasis:names:tc:SAML:2.0:protocol:Response").expect("error response verifies");
     assert_eq!(

@@ -2,8 +2,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 
 use common::*;
@@ -30,22 +29,21 @@ fn pyjwt(jwks: &Value, tokens: &[(&str, Option<&str>)]) -> Vec<Value> {
         "issuer": ISS,
         "tokens": tokens.iter().map(|(t, a)| json!({"token": t, "audience": a})).collect::<Vec<_>>(),
     });
-    let mut child = Command::new("python3")
-        .arg(root().join("tests/python/jwt_check.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(job.to_string().as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("wait");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).expect("json")
+    serde_json::from_value(run_python("jwt_check.py", &job, "")).expect("a JSON array")
+}
+
+/// A token context at `now` without nonce or session.
+fn ctx<'a>(client: &'a OidcClient, api: Option<&'a ApiResource>, scopes: &'a [String], now: i64) -> TokenContext<'a> {
+    TokenContext {
+        issuer: ISS,
+        client,
+        api,
+        requested_scopes: scopes,
+        nonce: None,
+        session_id: None,
+        auth_time: now,
+        now,
+    }
 }
 
 fn run(actions: Vec<FnAction>, ev: Event) -> idpipe::pipeline::TransactionState {
@@ -175,16 +173,9 @@ fn reserved_claims_cannot_be_overridden_and_the_attempt_is_traced() {
     assert!(errors[0].contains("'sub' is a reserved claim"));
     let scopes: Vec<String> = vec!["openid".into()];
     let now = chrono::Utc::now().timestamp();
-    let ctx = TokenContext {
-        issuer: ISS,
-        client: &client(),
-        api: Some(&api()),
-        requested_scopes: &scopes,
-        nonce: None,
-        session_id: None,
-        auth_time: now,
-        now,
-    };
+    let c = client();
+    let a = api();
+    let ctx = ctx(&c, Some(&a), &scopes, now);
     let t = issue_tokens(&keys(), &st.event, &st.outcome, &ctx).expect("tokens");
     let v = pyjwt(
         &KeySet::new(keys()).jwks(),
@@ -208,16 +199,8 @@ fn set_primary_user_changes_sub_and_expired_tokens_are_rejected() {
     let scopes: Vec<String> = vec!["openid".into()];
     let now = chrono::Utc::now().timestamp();
     let past = now - 200_000;
-    let ctx = TokenContext {
-        issuer: ISS,
-        client: &client(),
-        api: None,
-        requested_scopes: &scopes,
-        nonce: None,
-        session_id: None,
-        auth_time: now,
-        now,
-    };
+    let c = client();
+    let ctx = ctx(&c, None, &scopes, now);
     let t = issue_tokens(&keys(), &event(), &o, &ctx).expect("tokens");
     let old = issue_tokens(
         &keys(),
@@ -246,16 +229,8 @@ fn set_primary_user_changes_sub_and_expired_tokens_are_rejected() {
 fn denied_and_validation_errors_are_oauth_errors() {
     let scopes: Vec<String> = vec!["openid".into()];
     let now = chrono::Utc::now().timestamp();
-    let ctx = TokenContext {
-        issuer: ISS,
-        client: &client(),
-        api: None,
-        requested_scopes: &scopes,
-        nonce: None,
-        session_id: None,
-        auth_time: now,
-        now,
-    };
+    let c = client();
+    let ctx = ctx(&c, None, &scopes, now);
     let st = run(
         vec![FnAction::post_login("d", |_, api| {
             api.access().deny("Your account is suspended");
@@ -294,16 +269,8 @@ fn key_rotation_publishes_next_and_keeps_retired_keys() {
     assert_eq!(jwks_before["keys"].as_array().map(Vec::len), Some(2));
     let scopes: Vec<String> = vec!["openid".into()];
     let now = chrono::Utc::now().timestamp();
-    let ctx = TokenContext {
-        issuer: ISS,
-        client: &client(),
-        api: None,
-        requested_scopes: &scopes,
-        nonce: None,
-        session_id: None,
-        auth_time: now,
-        now,
-    };
+    let c = client();
+    let ctx = ctx(&c, None, &scopes, now);
     let old = issue_tokens(&set.current, &event(), &Outcome::default(), &ctx).expect("tokens");
     let old_kid = set.current.jwk().kid.clone();
     let set = set.rotate(JwtSigner::from_pem(&next_pem).expect("next"));

@@ -127,6 +127,17 @@ pub struct CodeRecord {
     pub outcome: Outcome,
 }
 
+/// A login that cannot go on without the user (`login_required`, `interaction_required`): told to
+/// the application like a validation error, with its OAuth code.
+fn needs_user(code: &str, description: &str) -> Failure {
+    Failure {
+        kind: crate::pipeline::outcome::FailureKind::Validation,
+        code: code.into(),
+        description: description.into(),
+        action: None,
+    }
+}
+
 /// The live session of the request's cookie, if any.
 pub fn current_session(state: &AppState, headers: &HeaderMap) -> Result<Option<SessionCtx>, StoreError> {
     let Some(raw) = cookie(headers, SESSION_COOKIE).filter(|c| !c.is_empty()) else {
@@ -158,12 +169,7 @@ pub async fn begin(state: &AppState, request: LoginRequest, http: event::Request
         return run(state, request, http, user, session).await;
     }
     if passive {
-        let f = Failure {
-            kind: crate::pipeline::outcome::FailureKind::Validation,
-            code: "login_required".into(),
-            description: "The user is not logged in.".into(),
-            action: None,
-        };
+        let f = needs_user("login_required", "The user is not logged in.");
         return deliver_failure(state, &request, &f, None);
     }
     let key = crate::util::random_hex(16);
@@ -288,12 +294,10 @@ pub fn deliver(state: &AppState, s: Suspended) -> Response {
         Status::Suspended => match &tx.suspension {
             // prompt=none / IsPassive: the user cannot be shown anything.
             Some(_) if passive => {
-                let f = Failure {
-                    kind: crate::pipeline::outcome::FailureKind::Validation,
-                    code: "interaction_required".into(),
-                    description: "The login needs the user's interaction (an action redirected or asked for MFA).".into(),
-                    action: None,
-                };
+                let f = needs_user(
+                    "interaction_required",
+                    "The login needs the user's interaction (an action redirected or asked for MFA).",
+                );
                 deliver_failure(state, &request, &f, None)
             }
             Some(Suspension::Redirect { url, .. }) => {
@@ -310,12 +314,10 @@ pub fn deliver(state: &AppState, s: Suspended) -> Response {
             }
             _ => {
                 // MFA and custom prompts need pages the server does not have yet (README).
-                let f = Failure {
-                    kind: crate::pipeline::outcome::FailureKind::Validation,
-                    code: "interaction_required".into(),
-                    description: "An action asked for MFA or a custom prompt, which this server cannot show yet.".into(),
-                    action: None,
-                };
+                let f = needs_user(
+                    "interaction_required",
+                    "An action asked for MFA or a custom prompt, which this server cannot show yet.",
+                );
                 deliver_failure(state, &request, &f, None)
             }
         },

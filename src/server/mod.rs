@@ -209,10 +209,7 @@ async fn saml_metadata(State(s): State<AppState>, Path(client_id): Path<String>)
     let Some(sp) = t.saml_sps.get(&client_id) else {
         return error(StatusCode::NOT_FOUND, "unknown_client", "no SAML application with this client id");
     };
-    let want_signed = matches!(
-        crate::saml::settings::request_signing_cert(&sp.settings, &Default::default()),
-        Ok(Some(_))
-    );
+    let want_signed = sp.request_cert.is_some();
     let entity_id = sp.settings.issuer.clone().unwrap_or_else(|| t.saml.default_issuer());
     let xml = metadata_xml(&MetadataInput {
         entity_id: &entity_id,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use axum::Form;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Map, Value};
 
@@ -26,17 +26,9 @@ fn sp<'a>(state: &'a AppState, client_id: &str) -> Result<&'a SamlSp, Response> 
 }
 
 /// The SP and the certificate its requests must be signed with (if its settings name one).
-fn sp_and_cert<'a>(state: &'a AppState, client_id: &str) -> Result<(&'a SamlSp, Option<openssl::x509::X509>), Response> {
+fn sp_and_cert<'a>(state: &'a AppState, client_id: &str) -> Result<(&'a SamlSp, Option<&'a openssl::x509::X509>), Response> {
     let sp = sp(state, client_id)?;
-    let cert = crate::saml::settings::request_signing_cert(&sp.settings, &Default::default()).map_err(|e| {
-        tracing::error!(error = %e, client_id = %sp.client_id, "the SP's signing certificate is invalid");
-        error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            "The application's SAML settings are invalid.",
-        )
-    })?;
-    Ok((sp, cert))
+    Ok((sp, sp.request_cert.as_ref()))
 }
 
 fn rules(state: &AppState) -> IntakeRules {
@@ -150,7 +142,7 @@ pub async fn sso_redirect(
         tracing::info!(client_id = %client_id, "IdP-initiated login");
         return start(&state, sp, None, rs, http, &headers).await;
     }
-    match crate::saml::request::parse_redirect(&raw, cert.as_ref(), rules(&state)) {
+    match crate::saml::request::parse_redirect(&raw, cert, rules(&state)) {
         Ok(intake) => start(&state, sp, Some(intake), None, http, &headers).await,
         Err(e) => refused(&e),
     }
@@ -173,7 +165,7 @@ pub async fn sso_post(
     let Some(req) = f.get("SAMLRequest") else {
         return start(&state, sp, None, rs, http, &headers).await;
     };
-    match crate::saml::request::parse_post(req, rs, cert.as_ref(), rules(&state)) {
+    match crate::saml::request::parse_post(req, rs, cert, rules(&state)) {
         Ok(intake) => start(&state, sp, Some(intake), None, http, &headers).await,
         Err(e) => refused(&e),
     }
@@ -272,7 +264,7 @@ pub async fn slo_redirect(
         let rs = q.get("RelayState").and_then(Value::as_str).map(str::to_string);
         return finish_logout(&state, sp, &headers, None, rs);
     }
-    match crate::saml::request::parse_logout_redirect(&raw, cert.as_ref(), rules(&state)) {
+    match crate::saml::request::parse_logout_redirect(&raw, cert, rules(&state)) {
         Ok(i) => finish_logout(&state, sp, &headers, Some(i), None),
         Err(e) => refused(&e),
     }
@@ -282,11 +274,9 @@ pub async fn slo_redirect(
 pub async fn slo_post(
     State(state): State<AppState>,
     Path(client_id): Path<String>,
-    method: Method,
     headers: HeaderMap,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    debug_assert_eq!(method, Method::POST);
     let (sp, cert) = match sp_and_cert(&state, &client_id) {
         Ok(x) => x,
         Err(r) => return r,
@@ -295,7 +285,7 @@ pub async fn slo_post(
     let Some(req) = f.get("SAMLRequest") else {
         return finish_logout(&state, sp, &headers, None, rs);
     };
-    match crate::saml::request::parse_logout_post(req, rs, cert.as_ref(), rules(&state)) {
+    match crate::saml::request::parse_logout_post(req, rs, cert, rules(&state)) {
         Ok(i) => finish_logout(&state, sp, &headers, Some(i), None),
         Err(e) => refused(&e),
     }
