@@ -7,6 +7,7 @@ use std::io::Write;
 
 use base64::Engine;
 use common::idp::*;
+use common::sign_hs256;
 use serde_json::{Value, json};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -20,15 +21,6 @@ fn saml_response(page: &Page) -> String {
 
 fn query(url: &str) -> std::collections::HashMap<String, String> {
     url::Url::parse(url).expect("url").query_pairs().into_owned().collect()
-}
-
-fn hs256(claims: &Value, secret: &str) -> String {
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        claims,
-        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .expect("sign")
 }
 
 fn now() -> i64 {
@@ -66,8 +58,8 @@ fn redirect_action_round_trip_through_continue() {
     assert!(!b.cookies.contains_key("idpipe_session"));
 
     // The consent app sends the user back with its own token.
-    let consent = hs256(
-        &json!({"state": state, "accepted": true, "terms": "v3", "exp": now() + 60}),
+    let consent = sign_hs256(
+        json!({"state": state, "accepted": true, "terms": "v3", "exp": now() + 60}),
         "s3cr3t-shared-with-consent-app",
     );
     let done = b.get(&format!("{}/continue?state={state}&consent_token={consent}", idp.base));
@@ -122,8 +114,8 @@ fn a_forged_continue_token_fails_the_login() {
     let mut b = Browser::new();
     let page = saml_login(&idp, &mut b, "sp-py", "sam.new@example.com", "sam-demo-password");
     let state = query(&page.location.expect("redirect"))["state"].clone();
-    let forged = hs256(
-        &json!({"state": state, "accepted": true, "terms": "v3", "exp": now() + 60}),
+    let forged = sign_hs256(
+        json!({"state": state, "accepted": true, "terms": "v3", "exp": now() + 60}),
         "not-the-secret",
     );
     let done = b.get(&format!("{}/continue?state={state}&consent_token={forged}", idp.base));

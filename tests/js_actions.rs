@@ -135,15 +135,6 @@ fn the_corpus_runs_with_its_expected_outcomes() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-fn sign_hs256(claims: Value, secret: &str) -> String {
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .expect("sign")
-}
-
 #[test]
 fn consent_redirect_round_trip_through_continue() {
     let ex = executor(

@@ -1,7 +1,10 @@
 //! The documented semantics of the post-login `api`, driven through the real executor.
 
+mod common;
+
 use std::sync::Arc;
 
+use common::sign_hs256;
 use idpipe::actions::FnAction;
 use idpipe::pipeline::api::{CacheWriteResult, Factor};
 use idpipe::pipeline::cache::MemoryCache;
@@ -383,15 +386,6 @@ fn consent_action() -> FnAction {
         api.authentication().record_method("https://consent.example.com")?;
         Ok(())
     })
-}
-
-fn sign_hs256(claims: Value, secret: &str) -> String {
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .expect("sign")
 }
 
 #[test]

@@ -162,3 +162,13 @@ pub fn run_python(script: &str, job: &Value, context: &str) -> Value {
 pub fn python_sp(job: &Value) -> Value {
     run_python("sp_check.py", job, "")
 }
+
+/// An HS256 JWT (what a redirect target such as a consent app sends back to `/continue`).
+pub fn sign_hs256(claims: Value, secret: &str) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("sign")
+}
