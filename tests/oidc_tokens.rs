@@ -332,7 +332,7 @@ fn exchange(
         &RefreshRequest {
             token,
             client,
-            api: None,
+            api_for: &|_| None,
             issuer: ISS,
             now_ms,
         },
@@ -357,7 +357,7 @@ fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
     let req = |token: &'static str, now_ms| RefreshRequest {
         token,
         client: &c,
-        api: None,
+        api_for: &|_| None,
         issuer: ISS,
         now_ms,
     };

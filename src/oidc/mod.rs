@@ -53,8 +53,8 @@ pub struct RefreshRequest<'a> {
     pub token: &'a str,
     /// The authenticated client.
     pub client: &'a OidcClient,
-    /// The API the original grant was for, if any.
-    pub api: Option<&'a ApiResource>,
+    /// Looks up the API a grant's audience names (the audience is read from the token's record).
+    pub api_for: &'a dyn Fn(&str) -> Option<ApiResource>,
     /// Tenant base URL with trailing slash.
     pub issuer: &'a str,
     /// Now (ms).
@@ -80,6 +80,7 @@ pub fn refresh_grant<S: RefreshTokenStore>(
     load_user: &dyn Fn(&str) -> Option<crate::pipeline::event::User>,
 ) -> Result<RefreshResult, OAuthError> {
     let rec = tokens.redeem(req.token, &req.client.client_id, req.now_ms)?;
+    let api = rec.audience.as_deref().and_then(req.api_for);
     let user = load_user(&rec.user_id).ok_or_else(|| OAuthError::new("invalid_grant", "the user no longer exists"))?;
     let mut event = Event {
         user,
@@ -115,7 +116,7 @@ pub fn refresh_grant<S: RefreshTokenStore>(
             let ctx = TokenContext {
                 issuer: req.issuer,
                 client: req.client,
-                api: req.api,
+                api: api.as_ref(),
                 requested_scopes: &rec.scopes,
                 nonce: None,
                 session_id: rec.session_id.as_deref(),

@@ -366,14 +366,12 @@ async fn refresh(state: &AppState, app: &OidcApp, form: &HashMap<String, String>
     let client = oidc_client(app);
     let result = tokio::task::spawn_blocking(move || {
         let rt = refresh_tokens(&st);
-        // The audience is the original grant's, read from its record.
-        let audience = crate::oidc::refresh::RefreshTokenStore::get(&rt.store, &hash_secret(&token)).and_then(|r| r.audience);
-        let api = api(&st, audience.as_deref());
         let issuer = st.issuer();
+        let api_for = |audience: &str| api(&st, Some(audience));
         let req = crate::oidc::RefreshRequest {
             token: &token,
             client: &client,
-            api: api.as_ref(),
+            api_for: &api_for,
             issuer: &issuer,
             now_ms: now_ms(&st),
         };
