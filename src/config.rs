@@ -82,6 +82,15 @@ struct TenantFile {
     users_file: Option<PathBuf>,
     #[serde(default)]
     login: Option<LoginFile>,
+    #[serde(default)]
+    saml_requests: Option<SamlRequestsFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SamlRequestsFile {
+    /// Accept rsa-sha1 / sha1 in signed AuthnRequests and LogoutRequests (default true).
+    accept_sha1: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -248,6 +257,8 @@ pub struct Tenant {
     pub users: Vec<ConfigUser>,
     /// Login protection.
     pub login: LoginPolicy,
+    /// Signature and digest algorithms accepted on incoming SAML requests.
+    pub request_algorithms: crate::saml::xmldsig::AlgorithmPolicy,
 }
 
 /// Gives a database user the fields the hosted service's database users have: a
@@ -540,7 +551,11 @@ pub fn load(path: &Path) -> Result<Tenant, ConfigError> {
             login.attempts_per_minute_per_ip = n;
         }
     }
+    let request_algorithms = crate::saml::xmldsig::AlgorithmPolicy {
+        allow_sha1: f.saml_requests.as_ref().and_then(|r| r.accept_sha1).unwrap_or(true),
+    };
     Ok(Tenant {
+        request_algorithms,
         database: f.database.unwrap_or_else(|| PathBuf::from("idpipe.sqlite")),
         users,
         login,

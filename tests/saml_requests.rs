@@ -7,7 +7,8 @@ use std::io::Write;
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 use common::*;
-use idpipe::saml::request::{IntakeRules, ReplayCache, RequestError, parse_post, parse_redirect};
+use idpipe::saml::request::{IntakeRules, RequestError, parse_post, parse_redirect};
+use idpipe::store::{ReplayStore, SqliteStore};
 use openssl::x509::X509;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -130,7 +131,7 @@ fn signed_redirect_verifies_over_the_raw_octets() {
     // Unknown SigAlg.
     let weird = signed_query(&xml, None, "http://www.w3.org/2001/04/xmldsig-more#rsa-md5");
     assert!(
-        matches!(parse_redirect(&weird, Some(&sp_cert()), at()), Err(RequestError::BadSignature(m)) if m.contains("unsupported SigAlg"))
+        matches!(parse_redirect(&weird, Some(&sp_cert()), at()), Err(RequestError::BadSignature(m)) if m.contains("unsupported signature algorithm"))
     );
 }
 
@@ -255,16 +256,27 @@ fn stale_future_and_replayed_requests_are_refused() {
         ..early
     };
     assert!(parse_post(&B64.encode(&xml), None, None, skewed).is_ok());
-    let cache = ReplayCache::new();
-    let now = issued;
-    cache
-        .check_and_remember("_req-4f8a2c91d3", now + Duration::minutes(5), now)
-        .expect("first use");
-    assert!(matches!(
-        cache.check_and_remember("_req-4f8a2c91d3", now + Duration::minutes(5), now),
-        Err(RequestError::Replayed(_))
-    ));
-    cache
-        .check_and_remember("_req-4f8a2c91d3", now + Duration::minutes(20), now + Duration::minutes(6))
-        .expect("after expiry");
+    // Replays are refused by the store: on disk, so a restart does not forget them.
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("replay.sqlite");
+    let now = issued.timestamp_millis();
+    let until = now + 600_000;
+    {
+        let store = SqliteStore::open(&path).expect("store");
+        assert!(store.remember_request_id("sp|_req-4f8a2c91d3", until, now).expect("first use"));
+        assert!(!store.remember_request_id("sp|_req-4f8a2c91d3", until, now + 1).expect("replay"));
+    }
+    let reopened = SqliteStore::open(&path).expect("reopened");
+    assert!(
+        !reopened
+            .remember_request_id("sp|_req-4f8a2c91d3", until, now + 2)
+            .expect("after restart"),
+        "a restart does not forget a request ID"
+    );
+    assert!(
+        reopened
+            .remember_request_id("sp|_req-4f8a2c91d3", until + 600_000, until + 1)
+            .expect("after expiry"),
+        "an expired ID may be used again"
+    );
 }

@@ -236,6 +236,7 @@ fn sessions_flows_codes_and_the_sweep_of_expired_records() {
         metadata: Default::default(),
         methods: vec![],
         clients: vec![],
+        saml_participants: vec![],
     };
     s.put_session("h-old", &session("sid-old", 1_000)).expect("put");
     s.put_session("h-live", &session("sid-live", 9_000)).expect("put");

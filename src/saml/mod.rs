@@ -2,10 +2,12 @@
 //! settings and the incoming AuthnRequest, and builds the signed (optionally encrypted) Response.
 //!
 //! `shared/reference/saml-response-behaviour.md` section 16 is the normative behaviour.
-//! All libxmlsec1 calls live in [`signing`]; everything else is plain Rust + OpenSSL.
+//! Incoming requests are read and their signatures verified on one strict libxml2 tree
+//! ([`xmldsig`]); outgoing signatures are made in [`signing`] with OpenSSL.
 
 pub mod encryption;
 pub mod form;
+mod libxml_log;
 pub mod mapping;
 pub mod metadata;
 pub mod request;
@@ -13,6 +15,7 @@ pub mod response;
 pub mod settings;
 pub mod signing;
 pub(crate) mod xml;
+pub mod xmldsig;
 
 pub use request::{AuthnRequest, RequestError};
 pub use response::{ResponseContext, StatusError, build_error_response, build_response};

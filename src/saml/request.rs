@@ -1,26 +1,31 @@
-//! AuthnRequest intake: HTTP-Redirect (raw DEFLATE + base64, query signature over the raw
-//! octets) and HTTP-POST (base64, enveloped signature). Hardened: size limits, no DTD or
-//! entities, exactly one signature that covers the root, IssueInstant freshness, replay refusal.
+//! AuthnRequest and LogoutRequest intake: HTTP-Redirect (raw DEFLATE + base64, query signature
+//! over the raw octets) and HTTP-POST (base64, enveloped signature). Hardened: size limits, one
+//! strict libxml2 tree for verification and reading ([`super::xmldsig`]), exactly one signature
+//! that covers the root, allowed algorithms only, IssueInstant freshness, bounded RelayState.
+//! Replays are refused by the caller against the store (shared by every node, kept across
+//! restarts).
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::sync::Mutex;
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use libxml::tree::{Document, Node};
 use openssl::x509::X509;
-use quick_xml::NsReader;
-use quick_xml::events::Event as XmlEvent;
-use quick_xml::name::ResolveResult;
 
 use super::ns;
 use super::response::StatusError;
-use super::signing::{verify_redirect_signature, verify_xml_signature};
+use super::signing::verify_redirect_signature;
+use super::xmldsig::{AlgorithmPolicy, is, parse_strict, verify_enveloped};
 
 /// Largest encoded `SAMLRequest` accepted, in bytes.
 pub const MAX_ENCODED_BYTES: usize = 64 * 1024;
 /// Largest decoded (inflated) request accepted, in bytes.
 pub const MAX_XML_BYTES: usize = 128 * 1024;
+/// Longest `RelayState` accepted, in bytes. SAML Bindings 3.4.3 says an SP SHOULD keep it to
+/// 80 bytes; real SPs put return URLs there, so more is accepted, but never unbounded (it is
+/// stored with a pending login before anyone authenticated).
+pub const MAX_RELAY_STATE_BYTES: usize = 2048;
 /// Default maximum age of an AuthnRequest's IssueInstant, in seconds.
 pub const DEFAULT_MAX_AGE_SECONDS: i64 = 300;
 
@@ -58,8 +63,14 @@ pub enum RequestError {
     #[error("the AuthnRequest is not fresh: {0}")]
     Stale(String),
     /// The request ID was already used.
-    #[error("the AuthnRequest {0} was already used")]
+    #[error("the request {0} was already used")]
     Replayed(String),
+    /// `RelayState` longer than [`MAX_RELAY_STATE_BYTES`].
+    #[error("the RelayState is longer than {MAX_RELAY_STATE_BYTES} bytes")]
+    RelayStateTooLong,
+    /// A binding parameter appears more than once.
+    #[error("the parameter {0} appears more than once")]
+    DuplicateParameter(String),
 }
 
 impl RequestError {
@@ -113,17 +124,6 @@ pub struct AuthnRequest {
     pub session_index: Option<String>,
     /// Whether a signature was verified.
     pub signature_verified: bool,
-    #[doc(hidden)]
-    pub signatures: Vec<SignatureInfo>,
-}
-
-/// Where a `ds:Signature` sits in the request.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SignatureInfo {
-    /// Element depth (1 = child of the root).
-    pub depth: usize,
-    /// `Reference/@URI` values inside it.
-    pub references: Vec<String>,
 }
 
 fn b64_decode(s: &str) -> Result<Vec<u8>, RequestError> {
@@ -146,180 +146,98 @@ fn inflate(data: &[u8]) -> Result<Vec<u8>, RequestError> {
     Ok(out)
 }
 
-fn attr_value(e: &quick_xml::events::BytesStart<'_>, name: &[u8]) -> Result<Option<String>, RequestError> {
-    for a in e.attributes() {
-        let a = a.map_err(|e| RequestError::Malformed(e.to_string()))?;
-        if a.key.as_ref().as_bytes() == name {
-            let v = a
-                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                .map_err(|e| RequestError::Malformed(e.to_string()))?;
-            return Ok(Some(v.into_owned()));
-        }
-    }
-    Ok(None)
-}
-
 /// Parses the XML of an AuthnRequest (no signature check).
 pub fn parse_xml(xml: &str) -> Result<AuthnRequest, RequestError> {
-    parse_message(xml, "AuthnRequest")
+    let doc = parse_strict(xml)?;
+    read_message(&doc, "AuthnRequest")
 }
 
 /// Parses the XML of a LogoutRequest (no signature check): ID, Issuer, NameID (as `subject`),
 /// SessionIndex, Destination, IssueInstant.
 pub fn parse_logout_xml(xml: &str) -> Result<AuthnRequest, RequestError> {
-    parse_message(xml, "LogoutRequest")
+    let doc = parse_strict(xml)?;
+    read_message(&doc, "LogoutRequest")
 }
 
-fn parse_message(xml: &str, root: &'static str) -> Result<AuthnRequest, RequestError> {
-    if xml.len() > MAX_XML_BYTES {
-        return Err(RequestError::TooLarge);
+fn child<'a>(children: &'a [Node], namespace: &str, local: &str) -> Option<&'a Node> {
+    children.iter().find(|c| is(c, namespace, local))
+}
+
+fn flag(root: &Node, name: &str) -> bool {
+    root.get_attribute_no_ns(name).is_some_and(|v| v == "true" || v == "1")
+}
+
+/// Reads the fields idpipe uses from the (already verified, when signed) tree.
+fn read_message(doc: &Document, root_name: &'static str) -> Result<AuthnRequest, RequestError> {
+    let root = doc
+        .get_root_element()
+        .ok_or_else(|| RequestError::Malformed("no root element".into()))?;
+    if !is(&root, ns::PROTOCOL, root_name) {
+        return Err(RequestError::Invalid(format!("the root element is not samlp:{root_name}")));
     }
-    let mut reader = NsReader::from_str(xml);
-    let mut req = AuthnRequest::default();
-    let mut stack: Vec<(Vec<u8>, Vec<u8>)> = Vec::new(); // (namespace, local name)
-    let mut text_target: Option<&'static str> = None;
-    let mut text = String::new();
-    let mut class_refs: Vec<String> = Vec::new();
-    let mut root_seen = false;
-    loop {
-        let (resolved, ev) = reader.read_resolved_event().map_err(|e| RequestError::Malformed(e.to_string()))?;
-        let ns_bytes = match resolved {
-            ResolveResult::Bound(n) => n.as_ref().as_bytes().to_vec(),
-            _ => Vec::new(),
-        };
-        match ev {
-            XmlEvent::DocType(_) => return Err(RequestError::Dtd),
-            XmlEvent::Start(ref e) | XmlEvent::Empty(ref e) => {
-                let is_empty = matches!(ev, XmlEvent::Empty(_));
-                let local = e.local_name().as_ref().as_bytes().to_vec();
-                let depth = stack.len();
-                if depth == 0 {
-                    if root_seen {
-                        return Err(RequestError::Malformed("more than one root element".into()));
-                    }
-                    root_seen = true;
-                    if ns_bytes != ns::PROTOCOL.as_bytes() || local != root.as_bytes() {
-                        return Err(RequestError::Invalid(format!("the root element is not samlp:{root}")));
-                    }
-                    req.id = attr_value(e, b"ID")?.ok_or_else(|| RequestError::Invalid("the ID attribute is missing".into()))?;
-                    req.destination = attr_value(e, b"Destination")?;
-                    req.assertion_consumer_service_url = attr_value(e, b"AssertionConsumerServiceURL")?;
-                    req.protocol_binding = attr_value(e, b"ProtocolBinding")?;
-                    req.force_authn = attr_value(e, b"ForceAuthn")?.is_some_and(|v| v == "true" || v == "1");
-                    req.is_passive = attr_value(e, b"IsPassive")?.is_some_and(|v| v == "true" || v == "1");
-                    req.assertion_consumer_service_index = attr_value(e, b"AssertionConsumerServiceIndex")?.and_then(|v| v.parse().ok());
-                    if let Some(t) = attr_value(e, b"IssueInstant")? {
-                        let parsed = DateTime::parse_from_rfc3339(&t)
-                            .map_err(|_| RequestError::Invalid(format!("IssueInstant '{t}' is not a valid time")))?;
-                        req.issue_instant = Some(parsed.with_timezone(&Utc));
-                    }
-                    if attr_value(e, b"Version")?.as_deref() != Some("2.0") {
-                        return Err(RequestError::Invalid("Version must be 2.0".into()));
-                    }
-                }
-                let parent_local = stack.last().map(|(_, l)| l.as_slice());
-                if ns_bytes == ns::DSIG.as_bytes() && local == b"Signature" {
-                    req.signatures.push(SignatureInfo { depth, references: vec![] });
-                }
-                if ns_bytes == ns::DSIG.as_bytes() && local == b"Reference" {
-                    let uri = attr_value(e, b"URI")?.unwrap_or_default();
-                    if let Some(sig) = req.signatures.last_mut() {
-                        sig.references.push(uri);
-                    }
-                }
-                if ns_bytes == ns::ASSERTION.as_bytes() {
-                    match (local.as_slice(), depth, parent_local) {
-                        (b"Issuer", 1, _) if req.issuer.is_none() => text_target = Some("issuer"),
-                        (b"NameID", 2, Some(b"Subject")) => text_target = Some("subject"),
-                        (b"NameID", 1, _) if root == "LogoutRequest" => text_target = Some("subject"),
-                        (b"AuthnContextClassRef", 2, Some(b"RequestedAuthnContext")) => text_target = Some("classref"),
-                        _ => {}
-                    }
-                }
-                if ns_bytes == ns::PROTOCOL.as_bytes() && local == b"SessionIndex" && depth == 1 && root == "LogoutRequest" {
-                    text_target = Some("session_index");
-                }
-                if ns_bytes == ns::PROTOCOL.as_bytes() && local == b"NameIDPolicy" && depth == 1 {
-                    req.name_id_policy_format = attr_value(e, b"Format")?;
-                }
-                text.clear();
-                if !is_empty {
-                    stack.push((ns_bytes, local));
-                } else if let Some(t) = text_target.take() {
-                    store_text(&mut req, &mut class_refs, t, String::new());
-                }
+    let attr = |n: &str| root.get_attribute_no_ns(n);
+    let mut req = AuthnRequest {
+        id: attr("ID").ok_or_else(|| RequestError::Invalid("the ID attribute is missing".into()))?,
+        destination: attr("Destination"),
+        assertion_consumer_service_url: attr("AssertionConsumerServiceURL"),
+        protocol_binding: attr("ProtocolBinding"),
+        force_authn: flag(&root, "ForceAuthn"),
+        is_passive: flag(&root, "IsPassive"),
+        assertion_consumer_service_index: attr("AssertionConsumerServiceIndex").and_then(|v| v.parse().ok()),
+        ..Default::default()
+    };
+    if req.id.is_empty() || req.id.len() > 256 {
+        return Err(RequestError::Invalid("the ID attribute is empty or too long".into()));
+    }
+    if let Some(t) = attr("IssueInstant") {
+        let parsed =
+            DateTime::parse_from_rfc3339(&t).map_err(|_| RequestError::Invalid(format!("IssueInstant '{t}' is not a valid time")))?;
+        req.issue_instant = Some(parsed.with_timezone(&Utc));
+    }
+    if attr("Version").as_deref() != Some("2.0") {
+        return Err(RequestError::Invalid("Version must be 2.0".into()));
+    }
+    let children = root.get_child_elements();
+    let text = |n: &Node| n.get_content().trim().to_string();
+    req.issuer = child(&children, ns::ASSERTION, "Issuer").map(text);
+    if root_name == "LogoutRequest" {
+        req.subject = child(&children, ns::ASSERTION, "NameID").map(text);
+        req.session_index = child(&children, ns::PROTOCOL, "SessionIndex").map(text);
+    } else {
+        req.subject = child(&children, ns::ASSERTION, "Subject")
+            .and_then(|s| s.get_child_elements().into_iter().find(|c| is(c, ns::ASSERTION, "NameID")))
+            .map(|n| text(&n));
+        req.name_id_policy_format = child(&children, ns::PROTOCOL, "NameIDPolicy").and_then(|p| p.get_attribute_no_ns("Format"));
+        if let Some(rac) = child(&children, ns::PROTOCOL, "RequestedAuthnContext") {
+            let refs: Vec<String> = rac
+                .get_child_elements()
+                .iter()
+                .filter(|c| is(c, ns::ASSERTION, "AuthnContextClassRef"))
+                .map(text)
+                .collect();
+            if let [one] = refs.as_slice() {
+                req.requested_authn_context_class_ref = Some(one.clone());
             }
-            XmlEvent::Text(t) if text_target.is_some() => text.push_str(&t.xml10_content()),
-            XmlEvent::GeneralRef(r) if text_target.is_some() => {
-                let name: &str = &r;
-                let ch = match name {
-                    "amp" => "&".to_string(),
-                    "lt" => "<".to_string(),
-                    "gt" => ">".to_string(),
-                    "quot" => "\"".to_string(),
-                    "apos" => "'".to_string(),
-                    other => match r.resolve_char_ref() {
-                        Ok(Some(c)) => c.to_string(),
-                        _ => return Err(RequestError::Malformed(format!("unknown entity &{other};"))),
-                    },
-                };
-                text.push_str(&ch);
-            }
-            XmlEvent::CData(c) if text_target.is_some() => text.push_str(&c),
-            XmlEvent::End(_) => {
-                stack.pop();
-                if let Some(t) = text_target.take() {
-                    store_text(&mut req, &mut class_refs, t, std::mem::take(&mut text));
-                }
-            }
-            XmlEvent::Eof => break,
-            _ => {}
         }
-    }
-    if !root_seen {
-        return Err(RequestError::Malformed("no root element".into()));
-    }
-    if !stack.is_empty() {
-        return Err(RequestError::Malformed("unexpected end of document".into()));
-    }
-    if class_refs.len() == 1 {
-        req.requested_authn_context_class_ref = class_refs.pop();
     }
     Ok(req)
 }
 
-fn store_text(req: &mut AuthnRequest, class_refs: &mut Vec<String>, target: &str, text: String) {
-    let text = text.trim().to_string();
-    match target {
-        "issuer" => req.issuer = Some(text),
-        "subject" => req.subject = Some(text),
-        "session_index" => req.session_index = Some(text),
-        _ => class_refs.push(text),
+/// Parses `xml` strictly, verifies its enveloped signature with `cert` (when given), and reads
+/// the fields from the same tree.
+fn intake_xml(xml: &str, root: &'static str, cert: Option<&X509>, policy: AlgorithmPolicy) -> Result<AuthnRequest, RequestError> {
+    if xml.len() > MAX_XML_BYTES {
+        return Err(RequestError::TooLarge);
     }
-}
-
-/// Checks that the one enveloped signature is a child of the root and references the root.
-fn check_signature_structure(req: &AuthnRequest) -> Result<(), RequestError> {
-    match req.signatures.as_slice() {
-        [] => Err(RequestError::Unsigned),
-        [sig] => {
-            if sig.depth != 1 {
-                return Err(RequestError::SignatureStructure(
-                    "the Signature must be a child of the request's root element".into(),
-                ));
-            }
-            match sig.references.as_slice() {
-                [uri] if *uri == format!("#{}", req.id) => Ok(()),
-                [_] => Err(RequestError::SignatureStructure(
-                    "the signature does not reference the request's ID".into(),
-                )),
-                _ => Err(RequestError::SignatureStructure(
-                    "the signature must have exactly one Reference".into(),
-                )),
-            }
-        }
-        _ => Err(RequestError::SignatureStructure("more than one Signature".into())),
+    let doc = parse_strict(xml)?;
+    // The root is checked first, so that a wrong message type is told as such.
+    let mut req = read_message(&doc, root)?;
+    if let Some(cert) = cert {
+        verify_enveloped(&doc, cert, policy)?;
+        req = read_message(&doc, root)?;
+        req.signature_verified = true;
     }
+    Ok(req)
 }
 
 fn check_fresh(req: &AuthnRequest, now: DateTime<Utc>, max_age_seconds: i64, skew_seconds: i64) -> Result<(), RequestError> {
@@ -346,6 +264,8 @@ pub struct IntakeRules {
     pub max_age_seconds: i64,
     /// Allowed clock skew.
     pub skew_seconds: i64,
+    /// Signature and digest algorithms accepted.
+    pub algorithms: AlgorithmPolicy,
 }
 
 impl IntakeRules {
@@ -355,6 +275,7 @@ impl IntakeRules {
             now,
             max_age_seconds: DEFAULT_MAX_AGE_SECONDS,
             skew_seconds: 0,
+            algorithms: AlgorithmPolicy::default(),
         }
     }
 }
@@ -388,6 +309,13 @@ pub fn parse_logout_post(
     post_intake(saml_request, relay_state, signing_cert, rules, "LogoutRequest")
 }
 
+fn check_relay_state(rs: Option<&str>) -> Result<(), RequestError> {
+    if rs.is_some_and(|r| r.len() > MAX_RELAY_STATE_BYTES) {
+        return Err(RequestError::RelayStateTooLong);
+    }
+    Ok(())
+}
+
 fn redirect_intake(raw_query: &str, signing_cert: Option<&X509>, rules: IntakeRules, root: &'static str) -> Result<Intake, RequestError> {
     if raw_query.len() > MAX_ENCODED_BYTES * 2 {
         return Err(RequestError::TooLarge);
@@ -395,7 +323,10 @@ fn redirect_intake(raw_query: &str, signing_cert: Option<&X509>, rules: IntakeRu
     let mut raw: HashMap<&str, &str> = HashMap::new();
     for part in raw_query.split('&') {
         let (k, v) = part.split_once('=').unwrap_or((part, ""));
-        raw.entry(k).or_insert(v);
+        // Why refuse duplicates: the signed octets and the parsed values must name one value.
+        if raw.insert(k, v).is_some() && ["SAMLRequest", "RelayState", "SigAlg", "Signature"].contains(&k) {
+            return Err(RequestError::DuplicateParameter(k.to_string()));
+        }
     }
     let decode = |v: &str| -> String {
         url::form_urlencoded::parse(format!("x={v}").as_bytes())
@@ -410,29 +341,32 @@ fn redirect_intake(raw_query: &str, signing_cert: Option<&X509>, rules: IntakeRu
     if encoded.len() > MAX_ENCODED_BYTES {
         return Err(RequestError::TooLarge);
     }
+    let relay_state = raw.get("RelayState").map(|v| decode(v));
+    check_relay_state(relay_state.as_deref())?;
     let bytes = b64_decode(&encoded)?;
     // Tolerated like the hosted service: plain (not deflated) XML on GET.
     let xml_bytes = if bytes.first() == Some(&b'<') { bytes } else { inflate(&bytes)? };
     let xml = String::from_utf8(xml_bytes).map_err(|_| RequestError::Encoding("not UTF-8".into()))?;
-    let mut request = parse_message(&xml, root)?;
-    let relay_state = raw.get("RelayState").map(|v| decode(v));
-    if let Some(cert) = signing_cert {
-        match raw.get("Signature") {
-            Some(sig_raw) => {
-                let sig_alg_raw = raw.get("SigAlg").ok_or(RequestError::SigAlgMissing)?;
-                // Bindings spec 3.4.4.1: verify over the octets as received, in this order.
-                let mut signed = format!("SAMLRequest={saml_raw}");
-                if let Some(rs) = raw.get("RelayState") {
-                    signed.push_str(&format!("&RelayState={rs}"));
-                }
-                signed.push_str(&format!("&SigAlg={sig_alg_raw}"));
-                let signature = b64_decode(&decode(sig_raw))?;
-                verify_redirect_signature(signed.as_bytes(), &decode(sig_alg_raw), &signature, cert).map_err(RequestError::BadSignature)?;
+    let query_signature = raw.get("Signature").filter(|_| signing_cert.is_some());
+    let request = match (signing_cert, query_signature) {
+        (Some(cert), Some(sig_raw)) => {
+            let sig_alg_raw = raw.get("SigAlg").ok_or(RequestError::SigAlgMissing)?;
+            let md = rules.algorithms.signature_digest(&decode(sig_alg_raw))?;
+            // Bindings spec 3.4.4.1: verify over the octets as received, in this order.
+            let mut signed = format!("SAMLRequest={saml_raw}");
+            if let Some(rs) = raw.get("RelayState") {
+                signed.push_str(&format!("&RelayState={rs}"));
             }
-            None => verify_embedded(&xml, &request, cert)?,
+            signed.push_str(&format!("&SigAlg={sig_alg_raw}"));
+            let signature = b64_decode(&decode(sig_raw))?;
+            verify_redirect_signature(signed.as_bytes(), md, &signature, cert).map_err(RequestError::BadSignature)?;
+            let mut r = intake_xml(&xml, root, None, rules.algorithms)?;
+            r.signature_verified = true;
+            r
         }
-        request.signature_verified = true;
-    }
+        // No query signature: an embedded one must verify (when the SP has a certificate).
+        (cert, _) => intake_xml(&xml, root, cert, rules.algorithms)?,
+    };
     check_fresh(&request, rules.now, rules.max_age_seconds, rules.skew_seconds)?;
     Ok(Intake { request, relay_state })
 }
@@ -457,51 +391,10 @@ fn post_intake(
     if saml_request.len() > MAX_ENCODED_BYTES {
         return Err(RequestError::TooLarge);
     }
+    check_relay_state(relay_state.as_deref())?;
     let bytes = b64_decode(saml_request)?;
     let xml = String::from_utf8(bytes).map_err(|_| RequestError::Encoding("not UTF-8".into()))?;
-    let mut request = parse_message(&xml, root)?;
-    if let Some(cert) = signing_cert {
-        verify_embedded(&xml, &request, cert)?;
-        request.signature_verified = true;
-    }
+    let request = intake_xml(&xml, root, signing_cert, rules.algorithms)?;
     check_fresh(&request, rules.now, rules.max_age_seconds, rules.skew_seconds)?;
     Ok(Intake { request, relay_state })
-}
-
-fn verify_embedded(xml: &str, request: &AuthnRequest, cert: &X509) -> Result<(), RequestError> {
-    check_signature_structure(request)?;
-    verify_xml_signature(xml, cert).map_err(RequestError::BadSignature)
-}
-
-/// IDs with their expiry, and the time of the last sweep of expired ones.
-type Seen = (HashMap<String, DateTime<Utc>>, Option<DateTime<Utc>>);
-
-/// Remembers request IDs until they expire, to refuse replays.
-#[derive(Debug, Default)]
-pub struct ReplayCache {
-    /// IDs with their expiry, and when expired entries were last swept.
-    seen: Mutex<Seen>,
-}
-
-impl ReplayCache {
-    /// An empty cache.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Records `id` until `until`; refuses it if it is already recorded and not expired.
-    pub fn check_and_remember(&self, id: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), RequestError> {
-        let mut guard = self.seen.lock().map_err(|_| RequestError::Replayed(id.to_string()))?;
-        let (seen, last_sweep) = &mut *guard;
-        // Why not on every call: a sweep is O(entries); under load once every 10 s is enough.
-        if last_sweep.is_none_or(|t| now - t > chrono::Duration::seconds(10)) {
-            seen.retain(|_, exp| *exp > now);
-            *last_sweep = Some(now);
-        }
-        if seen.get(id).is_some_and(|exp| *exp > now) {
-            return Err(RequestError::Replayed(id.to_string()));
-        }
-        seen.insert(id.to_string(), until);
-        Ok(())
-    }
 }

@@ -1,5 +1,6 @@
-//! XML-DSig: signing our own canonical bytes with OpenSSL on a key parsed once, and verifying
-//! incoming signatures. All libxmlsec1 (samael) calls of the crate live in this module.
+//! XML-DSig: signing our own canonical bytes with OpenSSL on a key parsed once, and the
+//! redirect binding's query signatures. (Enveloped signatures of incoming requests are verified
+//! in [`super::xmldsig`], on the tree the fields are read from.)
 
 use base64::Engine;
 use openssl::hash::MessageDigest;
@@ -155,22 +156,9 @@ pub fn signature_element(
     Ok(w.out)
 }
 
-/// Verifies an enveloped XML-DSig signature of a whole document with one certificate
-/// (libxmlsec1 through samael). The caller has already checked the structure (one signature,
-/// child of the root, referencing the root's ID) and that the document has no DTD.
-pub fn verify_xml_signature(xml: &str, cert: &X509) -> Result<(), String> {
-    use samael::crypto::{CertificateDer, CryptoProvider, XmlSec};
-    let der = cert.to_der().map_err(|e| e.to_string())?;
-    XmlSec::verify_signed_xml(xml.as_bytes(), &CertificateDer::from(der), Some("ID")).map_err(|e| e.to_string())
-}
-
-/// Verifies an HTTP-Redirect binding signature over the raw query octets.
-pub fn verify_redirect_signature(signed_octets: &[u8], sig_alg_uri: &str, signature: &[u8], cert: &X509) -> Result<(), String> {
-    let md = match sig_alg_uri {
-        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256" => MessageDigest::sha256(),
-        "http://www.w3.org/2000/09/xmldsig#rsa-sha1" => MessageDigest::sha1(),
-        other => return Err(format!("unsupported SigAlg '{other}' (rsa-sha256 or rsa-sha1)")),
-    };
+/// Verifies an HTTP-Redirect binding signature over the raw query octets (`md` comes from the
+/// `SigAlg`, checked against the tenant's algorithm policy by the caller).
+pub fn verify_redirect_signature(signed_octets: &[u8], md: MessageDigest, signature: &[u8], cert: &X509) -> Result<(), String> {
     let key: PKey<Public> = cert.public_key().map_err(|e| e.to_string())?;
     let mut v = Verifier::new(md, &key).map_err(|e| e.to_string())?;
     v.update(signed_octets).map_err(|e| e.to_string())?;

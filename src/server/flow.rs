@@ -13,7 +13,7 @@ use crate::pipeline::executor::{Status, Suspension};
 use crate::pipeline::outcome::{CookieMode, DigestAlgorithm, Failure, SignatureAlgorithm};
 use crate::pipeline::{Outcome, Trigger};
 use crate::saml::{self, AuthnRequest, StatusError};
-use crate::store::{SessionRecord, StoreError};
+use crate::store::{SamlParticipant, SessionRecord, StoreError};
 
 /// How long the login page may take, and how long a redirect action may keep the user away.
 pub const FLOW_LIFETIME_MS: i64 = 15 * 60 * 1000;
@@ -208,6 +208,7 @@ pub fn new_session(state: &AppState, user_id: &str) -> SessionCtx {
                 method_type: None,
             }],
             clients: vec![],
+            saml_participants: vec![],
         },
         cookie: None,
     }
@@ -341,13 +342,27 @@ pub fn deliver(state: &AppState, s: Suspended) -> Response {
             if let Err(e) = state.store.apply_metadata(&user_id, &tx.outcome) {
                 return store_failure(&e);
             }
-            let set_cookie = match commit_session(state, &mut session, &tx.event, &tx.outcome, request.client_id()) {
-                Ok(c) => c,
-                Err(e) => return store_failure(&e),
-            };
-            let mut resp = match &request {
-                LoginRequest::Saml(s) => issue_saml(state, s, &tx.event, &tx.outcome, &session.record),
-                LoginRequest::Oidc(o) => issue_code(state, o, tx.event, tx.outcome, &session.record),
+            // SAML: the response first, so that the session records the NameID the SP received
+            // (a LogoutRequest must name it). OIDC: the session first, the code then carries it.
+            let (mut resp, set_cookie) = match &request {
+                LoginRequest::Saml(s) => {
+                    let (resp, participant) = issue_saml(state, s, &tx.event, &tx.outcome, &session.record);
+                    if let Some(p) = participant {
+                        session.record.saml_participants.retain(|x| x.client_id != p.client_id);
+                        session.record.saml_participants.push(p);
+                    }
+                    match commit_session(state, &mut session, &tx.event, &tx.outcome, request.client_id()) {
+                        Ok(c) => (resp, c),
+                        Err(e) => return store_failure(&e),
+                    }
+                }
+                LoginRequest::Oidc(o) => {
+                    let c = match commit_session(state, &mut session, &tx.event, &tx.outcome, request.client_id()) {
+                        Ok(c) => c,
+                        Err(e) => return store_failure(&e),
+                    };
+                    (issue_code(state, o, tx.event, tx.outcome, &session.record), c)
+                }
             };
             resp.headers_mut().append(header::SET_COOKIE, set_cookie);
             resp
@@ -413,10 +428,19 @@ fn request_of(s: &SamlLogin) -> Option<AuthnRequest> {
     })
 }
 
-fn issue_saml(state: &AppState, s: &SamlLogin, ev: &Event, outcome: &Outcome, session: &SessionRecord) -> Response {
+/// The auto-POST form with the signed Response (or a signed error Response), and the SP with
+/// the NameID it received when an assertion was issued.
+fn issue_saml(
+    state: &AppState,
+    s: &SamlLogin,
+    ev: &Event,
+    outcome: &Outcome,
+    session: &SessionRecord,
+) -> (Response, Option<SamlParticipant>) {
     let t = &state.tenant;
     let Some(sp) = t.saml_sps.get(&s.client_id) else {
-        return error_page(StatusCode::BAD_REQUEST, "unknown_client", "The SAML application no longer exists.");
+        let r = error_page(StatusCode::BAD_REQUEST, "unknown_client", "The SAML application no longer exists.");
+        return (r, None);
     };
     let mut profile = ev.user_json();
     let (mut app, mut um) = (ev.user.app_metadata.clone(), ev.user.user_metadata.clone());
@@ -440,10 +464,15 @@ fn issue_saml(state: &AppState, s: &SamlLogin, ev: &Event, outcome: &Outcome, se
     match issued {
         Ok(i) => {
             tracing::info!(client_id = %s.client_id, response_id = %i.response.response_id, "SAML response issued");
-            pages::html(
+            let participant = SamlParticipant {
+                client_id: s.client_id.clone(),
+                name_id: i.response.name_id.clone(),
+            };
+            let page = pages::html(
                 StatusCode::OK,
                 &saml::form::auto_post_form(&s.acs_url, &i.response.xml, i.relay_state.as_deref()),
-            )
+            );
+            (page, Some(participant))
         }
         Err(e) => {
             // e.g. no attribute for the NameID: the SP gets a signed error, like the hosted service.
@@ -453,7 +482,7 @@ fn issue_saml(state: &AppState, s: &SamlLogin, ev: &Event, outcome: &Outcome, se
                 second: None,
                 message: e.to_string(),
             };
-            saml_error(state, s, &status, None)
+            (saml_error(state, s, &status, None), None)
         }
     }
 }

@@ -35,7 +35,6 @@ use serde_json::json;
 
 use crate::config::Tenant;
 use crate::saml::metadata::{MetadataInput, metadata_xml};
-use crate::saml::request::ReplayCache;
 use crate::store::{SqliteStore, Store, StoreError};
 
 /// Largest request body accepted anywhere (SAML POST bindings included).
@@ -68,8 +67,6 @@ pub struct AppState {
     pub tenant: Arc<Tenant>,
     /// Persistence (SQLite by default).
     pub store: Arc<dyn Store>,
-    /// AuthnRequest IDs seen recently.
-    pub replay: Arc<ReplayCache>,
     /// Login attempts per client IP.
     pub limiter: Arc<ratelimit::RateLimiter>,
     /// Key of the CSRF tokens (random per process).
@@ -92,7 +89,6 @@ impl AppState {
         Ok(AppState {
             tenant: Arc::new(tenant),
             store,
-            replay: Arc::new(ReplayCache::new()),
             limiter: Arc::new(ratelimit::RateLimiter::new(per_minute)),
             csrf_key: Arc::new(key),
         })

@@ -13,7 +13,9 @@ use super::flow::{self, LoginRequest, SamlLogin};
 use super::{AppState, ClientIp, SESSION_COOKIE, cookie, error_page, hash_secret, now_ms, pages, set_cookie, store_failure};
 use crate::config::SamlSp;
 use crate::pipeline::outcome::{DigestAlgorithm, SignatureAlgorithm};
-use crate::saml::request::{Intake, IntakeRules, RequestError};
+use crate::saml::StatusError;
+use crate::saml::request::{DEFAULT_MAX_AGE_SECONDS, Intake, IntakeRules, MAX_RELAY_STATE_BYTES, RequestError};
+use crate::store::StoreError;
 
 fn sp<'a>(state: &'a AppState, client_id: &str) -> Result<&'a SamlSp, Response> {
     state.tenant.saml_sps.get(client_id).ok_or_else(|| {
@@ -35,14 +37,61 @@ fn rules(state: &AppState) -> IntakeRules {
     let now = chrono::DateTime::from_timestamp_millis(now_ms(state)).unwrap_or_default();
     IntakeRules {
         skew_seconds: state.tenant.saml.clock_skew_seconds.max(0),
+        algorithms: state.tenant.request_algorithms,
         ..IntakeRules::at(now)
+    }
+}
+
+/// Runs a request intake (XML parsing and signature verification: CPU work bounded by the
+/// size limits) on the blocking pool, so that slow or costly requests never hold an async worker.
+async fn intake(f: impl FnOnce() -> Result<Intake, RequestError> + Send + 'static) -> Result<Intake, Response> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(i)) => Ok(i),
+        Ok(Err(e)) => Err(refused(&e)),
+        Err(e) => {
+            tracing::error!(error = %e, "the SAML intake task failed");
+            Err(error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "The request could not be read.",
+            ))
+        }
+    }
+}
+
+/// Records a request ID in the store (shared by every node, kept across restarts); a second
+/// use within its lifetime is a replay. The key is per SP and message type.
+fn remember_request(state: &AppState, sp: &SamlSp, kind: &str, id: &str) -> Result<(), Response> {
+    let key = hash_secret(&format!("{}\n{kind}\n{id}", sp.client_id));
+    let now = now_ms(state);
+    let lifetime_ms = (DEFAULT_MAX_AGE_SECONDS * 2 + state.tenant.saml.clock_skew_seconds.max(0)) * 1000;
+    match state.store.remember_request_id(&key, now + lifetime_ms, now) {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            tracing::warn!(client_id = %sp.client_id, kind, "replayed SAML request refused");
+            Err(refused(&RequestError::Replayed(id.to_string())))
+        }
+        Err(e) => Err(store_failure(&e)),
+    }
+}
+
+/// A request meant for another endpoint (e.g. a signed one forwarded here) is refused.
+fn check_destination(destination: Option<&str>, ours: &str, what: &str) -> Result<(), Response> {
+    match destination.filter(|d| *d != ours) {
+        Some(d) => Err(error_page(
+            StatusCode::BAD_REQUEST,
+            "invalid_saml_request",
+            &format!("The {what}'s Destination '{d}' is not this endpoint ({ours})."),
+        )),
+        None => Ok(()),
     }
 }
 
 fn refused(e: &RequestError) -> Response {
     // The request cannot be trusted, so nothing is sent to a URL it names: an error page.
+    tracing::info!(error = %e, "SAML request refused");
     let status = match e {
-        RequestError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        RequestError::TooLarge | RequestError::RelayStateTooLong => StatusCode::PAYLOAD_TOO_LARGE,
         RequestError::Unsigned | RequestError::SigAlgMissing | RequestError::SignatureStructure(_) | RequestError::BadSignature(_) => {
             StatusCode::FORBIDDEN
         }
@@ -67,22 +116,18 @@ async fn start(
     headers: &HeaderMap,
 ) -> Response {
     let (request_id, request_issuer, acs, force_authn, is_passive, relay_state) = match intake {
+        None if relay_state.as_ref().is_some_and(|r| r.len() > MAX_RELAY_STATE_BYTES) => {
+            return refused(&RequestError::RelayStateTooLong);
+        }
         None => (None, None, None, false, false, relay_state),
         Some(i) => {
             let r = i.request;
-            // A request meant for another endpoint (e.g. a signed one forwarded here) is refused.
             let ours = format!("{}/samlp/{}", state.tenant.base_url, sp.client_id);
-            if let Some(d) = r.destination.as_deref().filter(|d| *d != ours) {
-                return error_page(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_saml_request",
-                    &format!("The AuthnRequest's Destination '{d}' is not this endpoint ({ours})."),
-                );
+            if let Err(resp) = check_destination(r.destination.as_deref(), &ours, "AuthnRequest") {
+                return resp;
             }
-            let now = rules(state).now;
-            let until = now + chrono::Duration::seconds(crate::saml::request::DEFAULT_MAX_AGE_SECONDS * 2);
-            if let Err(e) = state.replay.check_and_remember(&r.id, until, now) {
-                return refused(&e);
+            if let Err(resp) = remember_request(state, sp, "authn", &r.id) {
+                return resp;
             }
             (
                 Some(r.id),
@@ -142,9 +187,10 @@ pub async fn sso_redirect(
         tracing::info!(client_id = %client_id, "IdP-initiated login");
         return start(&state, sp, None, rs, http, &headers).await;
     }
-    match crate::saml::request::parse_redirect(&raw, cert, rules(&state)) {
-        Ok(intake) => start(&state, sp, Some(intake), None, http, &headers).await,
-        Err(e) => refused(&e),
+    let (cert, rules) = (cert.cloned(), rules(&state));
+    match intake(move || crate::saml::request::parse_redirect(&raw, cert.as_ref(), rules)).await {
+        Ok(i) => start(&state, sp, Some(i), None, http, &headers).await,
+        Err(r) => r,
     }
 }
 
@@ -165,9 +211,10 @@ pub async fn sso_post(
     let Some(req) = f.get("SAMLRequest") else {
         return start(&state, sp, None, rs, http, &headers).await;
     };
-    match crate::saml::request::parse_post(req, rs, cert, rules(&state)) {
-        Ok(intake) => start(&state, sp, Some(intake), None, http, &headers).await,
-        Err(e) => refused(&e),
+    let (req, cert, rules) = (req.clone(), cert.cloned(), rules(&state));
+    match intake(move || crate::saml::request::parse_post(&req, rs, cert.as_ref(), rules)).await {
+        Ok(i) => start(&state, sp, Some(i), None, http, &headers).await,
+        Err(r) => r,
     }
 }
 
@@ -182,58 +229,132 @@ fn logout_callback(sp: &SamlSp) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Ends the browser's session and answers the SP.
-fn finish_logout(state: &AppState, sp: &SamlSp, headers: &HeaderMap, intake: Option<Intake>, relay_state: Option<String>) -> Response {
+/// Whether a LogoutRequest may end this session: the session sent an assertion to this SP, with
+/// the NameID the request names.
+fn names_session(record: &crate::store::SessionRecord, client_id: &str, name_id: Option<&str>) -> bool {
+    record
+        .saml_participants
+        .iter()
+        .any(|p| p.client_id == client_id && Some(p.name_id.as_str()) == name_id)
+}
+
+/// What a LogoutRequest did to the sessions it could name.
+struct LogoutResult {
+    /// The browser's own session ended (its cookie is cleared).
+    cookie_session_ended: bool,
+    /// A named session was found but does not belong to this SP and NameID.
+    refused: bool,
+}
+
+/// Ends the sessions a (verified, fresh, not replayed) LogoutRequest names: the cookie's session
+/// and the one of its SessionIndex (a cross-site POST does not carry the SameSite=Lax cookie),
+/// each only when it sent an assertion to this SP for this NameID.
+fn end_named_sessions(state: &AppState, sp: &SamlSp, headers: &HeaderMap, i: &Intake) -> Result<LogoutResult, StoreError> {
+    let now = now_ms(state);
+    let name_id = i.request.subject.as_deref();
+    let mut result = LogoutResult {
+        cookie_session_ended: false,
+        refused: false,
+    };
+    let mut candidates: Vec<(String, crate::store::SessionRecord, bool)> = Vec::new();
+    if let Some(raw) = cookie(headers, SESSION_COOKIE) {
+        let hash = hash_secret(&raw);
+        if let Some(r) = state.store.session(&hash, now)? {
+            candidates.push((hash, r, true));
+        }
+    }
+    if let Some(sid) = i.request.session_index.as_deref()
+        && let Some((hash, r)) = state.store.session_by_sid(sid, now)?
+        && !candidates.iter().any(|(h, _, _)| *h == hash)
+    {
+        candidates.push((hash, r, false));
+    }
+    for (hash, record, from_cookie) in candidates {
+        if names_session(&record, &sp.client_id, name_id) {
+            state.store.delete_session(&hash)?;
+            result.cookie_session_ended |= from_cookie;
+            tracing::info!(client_id = %sp.client_id, "session ended by LogoutRequest");
+        } else {
+            result.refused = true;
+            tracing::warn!(client_id = %sp.client_id, "LogoutRequest names a session that did not log in to this SP as this NameID");
+        }
+    }
+    Ok(result)
+}
+
+/// A signed LogoutResponse auto-POSTed to the SP's logout callback.
+fn logout_response(state: &AppState, sp: &SamlSp, cb: &str, i: &Intake, status: Option<&StatusError>) -> Response {
+    let t = &state.tenant;
+    let issuer = sp.settings.issuer.clone().unwrap_or_else(|| t.saml.default_issuer());
+    let now = chrono::DateTime::from_timestamp_millis(now_ms(state)).unwrap_or_default();
+    match crate::saml::response::build_logout_response(
+        &issuer,
+        cb,
+        Some(&i.request.id),
+        &t.saml.signing_key,
+        SignatureAlgorithm::RsaSha256,
+        DigestAlgorithm::Sha256,
+        status,
+        now,
+    ) {
+        Ok(xml) => {
+            tracing::info!(client_id = %sp.client_id, "SAML single logout answered");
+            pages::html(
+                StatusCode::OK,
+                &crate::saml::form::auto_post_form(cb, &xml, i.relay_state.as_deref()),
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build the LogoutResponse");
+            error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "The logout response could not be built.",
+            )
+        }
+    }
+}
+
+/// Answers a LogoutRequest: Destination, replay and session ownership checked first.
+fn handle_logout_request(state: &AppState, sp: &SamlSp, headers: &HeaderMap, i: Intake) -> Response {
+    let ours = format!("{}/samlp/{}/logout", state.tenant.base_url, sp.client_id);
+    if let Err(r) = check_destination(i.request.destination.as_deref(), &ours, "LogoutRequest") {
+        return r;
+    }
+    if let Err(r) = remember_request(state, sp, "logout", &i.request.id) {
+        return r;
+    }
+    let result = match end_named_sessions(state, sp, headers, &i) {
+        Ok(r) => r,
+        Err(e) => return store_failure(&e),
+    };
+    let denied = result.refused.then(|| StatusError {
+        requester: true,
+        second: Some(crate::saml::ns::STATUS_REQUEST_DENIED.into()),
+        message: "The LogoutRequest does not name a session of this service provider.".into(),
+    });
+    let mut resp = match logout_callback(sp) {
+        Some(cb) => logout_response(state, sp, &cb, &i, denied.as_ref()),
+        None => pages::html(StatusCode::OK, &pages::logged_out_page()),
+    };
+    if result.cookie_session_ended {
+        resp.headers_mut()
+            .append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", Some(0), state.secure_cookies()));
+    }
+    resp
+}
+
+/// A logout without a LogoutRequest (the browser itself asked): its session ends.
+fn plain_logout(state: &AppState, sp: &SamlSp, headers: &HeaderMap, relay_state: Option<String>) -> Response {
     if let Some(raw) = cookie(headers, SESSION_COOKIE)
         && let Err(e) = state.store.delete_session(&hash_secret(&raw))
     {
         return store_failure(&e);
     }
-    // The SessionIndex names the session even when the cookie did not come along (a cross-site
-    // POST does not carry a SameSite=Lax cookie). It is a random value only that SP received.
-    if let Some(sid) = intake.as_ref().and_then(|i| i.request.session_index.as_deref()) {
-        match state.store.delete_session_by_sid(sid) {
-            Ok(ended) => tracing::info!(client_id = %sp.client_id, ended, "LogoutRequest SessionIndex"),
-            Err(e) => return store_failure(&e),
-        }
-    }
-    let clear = set_cookie(SESSION_COOKIE, "", Some(0), state.secure_cookies());
-    let callback = logout_callback(sp);
-    let mut resp = match (intake, callback) {
-        (Some(i), Some(cb)) => {
-            let t = &state.tenant;
-            let issuer = sp.settings.issuer.clone().unwrap_or_else(|| t.saml.default_issuer());
-            let now = chrono::DateTime::from_timestamp_millis(now_ms(state)).unwrap_or_default();
-            match crate::saml::response::build_logout_response(
-                &issuer,
-                &cb,
-                Some(&i.request.id),
-                &t.saml.signing_key,
-                SignatureAlgorithm::RsaSha256,
-                DigestAlgorithm::Sha256,
-                None,
-                now,
-            ) {
-                Ok(xml) => {
-                    tracing::info!(client_id = %sp.client_id, "SAML single logout");
-                    pages::html(
-                        StatusCode::OK,
-                        &crate::saml::form::auto_post_form(&cb, &xml, i.relay_state.as_deref()),
-                    )
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot build the LogoutResponse");
-                    error_page(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "server_error",
-                        "The logout response could not be built.",
-                    )
-                }
-            }
-        }
-        (None, Some(cb)) => {
+    let mut resp = match logout_callback(sp) {
+        Some(cb) => {
             let mut u = cb;
-            if let Some(rs) = relay_state {
+            if let Some(rs) = relay_state.filter(|r| r.len() <= MAX_RELAY_STATE_BYTES) {
                 u = match url::Url::parse_with_params(&u, &[("RelayState", rs)]) {
                     Ok(x) => x.to_string(),
                     Err(_) => u,
@@ -241,9 +362,10 @@ fn finish_logout(state: &AppState, sp: &SamlSp, headers: &HeaderMap, intake: Opt
             }
             super::found(&u)
         }
-        (_, None) => pages::html(StatusCode::OK, &pages::logged_out_page()),
+        None => pages::html(StatusCode::OK, &pages::logged_out_page()),
     };
-    resp.headers_mut().append(header::SET_COOKIE, clear);
+    resp.headers_mut()
+        .append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", Some(0), state.secure_cookies()));
     resp
 }
 
@@ -262,11 +384,12 @@ pub async fn slo_redirect(
     let q = query_map(&raw);
     if !q.contains_key("SAMLRequest") {
         let rs = q.get("RelayState").and_then(Value::as_str).map(str::to_string);
-        return finish_logout(&state, sp, &headers, None, rs);
+        return plain_logout(&state, sp, &headers, rs);
     }
-    match crate::saml::request::parse_logout_redirect(&raw, cert, rules(&state)) {
-        Ok(i) => finish_logout(&state, sp, &headers, Some(i), None),
-        Err(e) => refused(&e),
+    let (cert, rules) = (cert.cloned(), rules(&state));
+    match intake(move || crate::saml::request::parse_logout_redirect(&raw, cert.as_ref(), rules)).await {
+        Ok(i) => handle_logout_request(&state, sp, &headers, i),
+        Err(r) => r,
     }
 }
 
@@ -282,11 +405,12 @@ pub async fn slo_post(
         Err(r) => return r,
     };
     let rs = f.get("RelayState").cloned();
-    let Some(req) = f.get("SAMLRequest") else {
-        return finish_logout(&state, sp, &headers, None, rs);
+    let Some(req) = f.get("SAMLRequest").cloned() else {
+        return plain_logout(&state, sp, &headers, rs);
     };
-    match crate::saml::request::parse_logout_post(req, rs, cert, rules(&state)) {
-        Ok(i) => finish_logout(&state, sp, &headers, Some(i), None),
-        Err(e) => refused(&e),
+    let (cert, rules) = (cert.cloned(), rules(&state));
+    match intake(move || crate::saml::request::parse_logout_post(&req, rs, cert.as_ref(), rules)).await {
+        Ok(i) => handle_logout_request(&state, sp, &headers, i),
+        Err(r) => r,
     }
 }

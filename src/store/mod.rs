@@ -121,6 +121,19 @@ pub struct SessionRecord {
     pub methods: Vec<AuthenticationMethod>,
     /// Clients the session logged in to (SAML client id with its SessionIndex, OIDC client ids).
     pub clients: Vec<String>,
+    /// The SAML SPs this session sent an assertion to, with the NameID each received: a
+    /// LogoutRequest ends the session only when it names one of these pairs.
+    #[serde(default)]
+    pub saml_participants: Vec<SamlParticipant>,
+}
+
+/// An SP that received an assertion in a session, and the NameID it received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlParticipant {
+    /// The SP's client id.
+    pub client_id: String,
+    /// The NameID value sent to it.
+    pub name_id: String,
 }
 
 /// Sessions.
@@ -134,6 +147,8 @@ pub trait SessionStore: Send + Sync {
     /// Ends the session with this public id (a LogoutRequest's SessionIndex, which reaches the
     /// IdP without the cookie on a cross-site POST). Returns whether one ended.
     fn delete_session_by_sid(&self, sid: &str) -> Result<bool, StoreError>;
+    /// The live session with this public id and the hash it is stored under.
+    fn session_by_sid(&self, sid: &str, now_ms: i64) -> Result<Option<(String, SessionRecord)>, StoreError>;
 }
 
 /// Short-lived server-side records of a login in progress (the pending protocol request, keyed
@@ -168,6 +183,14 @@ pub trait CodeStore: Send + Sync {
     fn set_code_family(&self, code_hash: &str, family: &str) -> Result<(), StoreError>;
 }
 
+/// IDs of SAML requests already accepted (AuthnRequest, LogoutRequest), so that a replay is
+/// refused on every node and after a restart.
+pub trait ReplayStore: Send + Sync {
+    /// Records `key` until `expires_at_ms`; `false` when it is already recorded and not expired.
+    /// Atomic: of two concurrent calls with one key exactly one gets `true`.
+    fn remember_request_id(&self, key: &str, expires_at_ms: i64, now_ms: i64) -> Result<bool, StoreError>;
+}
+
 /// Housekeeping.
 pub trait Maintenance: Send + Sync {
     /// Deletes what has expired (sessions, flows, transactions, codes a day after expiry, cache
@@ -177,11 +200,14 @@ pub trait Maintenance: Send + Sync {
 
 /// Everything the server persists. Implemented for any type that implements all the parts.
 pub trait Store:
-    UserStore + TransactionStore + SessionStore + FlowStore + CodeStore + RefreshTokenStore + ActionCache + Maintenance
+    UserStore + TransactionStore + SessionStore + FlowStore + CodeStore + RefreshTokenStore + ActionCache + ReplayStore + Maintenance
 {
 }
 
-impl<T: UserStore + TransactionStore + SessionStore + FlowStore + CodeStore + RefreshTokenStore + ActionCache + Maintenance> Store for T {}
+impl<T: UserStore + TransactionStore + SessionStore + FlowStore + CodeStore + RefreshTokenStore + ActionCache + ReplayStore + Maintenance>
+    Store for T
+{
+}
 
 /// Applies metadata changes (`null` removes) to a metadata object.
 pub(crate) fn apply_changes(changes: &Map<String, Value>, target: &mut Map<String, Value>) {

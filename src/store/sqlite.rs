@@ -8,7 +8,7 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
-    CodeRedemption, CodeStore, FlowStore, LockoutPolicy, LoginCheck, Maintenance, SessionRecord, SessionStore, StoreError,
+    CodeRedemption, CodeStore, FlowStore, LockoutPolicy, LoginCheck, Maintenance, ReplayStore, SessionRecord, SessionStore, StoreError,
     TransactionStore, UserStore, apply_changes,
 };
 use crate::oidc::refresh::{RefreshRecord, RefreshTokenStore};
@@ -67,6 +67,11 @@ const MIGRATIONS: &[&str] = &[
      );",
     "ALTER TABLE sessions ADD COLUMN sid TEXT;
      CREATE INDEX sessions_sid ON sessions(sid);",
+    "CREATE TABLE request_ids (
+        key TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+     );
+     CREATE INDEX request_ids_expiry ON request_ids(expires_at);",
 ];
 
 /// SQLite-backed store.
@@ -340,6 +345,21 @@ impl SessionStore for SqliteStore {
         let c = self.lock()?;
         Ok(c.execute("DELETE FROM sessions WHERE sid = ?1", [sid])? > 0)
     }
+
+    fn session_by_sid(&self, sid: &str, now_ms: i64) -> Result<Option<(String, SessionRecord)>, StoreError> {
+        let c = self.lock()?;
+        let row: Option<(String, String)> = c
+            .query_row(
+                "SELECT id_hash, record FROM sessions WHERE sid = ?1 AND expires_at > ?2",
+                params![sid, now_ms],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        match row {
+            Some((hash, json)) => Ok(Some((hash, serde_json::from_str(&json).map_err(corrupt)?))),
+            None => Ok(None),
+        }
+    }
 }
 
 impl Maintenance for SqliteStore {
@@ -351,6 +371,7 @@ impl Maintenance for SqliteStore {
         n += tx.execute("DELETE FROM flows WHERE expires_at <= ?1", [now_ms])?;
         n += tx.execute("DELETE FROM transactions WHERE expires_at <= ?1", [now_ms])?;
         n += tx.execute("DELETE FROM actions_cache WHERE expires_at <= ?1", [now_ms])?;
+        n += tx.execute("DELETE FROM request_ids WHERE expires_at <= ?1", [now_ms])?;
         n += tx.execute(
             "DELETE FROM authorization_codes WHERE expires_at <= ?1",
             [now_ms - 24 * 3600 * 1000],
@@ -361,6 +382,20 @@ impl Maintenance for SqliteStore {
         )?;
         tx.commit()?;
         Ok(n as u64)
+    }
+}
+
+impl ReplayStore for SqliteStore {
+    fn remember_request_id(&self, key: &str, expires_at_ms: i64, now_ms: i64) -> Result<bool, StoreError> {
+        let mut c = self.lock()?;
+        let tx = c.transaction()?;
+        tx.execute("DELETE FROM request_ids WHERE key = ?1 AND expires_at <= ?2", params![key, now_ms])?;
+        let added = tx.execute(
+            "INSERT OR IGNORE INTO request_ids (key, expires_at) VALUES (?1, ?2)",
+            params![key, expires_at_ms],
+        )?;
+        tx.commit()?;
+        Ok(added == 1)
     }
 }
 
