@@ -4,6 +4,10 @@ use base64::Engine;
 
 use super::xml::escape_html;
 
+/// The one script of every auto-submitting page (SAML POST binding, OIDC form_post). The
+/// server's Content-Security-Policy allows exactly this script by its hash, nothing else.
+pub const AUTO_SUBMIT_SCRIPT: &str = "document.forms[0].submit();";
+
 /// The HTML page that POSTs `SAMLResponse` (base64 of the XML) and `RelayState` to the ACS URL.
 pub fn auto_post_form(acs_url: &str, response_xml: &str, relay_state: Option<&str>) -> String {
     let b64 = base64::engine::general_purpose::STANDARD.encode(response_xml.as_bytes());
@@ -13,7 +17,7 @@ pub fn auto_post_form(acs_url: &str, response_xml: &str, relay_state: Option<&st
 <input type=\"hidden\" name=\"SAMLResponse\" value=\"{resp}\">\
 <input type=\"hidden\" name=\"RelayState\" value=\"{rs}\">\
 <noscript><p>Script is disabled. Click Submit to continue.</p><input type=\"submit\" value=\"Submit\"></noscript>\
-</form><script>window.setTimeout(function(){{document.forms[0].submit();}},0);</script></body></html>\n",
+</form><script>{AUTO_SUBMIT_SCRIPT}</script></body></html>\n",
         action = escape_html(acs_url),
         resp = escape_html(&b64),
         rs = escape_html(relay_state.unwrap_or("")),

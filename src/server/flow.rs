@@ -7,7 +7,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::pages;
-use super::{AppState, SESSION_COOKIE, cookie, error_page, hash_secret, now_ms, set_cookie, store_failure};
+use super::{AppState, BrowserBinding, SESSION_COOKIE, cookie, error_page, hash_secret, now_ms, set_cookie, store_failure};
 use crate::pipeline::event::{self, AuthenticationMethod, Event, User};
 use crate::pipeline::executor::{Status, Suspension};
 use crate::pipeline::outcome::{CookieMode, DigestAlgorithm, Failure, SignatureAlgorithm};
@@ -89,6 +89,8 @@ pub struct Pending {
     pub request: LoginRequest,
     /// The HTTP request that started it (`event.request`).
     pub http: event::Request,
+    /// Hash of the transaction cookie of the browser that started it.
+    pub browser: String,
 }
 
 /// The session a login runs in.
@@ -110,6 +112,8 @@ pub struct Suspended {
     pub tx: crate::pipeline::TransactionState,
     /// The session.
     pub session: SessionCtx,
+    /// Hash of the transaction cookie of the browser the login belongs to.
+    pub browser: String,
 }
 
 /// What an authorization code stands for (stored hashed, single use).
@@ -166,14 +170,19 @@ pub async fn begin(state: &AppState, request: LoginRequest, http: event::Request
             Ok(None) => return error_page(StatusCode::BAD_REQUEST, "invalid_session", "The session's user no longer exists."),
             Err(e) => return store_failure(&e),
         };
-        return run(state, request, http, user, session).await;
+        return run(state, request, http, user, session, &BrowserBinding::of(headers)).await;
     }
     if passive {
         let f = needs_user("login_required", "The user is not logged in.");
         return deliver_failure(state, &request, &f, None);
     }
     let key = crate::util::random_hex(16);
-    let pending = Pending { request, http };
+    let browser = BrowserBinding::of(headers);
+    let pending = Pending {
+        request,
+        http,
+        browser: browser.hash(),
+    };
     let json = match serde_json::to_string(&pending) {
         Ok(j) => j,
         Err(e) => return store_failure(&StoreError::Corrupt(e.to_string())),
@@ -184,7 +193,9 @@ pub async fn begin(state: &AppState, request: LoginRequest, http: event::Request
     {
         return store_failure(&e);
     }
-    super::found(&format!("/u/login?state={key}"))
+    let mut resp = super::found(&format!("/u/login?state={key}"));
+    browser.attach(&mut resp, state.secure_cookies());
+    resp
 }
 
 /// A session for a user who just authenticated with a password.
@@ -266,7 +277,14 @@ fn build_event(state: &AppState, request: &LoginRequest, http: event::Request, u
 }
 
 /// Runs the post-login pipeline for an authenticated user and answers.
-pub async fn run(state: &AppState, request: LoginRequest, http: event::Request, user: User, session: SessionCtx) -> Response {
+pub async fn run(
+    state: &AppState,
+    request: LoginRequest,
+    http: event::Request,
+    user: User,
+    session: SessionCtx,
+    browser: &BrowserBinding,
+) -> Response {
     let ev = build_event(state, &request, http, user, &session.record);
     let st = state.clone();
     let tx = match tokio::task::spawn_blocking(move || st.tenant.executor.start(Trigger::PostLogin, ev)).await {
@@ -280,12 +298,24 @@ pub async fn run(state: &AppState, request: LoginRequest, http: event::Request, 
             );
         }
     };
-    deliver(state, Suspended { request, tx, session })
+    let browser_hash = browser.hash();
+    deliver(
+        state,
+        Suspended {
+            request,
+            tx,
+            session,
+            browser: browser_hash,
+        },
+        browser,
+    )
 }
 
 /// Answers a pipeline that completed, failed or suspended.
-pub fn deliver(state: &AppState, s: Suspended) -> Response {
-    let Suspended { request, tx, mut session } = s;
+pub fn deliver(state: &AppState, s: Suspended, browser: &BrowserBinding) -> Response {
+    let Suspended {
+        request, tx, mut session, ..
+    } = s;
     log_trace(&tx.outcome);
     let passive = match &request {
         LoginRequest::Saml(s) => s.is_passive,
@@ -304,14 +334,22 @@ pub fn deliver(state: &AppState, s: Suspended) -> Response {
             Some(Suspension::Redirect { url, .. }) => {
                 let key = format!("continue:{}", tx.resume_state);
                 let url = url.clone();
-                let json = match serde_json::to_string(&Suspended { request, tx, session }) {
+                let suspended = Suspended {
+                    request,
+                    tx,
+                    session,
+                    browser: browser.hash(),
+                };
+                let json = match serde_json::to_string(&suspended) {
                     Ok(j) => j,
                     Err(e) => return store_failure(&StoreError::Corrupt(e.to_string())),
                 };
                 if let Err(e) = state.store.put_flow(&key, &json, now_ms(state) + FLOW_LIFETIME_MS) {
                     return store_failure(&e);
                 }
-                super::found(&url)
+                let mut resp = super::found(&url);
+                browser.attach(&mut resp, state.secure_cookies());
+                resp
             }
             _ => {
                 // MFA and custom prompts need pages the server does not have yet (README).
@@ -468,9 +506,10 @@ fn issue_saml(
                 client_id: s.client_id.clone(),
                 name_id: i.response.name_id.clone(),
             };
-            let page = pages::html(
+            let page = pages::auto_post(
                 StatusCode::OK,
                 &saml::form::auto_post_form(&s.acs_url, &i.response.xml, i.relay_state.as_deref()),
+                &s.acs_url,
             );
             (page, Some(participant))
         }
@@ -508,9 +547,10 @@ pub fn saml_error(state: &AppState, s: &SamlLogin, status: &StatusError, set_coo
     );
     match xml {
         Ok(xml) => {
-            let mut r = pages::html(
+            let mut r = pages::auto_post(
                 StatusCode::OK,
                 &saml::form::auto_post_form(&s.acs_url, &xml, s.relay_state.as_deref()),
+                &s.acs_url,
             );
             if let Some(c) = set_cookie {
                 r.headers_mut().append(header::SET_COOKIE, c);
@@ -561,7 +601,7 @@ pub fn deliver_failure(state: &AppState, request: &LoginRequest, f: &Failure, se
 /// Sends the browser back to the application's redirect URI with `fields` (query or form_post).
 pub fn oidc_redirect(redirect_uri: &str, response_mode: &str, fields: &[(&str, &str)]) -> Response {
     if response_mode == "form_post" {
-        return pages::html(StatusCode::OK, &pages::form_post(redirect_uri, fields));
+        return pages::auto_post(StatusCode::OK, &pages::form_post(redirect_uri, fields), redirect_uri);
     }
     let mut url = match url::Url::parse(redirect_uri) {
         Ok(u) => u,

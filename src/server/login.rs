@@ -13,7 +13,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::flow::{self, Pending, Suspended};
-use super::{AppState, CSRF_COOKIE, ClientIp, cookie, error_page, now_ms, pages, set_cookie, store_failure};
+use super::{
+    AppState, BrowserBinding, CSRF_COOKIE, ClientIp, cookie, error_page, foreign_browser, now_ms, pages, set_cookie, store_failure,
+};
 use crate::pipeline::Resume;
 use crate::store::LoginCheck;
 
@@ -49,12 +51,23 @@ fn csrf_token(state: &AppState, cookie_value: &str, login_state: &str) -> String
     sign().map(hex::encode).unwrap_or_default()
 }
 
-fn pending(state: &AppState, key: &str) -> Result<Option<Pending>, Response> {
-    match state.store.flow(&format!("login:{key}"), now_ms(state)) {
-        Ok(Some(json)) => Ok(serde_json::from_str(&json).ok()),
-        Ok(None) => Ok(None),
-        Err(e) => Err(store_failure(&e)),
+/// The pending login of `key`, if it exists and belongs to this browser.
+fn pending(state: &AppState, headers: &HeaderMap, key: &str) -> Result<Option<Pending>, Response> {
+    let p: Pending = match state.store.flow(&format!("login:{key}"), now_ms(state)) {
+        Ok(Some(json)) => match serde_json::from_str(&json) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "a stored pending login cannot be read");
+                return Ok(None);
+            }
+        },
+        Ok(None) => return Ok(None),
+        Err(e) => return Err(store_failure(&e)),
+    };
+    if !BrowserBinding::matches(headers, &p.browser) {
+        return Err(foreign_browser());
     }
+    Ok(Some(p))
 }
 
 fn expired() -> Response {
@@ -102,7 +115,7 @@ pub async fn login_page(State(state): State<AppState>, headers: HeaderMap, Query
     let Some(key) = q.state.filter(|s| !s.is_empty() && s.len() <= 64) else {
         return expired();
     };
-    match pending(&state, &key) {
+    match pending(&state, &headers, &key) {
         Ok(Some(p)) => render(&state, &headers, &p, &key, "", None, StatusCode::OK),
         Ok(None) => expired(),
         Err(r) => r,
@@ -137,7 +150,7 @@ pub async fn login_submit(State(state): State<AppState>, ClientIp(ip): ClientIp,
             "The form could not be verified (cookies disabled, or the page is stale). Reload the login page and try again.",
         );
     }
-    let p = match pending(&state, &f.state) {
+    let p = match pending(&state, &headers, &f.state) {
         Ok(Some(p)) => p,
         Ok(None) => return expired(),
         Err(r) => return r,
@@ -192,30 +205,50 @@ pub async fn login_submit(State(state): State<AppState>, ClientIp(ip): ClientIp,
     }
     tracing::info!(user_id = %user.user_id, client_id = %p.request.client_id(), "password login");
     let session = flow::new_session(&state, &user.user_id);
-    flow::run(&state, p.request, p.http, user, session).await
+    flow::run(&state, p.request, p.http, user, session, &BrowserBinding::of(&headers)).await
 }
 
 /// `GET /continue?state=...`.
-pub async fn continue_get(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Response {
-    resume(&state, q).await
+pub async fn continue_get(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+    resume(&state, &headers, q).await
 }
 
 /// `POST /continue` (form fields, plus `state` in the query or the form).
 pub async fn continue_post(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
     let mut all = q;
     all.extend(f);
-    resume(&state, all).await
+    resume(&state, &headers, all).await
 }
 
-async fn resume(state: &AppState, params: HashMap<String, String>) -> Response {
+async fn resume(state: &AppState, headers: &HeaderMap, params: HashMap<String, String>) -> Response {
     let Some(resume_state) = params.get("state").filter(|s| !s.is_empty() && s.len() <= 128).cloned() else {
         return error_page(StatusCode::BAD_REQUEST, "invalid_request", "The state parameter is missing.");
     };
-    let stored = match state.store.take_flow(&format!("continue:{resume_state}"), now_ms(state)) {
+    let key = format!("continue:{resume_state}");
+    let invalid = || {
+        error_page(
+            StatusCode::BAD_REQUEST,
+            "invalid_state",
+            "The state is invalid, has expired or was already used.",
+        )
+    };
+    // Checked before the state is consumed: a foreign browser must not be able to spoil the
+    // owner's login either.
+    match state.store.flow(&key, now_ms(state)) {
+        Ok(Some(json)) => match serde_json::from_str::<Suspended>(&json) {
+            Ok(s) if BrowserBinding::matches(headers, &s.browser) => {}
+            Ok(_) => return foreign_browser(),
+            Err(_) => return store_failure(&crate::store::StoreError::Corrupt("a suspended login".into())),
+        },
+        Ok(None) => return invalid(),
+        Err(e) => return store_failure(&e),
+    }
+    let stored = match state.store.take_flow(&key, now_ms(state)) {
         Ok(Some(json)) => json,
         Ok(None) => {
             return error_page(
@@ -231,7 +264,12 @@ async fn resume(state: &AppState, params: HashMap<String, String>) -> Response {
     };
     let map: Map<String, Value> = params.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
     let st = state.clone();
-    let Suspended { request, tx, session } = s;
+    let Suspended {
+        request,
+        tx,
+        session,
+        browser,
+    } = s;
     let resumed = tokio::task::spawn_blocking(move || {
         st.tenant.executor.resume(
             tx,
@@ -243,7 +281,16 @@ async fn resume(state: &AppState, params: HashMap<String, String>) -> Response {
     })
     .await;
     match resumed {
-        Ok(Ok(tx)) => flow::deliver(state, Suspended { request, tx, session }),
+        Ok(Ok(tx)) => flow::deliver(
+            state,
+            Suspended {
+                request,
+                tx,
+                session,
+                browser,
+            },
+            &BrowserBinding::of(headers),
+        ),
         Ok(Err(e)) => error_page(StatusCode::BAD_REQUEST, "invalid_state", &e.to_string()),
         Err(e) => {
             tracing::error!(error = %e, "the pipeline task failed");

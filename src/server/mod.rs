@@ -43,6 +43,9 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 pub const SESSION_COOKIE: &str = "idpipe_session";
 /// Name of the CSRF cookie of the login form.
 pub const CSRF_COOKIE: &str = "idpipe_csrf";
+/// Name of the transaction cookie: a login in progress (login page, `/continue`) is bound to the
+/// browser that started it by this cookie.
+pub const TX_COOKIE: &str = "idpipe_tx";
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -168,6 +171,71 @@ pub fn set_cookie(name: &str, value: &str, max_age: Option<i64>, secure: bool) -
         c.push_str("; Secure");
     }
     HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+}
+
+/// The browser a login in progress belongs to: the value of its transaction cookie, minted when
+/// absent. Pending logins and suspended pipelines store its hash and are only served to a
+/// request that presents the same cookie (the state in a URL alone is not enough: it travels
+/// through third-party redirect targets).
+#[derive(Debug, Clone)]
+pub struct BrowserBinding {
+    value: String,
+    fresh: bool,
+}
+
+impl BrowserBinding {
+    /// The request's transaction cookie, or a new random one.
+    pub fn of(headers: &HeaderMap) -> Self {
+        match Self::existing(headers) {
+            Some(value) => BrowserBinding { value, fresh: false },
+            None => BrowserBinding {
+                value: crate::util::random_hex(16),
+                fresh: true,
+            },
+        }
+    }
+
+    fn existing(headers: &HeaderMap) -> Option<String> {
+        cookie(headers, TX_COOKIE).filter(|c| c.len() == 32 && c.bytes().all(|b| b.is_ascii_hexdigit()))
+    }
+
+    /// What a stored login keeps: the SHA-256 of the cookie value.
+    pub fn hash(&self) -> String {
+        hash_secret(&self.value)
+    }
+
+    /// Whether the request's cookie is the one a stored login was bound to (constant time).
+    pub fn matches(headers: &HeaderMap, stored_hash: &str) -> bool {
+        Self::existing(headers)
+            .is_some_and(|v| !stored_hash.is_empty() && crate::util::constant_time_eq(hash_secret(&v).as_bytes(), stored_hash.as_bytes()))
+    }
+
+    /// Adds the cookie to a response when it was minted for this request. SameSite=None (with
+    /// Secure) on https, so that a redirect target may come back by a cross-site POST; Lax on
+    /// plain http, where browsers refuse SameSite=None.
+    pub fn attach(&self, resp: &mut Response, secure: bool) {
+        if !self.fresh {
+            return;
+        }
+        let same_site = if secure { "None" } else { "Lax" };
+        let mut c = format!("{TX_COOKIE}={}; Path=/; HttpOnly; SameSite={same_site}", self.value);
+        if secure {
+            c.push_str("; Secure");
+        }
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+}
+
+/// The page for a login state presented by another browser than the one that started it.
+pub fn foreign_browser() -> Response {
+    tracing::warn!("a login state was presented by another browser than the one that started it");
+    error_page(
+        StatusCode::FORBIDDEN,
+        "invalid_state",
+        "This login was started in another browser (or its cookies were cleared). Go back to the application and start again.",
+    )
 }
 
 /// A `302 Found` redirect (what the hosted service sends; `Location` as given).

@@ -1,7 +1,12 @@
 //! Server-rendered HTML: the login page, error pages, the logged-out page, form_post.
 
+use std::sync::LazyLock;
+
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
+
+use crate::saml::form::AUTO_SUBMIT_SCRIPT;
 
 // HTML escaping for element content and double-quoted attributes.
 use crate::saml::xml::escape_html as esc;
@@ -20,15 +25,52 @@ fn layout(title: &str, body: &str) -> String {
     )
 }
 
-/// An HTML response that is never cached or framed.
-pub fn html(status: StatusCode, body: &str) -> Response {
+fn sha256_source(text: &str) -> String {
+    format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(openssl::sha::sha256(text.as_bytes()))
+    )
+}
+
+/// The Content-Security-Policy of every page, without `form-action`: nothing may load, the one
+/// style block and the one auto-submit script are allowed by hash, no framing, no `<base>`.
+static CSP_BASE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "default-src 'none'; style-src {}; script-src {}; frame-ancestors 'none'; base-uri 'none'",
+        sha256_source(STYLE),
+        sha256_source(AUTO_SUBMIT_SCRIPT)
+    )
+});
+
+fn with_headers(status: StatusCode, body: &str, csp: &str) -> Response {
     let mut r = (status, body.to_string()).into_response();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    if let Ok(v) = HeaderValue::from_str(csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
     r
+}
+
+/// An HTML page of this server (forms post only to this server).
+pub fn html(status: StatusCode, body: &str) -> Response {
+    with_headers(status, body, &format!("{}; form-action 'self'", *CSP_BASE))
+}
+
+/// An auto-submitting page that posts to `target` (an ACS URL or a redirect URI already checked
+/// against the client's registration): forms may post to that origin only.
+pub fn auto_post(status: StatusCode, body: &str, target: &str) -> Response {
+    let origin = url::Url::parse(target)
+        .ok()
+        .map(|u| u.origin())
+        .filter(url::Origin::is_tuple)
+        .map(|o| o.ascii_serialization());
+    let form_action = origin.map_or_else(|| "*".to_string(), |o| o.replace(';', ""));
+    with_headers(status, body, &format!("{}; form-action {form_action}", *CSP_BASE))
 }
 
 /// The login form.
@@ -78,8 +120,8 @@ pub fn form_post(action: &str, fields: &[(&str, &str)]) -> String {
         .collect();
     format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Submit This Form</title></head>\
-<body onload=\"javascript:document.forms[0].submit()\"><form method=\"post\" action=\"{}\">{inputs}\
-<noscript><button type=\"submit\">Continue</button></noscript></form></body></html>\n",
+<body><form method=\"post\" action=\"{}\">{inputs}\
+<noscript><button type=\"submit\">Continue</button></noscript></form><script>{AUTO_SUBMIT_SCRIPT}</script></body></html>\n",
         esc(action)
     )
 }

@@ -299,9 +299,10 @@ fn logout_response(state: &AppState, sp: &SamlSp, cb: &str, i: &Intake, status: 
     ) {
         Ok(xml) => {
             tracing::info!(client_id = %sp.client_id, "SAML single logout answered");
-            pages::html(
+            pages::auto_post(
                 StatusCode::OK,
                 &crate::saml::form::auto_post_form(cb, &xml, i.relay_state.as_deref()),
+                cb,
             )
         }
         Err(e) => {
