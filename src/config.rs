@@ -84,6 +84,19 @@ struct TenantFile {
     login: Option<LoginFile>,
     #[serde(default)]
     saml_requests: Option<SamlRequestsFile>,
+    #[serde(default)]
+    server: Option<ServerFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerFile {
+    header_read_timeout_seconds: Option<u64>,
+    body_read_timeout_seconds: Option<u64>,
+    request_timeout_seconds: Option<u64>,
+    max_connections: Option<usize>,
+    pending_logins_per_minute_per_ip: Option<u32>,
+    client_auth_failures_per_minute: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -216,6 +229,36 @@ impl Default for LoginPolicy {
     }
 }
 
+/// Limits of the HTTP server against slow or abusive clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// A client must send a request's whole header within this time, or the connection closes.
+    pub header_read_timeout_seconds: u64,
+    /// No pause between two parts of a request body may be longer than this.
+    pub body_read_timeout_seconds: u64,
+    /// A whole request (body included) must be answered within this time (408 otherwise).
+    pub request_timeout_seconds: u64,
+    /// Open connections at most; more are closed at once.
+    pub max_connections: usize,
+    /// Logins started (a pending login stored before anyone authenticated) per client IP per minute.
+    pub pending_logins_per_minute_per_ip: u32,
+    /// Failed client authentications at the token endpoint per client id, and per IP, per minute.
+    pub client_auth_failures_per_minute: u32,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            header_read_timeout_seconds: 10,
+            body_read_timeout_seconds: 10,
+            request_timeout_seconds: 30,
+            max_connections: 1024,
+            pending_logins_per_minute_per_ip: 60,
+            client_auth_failures_per_minute: 10,
+        }
+    }
+}
+
 /// Session and refresh-token lifetimes, in seconds.
 #[derive(Debug, Clone, Copy)]
 pub struct Lifetimes {
@@ -259,6 +302,8 @@ pub struct Tenant {
     pub login: LoginPolicy,
     /// Signature and digest algorithms accepted on incoming SAML requests.
     pub request_algorithms: crate::saml::xmldsig::AlgorithmPolicy,
+    /// HTTP server limits.
+    pub server: ServerLimits,
 }
 
 /// Gives a database user the fields the hosted service's database users have: a
@@ -554,7 +599,36 @@ pub fn load(path: &Path) -> Result<Tenant, ConfigError> {
     let request_algorithms = crate::saml::xmldsig::AlgorithmPolicy {
         allow_sha1: f.saml_requests.as_ref().and_then(|r| r.accept_sha1).unwrap_or(true),
     };
+    let mut server = ServerLimits::default();
+    if let Some(f) = &f.server {
+        let positive = |key: &str, v: u64| {
+            if v == 0 {
+                Err(invalid(&format!("server.{key}"), "must be at least 1".into()))
+            } else {
+                Ok(v)
+            }
+        };
+        if let Some(v) = f.header_read_timeout_seconds {
+            server.header_read_timeout_seconds = positive("header_read_timeout_seconds", v)?;
+        }
+        if let Some(v) = f.body_read_timeout_seconds {
+            server.body_read_timeout_seconds = positive("body_read_timeout_seconds", v)?;
+        }
+        if let Some(v) = f.request_timeout_seconds {
+            server.request_timeout_seconds = positive("request_timeout_seconds", v)?;
+        }
+        if let Some(v) = f.max_connections {
+            server.max_connections = positive("max_connections", v as u64)? as usize;
+        }
+        if let Some(v) = f.pending_logins_per_minute_per_ip {
+            server.pending_logins_per_minute_per_ip = positive("pending_logins_per_minute_per_ip", v.into())? as u32;
+        }
+        if let Some(v) = f.client_auth_failures_per_minute {
+            server.client_auth_failures_per_minute = positive("client_auth_failures_per_minute", v.into())? as u32;
+        }
+    }
     Ok(Tenant {
+        server,
         request_algorithms,
         database: f.database.unwrap_or_else(|| PathBuf::from("idpipe.sqlite")),
         users,

@@ -17,6 +17,12 @@ use crate::store::{SamlParticipant, SessionRecord, StoreError};
 
 /// How long the login page may take, and how long a redirect action may keep the user away.
 pub const FLOW_LIFETIME_MS: i64 = 15 * 60 * 1000;
+/// Largest pending login stored before the user authenticated (the protocol request and the
+/// HTTP request's query), in bytes.
+pub const MAX_PENDING_BYTES: usize = 16 * 1024;
+/// Query parameters that carry protocol payloads, kept out of `event.request.query` (and so out
+/// of stored pending logins): they can be 64 KiB and actions have the parsed request instead.
+const PROTOCOL_PAYLOAD_PARAMS: [&str; 3] = ["SAMLRequest", "Signature", "SigAlg"];
 /// Authorization-code lifetime.
 pub const CODE_LIFETIME_MS: i64 = 60 * 1000;
 
@@ -176,6 +182,15 @@ pub async fn begin(state: &AppState, request: LoginRequest, http: event::Request
         let f = needs_user("login_required", "The user is not logged in.");
         return deliver_failure(state, &request, &f, None);
     }
+    // Pending logins are stored before anyone authenticated: their number per IP is limited, and
+    // so is their size (RelayState is bounded at intake; the request's query is in the record).
+    if !state.pending_limiter.allow(&http.ip, now_ms(state)) {
+        tracing::warn!(ip = %http.ip, "too many logins started from one address");
+        return super::too_many(
+            false,
+            "Too many logins were started from your network. Wait a minute and try again.",
+        );
+    }
     let key = crate::util::random_hex(16);
     let browser = BrowserBinding::of(headers);
     let pending = Pending {
@@ -187,6 +202,9 @@ pub async fn begin(state: &AppState, request: LoginRequest, http: event::Request
         Ok(j) => j,
         Err(e) => return store_failure(&StoreError::Corrupt(e.to_string())),
     };
+    if json.len() > MAX_PENDING_BYTES {
+        return error_page(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", "The login request is too large.");
+    }
     if let Err(e) = state
         .store
         .put_flow(&format!("login:{key}"), &json, now_ms(state) + FLOW_LIFETIME_MS)
@@ -662,7 +680,10 @@ pub fn http_event(
         method: method.to_string(),
         user_agent: h(header::USER_AGENT),
         language: h(header::ACCEPT_LANGUAGE).and_then(|l| l.split([',', ';']).next().map(str::to_string)),
-        query,
+        query: query
+            .into_iter()
+            .filter(|(k, _)| !PROTOCOL_PAYLOAD_PARAMS.contains(&k.as_str()))
+            .collect(),
         ..Default::default()
     }
 }

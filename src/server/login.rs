@@ -128,16 +128,9 @@ pub async fn login_submit(State(state): State<AppState>, ClientIp(ip): ClientIp,
     if f.state.is_empty() || f.state.len() > 64 {
         return expired();
     }
-    if !state.limiter.allow(ip, now_ms(&state)) {
+    if !state.limiter.allow(&ip.to_string(), now_ms(&state)) {
         tracing::warn!(%ip, "login rate limit exceeded");
-        let mut r = error_page(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            "Too many login attempts from your network. Wait a minute and try again.",
-        );
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("60"));
-        return r;
+        return super::too_many(false, "Too many login attempts from your network. Wait a minute and try again.");
     }
     let csrf_ok = cookie(&headers, CSRF_COOKIE).is_some_and(|c| {
         let expected = csrf_token(&state, &c, &f.state);

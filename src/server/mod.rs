@@ -72,6 +72,10 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Login attempts per client IP.
     pub limiter: Arc<ratelimit::RateLimiter>,
+    /// Logins started (pending logins stored) per client IP.
+    pub pending_limiter: Arc<ratelimit::RateLimiter>,
+    /// Failed client authentications at the token endpoint, per client id and per IP.
+    pub client_auth_limiter: Arc<ratelimit::RateLimiter>,
     /// Key of the CSRF tokens (random per process).
     pub csrf_key: Arc<[u8; 32]>,
 }
@@ -89,10 +93,13 @@ impl AppState {
         let mut key = [0u8; 32];
         openssl::rand::rand_bytes(&mut key).map_err(|e| StoreError::Hash(e.to_string()))?;
         let per_minute = tenant.login.attempts_per_minute_per_ip;
+        let limits = tenant.server;
         Ok(AppState {
             tenant: Arc::new(tenant),
             store,
             limiter: Arc::new(ratelimit::RateLimiter::new(per_minute)),
+            pending_limiter: Arc::new(ratelimit::RateLimiter::new(limits.pending_logins_per_minute_per_ip)),
+            client_auth_limiter: Arc::new(ratelimit::RateLimiter::new(limits.client_auth_failures_per_minute)),
             csrf_key: Arc::new(key),
         })
     }
@@ -238,6 +245,17 @@ pub fn foreign_browser() -> Response {
     )
 }
 
+/// 429 with `Retry-After: 60`: an HTML page, or a JSON error for API endpoints.
+pub fn too_many(json: bool, description: &str) -> Response {
+    let mut r = if json {
+        error(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", description)
+    } else {
+        error_page(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", description)
+    };
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+    r
+}
+
 /// A `302 Found` redirect (what the hosted service sends; `Location` as given).
 pub fn found(location: &str) -> Response {
     match HeaderValue::from_str(location) {
@@ -304,6 +322,7 @@ impl tower_http::request_id::MakeRequestId for MakeId {
 
 /// The router with every endpoint, request ids, tracing and the request-size limit.
 pub fn router(state: AppState) -> Router {
+    let limits = state.tenant.server;
     use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
     let request_id = axum::http::HeaderName::from_static("x-request-id");
     // Why only method and path: query strings carry SAMLRequests, codes and tokens.
@@ -327,6 +346,22 @@ pub fn router(state: AppState) -> Router {
         .route("/continue", get(login::continue_get).post(login::continue_post))
         .fallback(not_found)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(std::time::Duration::from_secs(
+            limits.body_read_timeout_seconds,
+        )))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            std::time::Duration::from_secs(limits.request_timeout_seconds),
+        ))
+        // Every response: never sniffed; never cached unless the handler says otherwise (JWKS).
+        .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
         .layer(trace)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeId))
@@ -351,7 +386,8 @@ pub async fn serve(tenant: Tenant, listen: SocketAddr) -> Result<(), ServerError
     tracing::info!(%addr, tenant = %state.tenant.name, database = %path.display(), "listening");
     // The first stdout line tells scripts and tests where the server is.
     println!("idpipe listening on http://{addr}");
-    // Housekeeping: expired sessions, flows, codes, cache records and refresh tokens go every 10 min.
+    // Housekeeping: expired sessions, flows, codes, cache records, request IDs and refresh tokens
+    // go every 10 min.
     let sweeper = state.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
@@ -366,10 +402,69 @@ pub async fn serve(tenant: Tenant, listen: SocketAddr) -> Result<(), ServerError
             }
         }
     });
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    let limits = state.tenant.server;
+    accept_loop(listener, router(state), limits).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Accepts connections until SIGINT/SIGTERM, then lets in-flight requests finish (30 s at most).
+///
+/// Why not `axum::serve`: it has no header read timeout and no connection limit, so a client
+/// that sends a header byte by byte (slowloris) holds a connection forever. Here every HTTP/1
+/// request header must arrive within `header_read_timeout_seconds`, bodies within
+/// `body_read_timeout_seconds` (a layer of the router), and at most `max_connections` are open.
+async fn accept_loop(listener: tokio::net::TcpListener, app: Router, limits: crate::config::ServerLimits) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use tower::ServiceExt;
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let header_timeout = std::time::Duration::from_secs(limits.header_read_timeout_seconds);
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(x) => x,
+                Err(e) => {
+                    // e.g. out of file descriptors: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, max = limits.max_connections, "connection limit reached: connection closed");
+            drop(tcp);
+            continue;
+        };
+        let service = app.clone().map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            req
+        });
+        let service = hyper_util::service::TowerToHyperService::new(service);
+        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .max_buf_size(64 * 1024);
+        builder.http2().timer(TokioTimer::new());
+        let conn = graceful.watch(builder.serve_connection_with_upgrades(TokioIo::new(tcp), service).into_owned());
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    if tokio::time::timeout(std::time::Duration::from_secs(30), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("in-flight requests did not finish within 30 s");
+    }
 }
 
 async fn shutdown_signal() {

@@ -158,8 +158,38 @@ fn token_json(v: Value) -> Response {
 }
 
 /// Authenticates the client: HTTP Basic or `client_secret` in the body for confidential clients,
-/// `client_id` alone for public ones.
-fn client<'a>(state: &'a AppState, headers: &HeaderMap, form: &HashMap<String, String>) -> Result<&'a OidcApp, Response> {
+/// `client_id` alone for public ones. Failures are throttled per client id and per IP: past
+/// the tenant's limit in a minute every attempt is refused before the secret is compared.
+fn client<'a>(
+    state: &'a AppState,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+    ip: std::net::IpAddr,
+) -> Result<&'a OidcApp, Response> {
+    let now = now_ms(state);
+    let limiter = &state.client_auth_limiter;
+    let (id, result) = authenticate_client(state, headers, form);
+    let keys = [format!("ip:{ip}"), format!("client:{id}")];
+    if keys.iter().any(|k| limiter.exceeded(k, now)) {
+        tracing::warn!(%ip, client_id = %id, "client authentication throttled");
+        return Err(super::too_many(
+            true,
+            "Too many failed client authentications. Wait a minute and try again.",
+        ));
+    }
+    if result.is_err() {
+        for k in &keys {
+            limiter.record(k, now);
+        }
+    }
+    result
+}
+
+fn authenticate_client<'a>(
+    state: &'a AppState,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> (String, Result<&'a OidcApp, Response>) {
     let unauthorized = |d: &str| {
         let mut r = error(StatusCode::UNAUTHORIZED, "invalid_client", d);
         r.headers_mut()
@@ -190,14 +220,15 @@ fn client<'a>(state: &'a AppState, headers: &HeaderMap, form: &HashMap<String, S
         ),
     };
     let Some(app) = state.tenant.oidc_clients.get(&id) else {
-        return Err(unauthorized("unknown client"));
+        return (id, Err(unauthorized("unknown client")));
     };
-    match (&app.client_secret, secret) {
+    let result = match (&app.client_secret, secret) {
         (Some(expected), Some(given)) if crate::util::constant_time_eq(expected.as_bytes(), given.as_bytes()) => Ok(app),
         (Some(_), _) => Err(unauthorized("client authentication failed")),
         (None, None) => Ok(app),
         (None, Some(_)) => Err(unauthorized("this client is public and has no secret")),
-    }
+    };
+    (id, result)
 }
 
 fn oidc_client(app: &OidcApp) -> OidcClient {
@@ -228,7 +259,7 @@ fn refresh_tokens(state: &AppState) -> RefreshTokens<std::sync::Arc<dyn crate::s
 }
 
 /// `POST /oauth/token` (form or JSON body).
-pub async fn token(State(state): State<AppState>, headers: HeaderMap, RawForm(body): RawForm) -> Response {
+pub async fn token(State(state): State<AppState>, ClientIp(ip): ClientIp, headers: HeaderMap, RawForm(body): RawForm) -> Response {
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -241,7 +272,7 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, RawForm(bo
     } else {
         url::form_urlencoded::parse(&body).into_owned().collect()
     };
-    let app = match client(&state, &headers, &form) {
+    let app = match client(&state, &headers, &form, ip) {
         Ok(a) => a,
         Err(r) => return r,
     };

@@ -71,7 +71,14 @@ const MIGRATIONS: &[&str] = &[
         key TEXT PRIMARY KEY,
         expires_at INTEGER NOT NULL
      );
-     CREATE INDEX request_ids_expiry ON request_ids(expires_at);",
+     CREATE INDEX request_ids_expiry ON request_ids(expires_at);
+     CREATE TABLE login_failures (
+        username_hash TEXT PRIMARY KEY,
+        failed INTEGER NOT NULL DEFAULT 0,
+        locked_until INTEGER NOT NULL DEFAULT 0,
+        updated_at INTEGER NOT NULL
+     );
+     CREATE INDEX login_failures_updated ON login_failures(updated_at);",
 ];
 
 /// SQLite-backed store.
@@ -164,43 +171,62 @@ impl UserStore for SqliteStore {
     }
 
     fn login(&self, username: &str, password: &str, now_ms: i64, policy: LockoutPolicy) -> Result<LoginCheck, StoreError> {
-        let row: Option<(String, String, i64, i64)> = {
+        // Failures are counted per username whether or not it exists, so that the lockout
+        // answers an unknown username exactly like a real one (no account enumeration).
+        let key = hex::encode(openssl::sha::sha256(username.as_bytes()));
+        let (row, locked_until): (Option<(String, String)>, i64) = {
             let c = self.lock()?;
-            c.query_row(
-                "SELECT password_hash, profile, failed_logins, locked_until FROM users WHERE username = ?1",
-                [username],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()?
-        };
-        let Some((hash, profile, _failed, locked_until)) = row else {
-            // Why hash anyway: an unknown user must cost as much time as a wrong password.
-            let _ = Argon2::default().hash_password_with_salt(password.as_bytes(), b"idpipe-no-such-user");
-            return Ok(LoginCheck::Invalid);
+            let locked: i64 = c
+                .query_row("SELECT locked_until FROM login_failures WHERE username_hash = ?1", [&key], |r| {
+                    r.get(0)
+                })
+                .optional()?
+                .unwrap_or(0);
+            let row = c
+                .query_row("SELECT password_hash, profile FROM users WHERE username = ?1", [username], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            (row, locked)
         };
         if locked_until > now_ms {
             return Ok(LoginCheck::Locked(locked_until));
         }
-        let parsed = argon2::password_hash::phc::PasswordHash::new(&hash).map_err(corrupt)?;
         // The hash is checked outside the lock: argon2 takes tens of milliseconds.
-        let good = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
+        let good = match &row {
+            Some((hash, _)) => {
+                let parsed = argon2::password_hash::phc::PasswordHash::new(hash).map_err(corrupt)?;
+                Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()
+            }
+            None => {
+                // Why hash anyway: an unknown user must cost as much time as a wrong password.
+                let _ = Argon2::default().hash_password_with_salt(password.as_bytes(), b"idpipe-no-such-user");
+                false
+            }
+        };
         let mut c = self.lock()?;
         let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        if !good {
-            let failed: i64 = tx.query_row("SELECT failed_logins FROM users WHERE username = ?1", [username], |r| r.get(0))?;
-            let failed = failed + 1;
-            if failed >= i64::from(policy.max_failures) {
-                tx.execute(
-                    "UPDATE users SET failed_logins = 0, locked_until = ?1 WHERE username = ?2",
-                    params![now_ms + policy.lock_ms, username],
-                )?;
-                tracing::warn!("account locked after repeated failed logins");
+        let Some((_, profile)) = row.filter(|_| good) else {
+            let failed: i64 = tx
+                .query_row("SELECT failed FROM login_failures WHERE username_hash = ?1", [&key], |r| r.get(0))
+                .optional()?
+                .unwrap_or(0)
+                + 1;
+            let (failed, locked) = if failed >= i64::from(policy.max_failures) {
+                tracing::warn!("username locked after repeated failed logins");
+                (0, now_ms + policy.lock_ms)
             } else {
-                tx.execute("UPDATE users SET failed_logins = ?1 WHERE username = ?2", params![failed, username])?;
-            }
+                (failed, 0)
+            };
+            tx.execute(
+                "INSERT INTO login_failures (username_hash, failed, locked_until, updated_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(username_hash) DO UPDATE SET failed = ?2, locked_until = ?3, updated_at = ?4",
+                params![key, failed, locked, now_ms],
+            )?;
             tx.commit()?;
             return Ok(LoginCheck::Invalid);
-        }
+        };
+        tx.execute("DELETE FROM login_failures WHERE username_hash = ?1", [&key])?;
         // Re-read: metadata may have changed while the hash was being checked.
         let profile: String = tx
             .query_row("SELECT profile FROM users WHERE username = ?1", [username], |r| r.get(0))
@@ -210,7 +236,7 @@ impl UserStore for SqliteStore {
         let ts = chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default();
         user.last_login = Some(ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
         tx.execute(
-            "UPDATE users SET failed_logins = 0, locked_until = 0, profile = ?1 WHERE username = ?2",
+            "UPDATE users SET profile = ?1 WHERE username = ?2",
             params![serde_json::to_string(&user).map_err(corrupt)?, username],
         )?;
         tx.commit()?;
@@ -372,6 +398,10 @@ impl Maintenance for SqliteStore {
         n += tx.execute("DELETE FROM transactions WHERE expires_at <= ?1", [now_ms])?;
         n += tx.execute("DELETE FROM actions_cache WHERE expires_at <= ?1", [now_ms])?;
         n += tx.execute("DELETE FROM request_ids WHERE expires_at <= ?1", [now_ms])?;
+        n += tx.execute(
+            "DELETE FROM login_failures WHERE locked_until <= ?1 AND updated_at <= ?2",
+            params![now_ms, now_ms - 24 * 3600 * 1000],
+        )?;
         n += tx.execute(
             "DELETE FROM authorization_codes WHERE expires_at <= ?1",
             [now_ms - 24 * 3600 * 1000],
