@@ -55,6 +55,16 @@ impl Idp {
 
     /// Starts a server whose SAML SPs live at `sp_base` (ACS `{sp_base}/acs`).
     pub fn start_with(extra: &str, sp_base: &str) -> Idp {
+        Self::start_full(extra, sp_base, None)
+    }
+
+    /// Starts a server on an existing database file (e.g. to restart on the same data).
+    #[allow(dead_code)]
+    pub fn start_on(db: &std::path::Path) -> Idp {
+        Self::start_full("", SP_BASE, Some(db))
+    }
+
+    fn start_full(extra: &str, sp_base: &str, db: Option<&std::path::Path>) -> Idp {
         let dir = tempfile::tempdir().expect("tmp");
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
@@ -125,7 +135,9 @@ token_lifetime_seconds = 600
 "#,
             key = p("certs/idp-test.key"),
             cert = p("certs/idp-test.crt"),
-            db = dir.path().join("idp.sqlite").display(),
+            db = db
+                .map_or_else(|| dir.path().join("idp.sqlite"), std::path::Path::to_path_buf)
+                .display(),
             users = p("fixtures/tenant/users.toml"),
             a1 = p("fixtures/actions/role-claims.js"),
             a2 = p("fixtures/cli-actions/saml-attributes.js"),
