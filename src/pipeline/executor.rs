@@ -420,6 +420,7 @@ impl Executor {
             resumed_with = Some(std::mem::replace(&mut state.resume_state, crate::util::random_hex(16)));
         }
         let actions = self.actions.get(&state.trigger).map(Vec::as_slice).unwrap_or(&[]);
+        let redactor = super::redact::Redactor::new(&state.event.secrets);
         while state.next_action < actions.len() {
             let index = state.next_action;
             let action = &actions[index];
@@ -455,8 +456,9 @@ impl Executor {
             let elapsed = started.elapsed();
             trace.duration_us = elapsed.as_micros() as u64;
             if let Err(e) = result {
-                tracing::warn!(action = %trace.action, error = %e.message, "action failed");
-                trace.error = Some(e.message.clone());
+                let message = redactor.text(&e.message);
+                tracing::warn!(action = %trace.action, error = %message, "action failed");
+                trace.error = Some(message);
                 set_failure(
                     &mut state.outcome,
                     FailureKind::ActionError,
@@ -479,6 +481,7 @@ impl Executor {
                     &trace.action,
                 );
             }
+            redactor.trace(&mut trace);
             state.outcome.trace.push(trace);
             state.event.transaction.metadata = state.outcome.transaction_metadata.clone();
             if state.outcome.failure.is_some() {

@@ -7,6 +7,7 @@ pub mod command;
 pub mod event;
 pub mod executor;
 pub mod outcome;
+pub mod redact;
 
 use serde::{Deserialize, Serialize};
 

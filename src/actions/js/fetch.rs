@@ -5,6 +5,30 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
+/// Headers an action may not set: `Host` (it would reach another virtual host behind an
+/// allowed address), the hop-by-hop and framing headers the client owns, and proxy headers.
+/// Like the browsers' forbidden request headers, they are refused rather than dropped, so that
+/// the action's author sees why.
+const FORBIDDEN_HEADERS: [&str; 12] = [
+    "host",
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+    "expect",
+    "http2-settings",
+    "forwarded",
+    "via",
+];
+
+fn is_forbidden_header(name: &str) -> bool {
+    let n = name.trim().to_ascii_lowercase();
+    FORBIDDEN_HEADERS.contains(&n.as_str()) || n.starts_with("proxy-") || n.starts_with("x-forwarded-")
+}
+
 /// What `fetch` may reach.
 #[derive(Debug, Clone, Default)]
 pub struct FetchPolicy {
@@ -50,6 +74,9 @@ impl FetchPolicy {
         let mut builder = ureq::http::Request::builder().method(method.as_str()).uri(url.as_str());
         if let Some(h) = init.get("headers").and_then(Value::as_object) {
             for (k, v) in h {
+                if is_forbidden_header(k) {
+                    return Err(format!("the header '{k}' cannot be set by an action"));
+                }
                 builder = builder.header(k.as_str(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
             }
         }

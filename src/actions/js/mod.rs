@@ -152,9 +152,9 @@ fn host_call(method: String, args_json: String) -> String {
             }
         };
         if let Some(level) = method.strip_prefix("console.") {
-            let text = args.first().and_then(Value::as_str).unwrap_or_default().to_string();
+            let text = args.first().and_then(Value::as_str).unwrap_or_default();
+            let text = core.log(level, text);
             tracing::info!(action = %core.trace.action, level, message = %text, "action console");
-            core.log(level, &text);
             return Ok(Value::Null);
         }
         if method == "fetch" {

@@ -137,12 +137,20 @@ impl<'a> ApiCore<'a> {
         }
     }
 
-    /// Appends a console line to the trace (used by script runtimes).
-    pub fn log(&mut self, level: &str, message: &str) {
+    /// Appends a console line to the trace (used by script runtimes), secrets redacted; returns
+    /// the line as recorded, for the server log.
+    pub fn log(&mut self, level: &str, message: &str) -> String {
+        let message = self.redact(message);
         self.trace.logs.push(super::command::LogLine {
             level: level.to_string(),
-            message: message.to_string(),
+            message: message.clone(),
         });
+        message
+    }
+
+    /// `text` with the values of `event.secrets` replaced (for anything shown to an operator).
+    pub fn redact(&self, text: &str) -> String {
+        super::redact::Redactor::new(&self.event.secrets).text(text)
     }
 
     /// The trigger this api belongs to.
