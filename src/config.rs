@@ -505,6 +505,7 @@ pub fn load(path: &Path) -> Result<Tenant, ConfigError> {
     if let Some(ms) = f.action_timeout_ms {
         limits.action_timeout = std::time::Duration::from_millis(ms);
     }
+    let action_timeout = limits.action_timeout;
     let mut executor = Executor::new(Services {
         limits,
         ..Default::default()
@@ -515,6 +516,8 @@ pub fn load(path: &Path) -> Result<Tenant, ConfigError> {
             timeout: None,
             max_body: None,
         },
+        // A module's top-level code gets the same time as one invocation.
+        build_timeout: action_timeout,
         ..Default::default()
     };
     for (trigger_name, scripts) in &f.actions {

@@ -57,11 +57,7 @@ impl Redactor {
     /// Redacts every string inside a JSON value, in place.
     pub fn value(&self, v: &mut Value) {
         match v {
-            Value::String(s) => {
-                if self.secrets.iter().any(|x| s.contains(x.as_str())) {
-                    *s = self.text(s);
-                }
-            }
+            Value::String(s) if self.secrets.iter().any(|x| s.contains(x.as_str())) => *s = self.text(s),
             Value::Array(a) => a.iter_mut().for_each(|x| self.value(x)),
             Value::Object(o) => o.values_mut().for_each(|x| self.value(x)),
             _ => {}

@@ -92,11 +92,9 @@ fn refused(e: &RequestError) -> Response {
     tracing::info!(error = %e, "SAML request refused");
     let status = match e {
         RequestError::TooLarge | RequestError::RelayStateTooLong => StatusCode::PAYLOAD_TOO_LARGE,
-        RequestError::Unsigned
-        | RequestError::SigAlgMissing
-        | RequestError::SignatureStructure(_)
-        | RequestError::BadSignature(_)
-        | RequestError::Replayed(_) => StatusCode::FORBIDDEN,
+        RequestError::Unsigned | RequestError::SigAlgMissing | RequestError::SignatureStructure(_) | RequestError::BadSignature(_) => {
+            StatusCode::FORBIDDEN
+        }
         _ => StatusCode::BAD_REQUEST,
     };
     error_page(status, "invalid_saml_request", &e.to_string())

@@ -12,6 +12,7 @@
 
 mod alloc;
 mod fetch;
+mod watchdog;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
@@ -21,6 +22,7 @@ use rquickjs::{CatchResultExt, CaughtError, Context, Function, Module, Runtime, 
 use serde_json::{Value, json};
 
 pub use fetch::FetchPolicy;
+pub use watchdog::worker_count;
 
 use super::dispatch::{self, DispatchError};
 use crate::pipeline::{Action, ActionError, Event, Phase, PostChallengeApi, PostLoginApi, Trigger};
@@ -58,6 +60,9 @@ pub struct JsConfig {
     pub pool_size: usize,
     /// What `fetch` may reach.
     pub fetch: FetchPolicy,
+    /// Longest time a sandbox build (the module's top-level code) may take; a build past it is
+    /// discarded and reported.
+    pub build_timeout: Duration,
 }
 
 impl Default for JsConfig {
@@ -67,6 +72,7 @@ impl Default for JsConfig {
             max_stack: 512 * 1024,
             pool_size: 4,
             fetch: FetchPolicy::default(),
+            build_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -122,8 +128,13 @@ struct Current {
     fetch: Arc<FetchPolicy>,
 }
 
+// SAFETY: the api pointer is only dereferenced by `host_call` while it holds the `ApiSlot`
+// lock, and the login thread that owns the api closes the slot (under the same lock) before
+// the borrow ends; so the pointer is never used after the api is gone, from whatever thread.
+unsafe impl Send for Current {}
+
 thread_local! {
-    static CURRENT: std::cell::RefCell<Option<Current>> = const { std::cell::RefCell::new(None) };
+    static CURRENT: std::cell::RefCell<Option<watchdog::SharedSlot<Current>>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Clears the thread's current api when the invocation ends, however it ends.
@@ -138,10 +149,15 @@ impl Drop for CurrentGuard {
 /// The single native function scripts reach: `__idpipe_host(method, argsJson) -> answerJson`.
 fn host_call(method: String, args_json: String) -> String {
     let args: Vec<Value> = serde_json::from_str(&args_json).unwrap_or_default();
-    let answer = CURRENT.with(|c| {
-        let mut slot = c.borrow_mut();
-        let Some(cur) = slot.as_mut() else {
+    let slot = CURRENT.with(|c| c.borrow().clone());
+    let answer = (|| {
+        let Some(slot) = slot else {
             return Err("the api can only be used while the action runs".to_string());
+        };
+        // Held for the whole call: the login thread cannot close the slot meanwhile.
+        let mut live = slot.lock();
+        let Some(cur) = live.as_mut() else {
+            return Err("the action was stopped at its time limit".to_string());
         };
         // SAFETY: the pointer was taken from a `&mut` api that outlives the invocation, and the
         // guard clears it before that borrow ends. Scripts run synchronously on this thread.
@@ -182,7 +198,7 @@ fn host_call(method: String, args_json: String) -> String {
             }
         };
         r.map_err(|e: DispatchError| e.to_string())
-    });
+    })();
     // Written by hand: this runs for every api call of every login.
     match answer {
         Ok(v) => format!("{{\"value\":{v}}}"),
@@ -293,8 +309,13 @@ fn limited_runtime(config: &JsConfig) -> Result<(Runtime, Arc<AtomicU64>), Strin
 impl Inner {
     /// A fresh sandbox. Why a runtime each: a runtime is locked while in use, so sandboxes built
     /// by the background thread never make a running login wait.
-    fn build_sandbox(&self) -> Result<Sandbox, String> {
+    ///
+    /// The module's top-level code runs under `deadline` (the interrupt handler stops it); a
+    /// build past it fails and the sandbox is dropped.
+    fn build_sandbox(&self, deadline: Instant) -> Result<Sandbox, String> {
         let (runtime, deadline_ns) = limited_runtime(&self.config)?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        deadline_ns.store(mono_ns() + left.as_nanos() as u64 + 1, Ordering::Relaxed);
         let ctx = Context::full(&runtime).map_err(|e| e.to_string())?;
         ctx.with(|ctx| -> Result<(), String> {
             let host = Function::new(ctx.clone(), host_call).map_err(|e| e.to_string())?;
@@ -312,16 +333,30 @@ impl Inner {
                 promise.finish::<()>().catch(&ctx).map_err(|e| caught_message(e).0)?;
             }
             Ok(())
+        })
+        .map_err(|e| {
+            if Instant::now() >= deadline {
+                format!("the module's top-level code did not finish within its time limit ({e})")
+            } else {
+                e
+            }
         })?;
+        deadline_ns.store(0, Ordering::Relaxed);
         Ok(Sandbox { ctx, runtime, deadline_ns })
     }
 
-    fn take_sandbox(&self) -> Result<Sandbox, String> {
+    /// A sandbox built by the refill thread or at start-up.
+    fn build_ahead(&self) -> Result<Sandbox, String> {
+        self.build_sandbox(Instant::now() + self.config.build_timeout)
+    }
+
+    fn take_sandbox(&self, deadline: Instant) -> Result<Sandbox, String> {
         let pooled = self.ready.lock().ok().and_then(|mut r| r.pop());
         match pooled {
             Some(s) => Ok(s),
-            // Pool empty (burst, or the refill thread is behind): build one on the spot.
-            None => self.build_sandbox(),
+            // Pool empty (burst, or the refill thread is behind): build one on the spot, within
+            // the login's own deadline.
+            None => self.build_sandbox(deadline.min(Instant::now() + self.config.build_timeout)),
         }
     }
 
@@ -346,7 +381,7 @@ fn refill_loop(weak: Weak<Inner>) {
             .map(|r| inner.config.pool_size.saturating_sub(r.len()))
             .unwrap_or(0);
         for _ in 0..missing {
-            match inner.build_sandbox() {
+            match inner.build_ahead() {
                 Ok(c) => {
                     if let Ok(mut r) = inner.ready.lock() {
                         r.push(c);
@@ -428,7 +463,7 @@ impl JsAction {
             config,
         });
         // Top-level code must run too: build one context now so load errors surface at start-up.
-        let first = inner.build_sandbox().map_err(|message| JsError::Engine {
+        let first = inner.build_ahead().map_err(|message| JsError::Engine {
             file: file.to_string(),
             message,
         })?;
@@ -461,19 +496,44 @@ impl JsAction {
         false
     }
 
+    /// Runs the handler on a worker thread and waits for it until the deadline (plus a grace);
+    /// a runaway invocation is abandoned there (see [`watchdog`]).
     fn run(&self, trigger: Trigger, phase: Phase, event: &Event, api: CurrentApi, deadline: Instant) -> Result<(), ActionError> {
-        let inner = &self.inner;
-        let sandbox = inner.take_sandbox().map_err(ActionError::new)?;
         let event_json = serde_json::to_string(event).map_err(|e| ActionError::new(e.to_string()))?;
+        let slot = Arc::new(watchdog::ApiSlot::new(Current {
+            api,
+            fetch: self.inner.fetch.clone(),
+        }));
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let (inner, worker_slot) = (self.inner.clone(), slot.clone());
+        watchdog::submit(move || {
+            CURRENT.with(|c| *c.borrow_mut() = Some(worker_slot));
+            let _guard = CurrentGuard;
+            let _ = tx.send(inner.invoke(trigger, phase, event_json, deadline));
+        })
+        .map_err(ActionError::new)?;
+        let wait = deadline.saturating_duration_since(Instant::now()) + watchdog::GRACE;
+        let result = rx.recv_timeout(wait);
+        // From here on the worker cannot reach the api (waits for a host call in progress).
+        slot.close();
+        match result {
+            Ok(r) => r,
+            Err(_) => {
+                tracing::warn!(action = %self.inner.name, "a runaway script was abandoned at its deadline");
+                Err(ActionError::new(
+                    "the action was stopped at its time limit (abandoned: a built-in did not return)",
+                ))
+            }
+        }
+    }
+}
+
+impl Inner {
+    /// One invocation on a worker thread: a sandbox, the handler, the promise driven to the end.
+    fn invoke(&self, trigger: Trigger, phase: Phase, event_json: String, deadline: Instant) -> Result<(), ActionError> {
+        let sandbox = self.take_sandbox(deadline).map_err(ActionError::new)?;
         let (exec, cont) = trigger.handler_names();
         let handler = if phase == Phase::Execute { exec } else { cont };
-        CURRENT.with(|c| {
-            *c.borrow_mut() = Some(Current {
-                api,
-                fetch: inner.fetch.clone(),
-            })
-        });
-        let _guard = CurrentGuard;
         let remaining = deadline.saturating_duration_since(Instant::now());
         sandbox
             .deadline_ns
@@ -504,7 +564,7 @@ impl JsAction {
             Ok(())
         });
         sandbox.deadline_ns.store(0, Ordering::Relaxed);
-        inner.discard(sandbox);
+        self.discard(sandbox);
         result.map_err(|(msg, _stack)| {
             if Instant::now() >= deadline || msg.contains("interrupted") {
                 ActionError::new(format!("the action was stopped at its time limit ({msg})"))

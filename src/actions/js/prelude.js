@@ -106,5 +106,34 @@
     });
   };
 
+  // Engine guard: QuickJS runs the generic Array methods as C loops over `length` that do not
+  // check the CPU-time interrupt, so `Array(1e9).join("x")` would run for many seconds past the
+  // deadline. No real array gets near this length under the memory limit (a dense array of
+  // 2^24 elements needs 256 MiB), so a longer `length` can only be a sparse or fake one: refused.
+  const MAX_LENGTH = 16777216;
+  const lengthOf = (o) => (o === null || o === undefined ? 0 : Number(Object(o).length) || 0);
+  const guard = (target, names, checkArgs) => {
+    for (const name of names) {
+      const d = Object.getOwnPropertyDescriptor(target, name);
+      if (!d || typeof d.value !== "function") continue;
+      const original = d.value;
+      const wrapped = {
+        [name](...args) {
+          if (lengthOf(this) > MAX_LENGTH || (checkArgs && args.some((a) => typeof a === "object" && lengthOf(a) > MAX_LENGTH))) {
+            throw new RangeError("Array." + name + ": length over " + MAX_LENGTH + " is not supported in actions");
+          }
+          return Reflect.apply(original, this, args);
+        },
+      }[name];
+      Object.defineProperty(target, name, { value: wrapped, writable: d.writable, enumerable: d.enumerable, configurable: d.configurable });
+    }
+  };
+  guard(Array.prototype, ["concat"], true);
+  guard(Array.prototype, ["copyWithin", "every", "fill", "filter", "find", "findIndex", "findLast", "findLastIndex", "flat",
+    "flatMap", "forEach", "includes", "indexOf", "join", "lastIndexOf", "map", "reduce", "reduceRight", "reverse", "slice",
+    "some", "sort", "splice", "toLocaleString", "toReversed", "toSorted", "toSpliced", "toString", "unshift", "with", "shift",
+    "push", "pop", "at"], false);
+  guard(Array, ["from"], true);
+
   globalThis.__idpipe = Object.freeze({ makeApi });
 })(__idpipe_host);
