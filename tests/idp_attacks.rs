@@ -476,3 +476,34 @@ fn attacker_text_never_forges_log_records() {
         );
     }
 }
+
+#[test]
+fn a_runaway_action_is_abandoned_at_its_deadline_and_other_logins_go_on() {
+    let dir = tempfile::tempdir().expect("dir");
+    let action = dir.path().join("runaway.js");
+    // For john only: C loops that outlast the 100 ms deadline by far (no interrupt check inside).
+    std::fs::write(
+        &action,
+        "exports.onExecutePostLogin = async (event, api) => { if (event.user.email === 'john.smith@example.com') { for (let i = 0; i < 6; i++) Array(16000000).join(''); api.user.setAppMetadata('late', true); } };",
+    )
+    .expect("write");
+    let idp = Idp::start_with_actions(&[action], 100);
+    let base = idp.base.clone();
+    let mut john = Browser::new();
+    let (_, page) = john.follow(&base, &format!("{base}/samlp/sp-py"));
+    let started = Instant::now();
+    let done = john.login(&base, &page, "john.smith@example.com", "john-demo-password");
+    let took = started.elapsed();
+    let xml = saml_response(&done);
+    assert!(xml.contains("status:Responder") && !xml.contains("<saml:Assertion"), "{xml}");
+    assert!(
+        took < Duration::from_millis(1500),
+        "answered at the deadline, not after the loop: {took:?}"
+    );
+    assert!(idp.log().contains("did not stop"), "{}", idp.log());
+    // Other logins are served meanwhile.
+    let mut jane = Browser::new();
+    let p = saml_login(&idp, &mut jane, "sp-py", "jane.doe@example.com", "jane-demo-password");
+    assert!(saml_response(&p).contains("status:Success"));
+    assert!(!john.cookies.contains_key("idpipe_session"), "no session for the abandoned login");
+}

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use idpipe::actions::js::{FetchPolicy, JsAction, JsConfig};
 use idpipe::pipeline::executor::{Limits, Status};
+use idpipe::pipeline::watch::ActionWatch;
 use idpipe::pipeline::{Event, Executor, Services, Trigger};
 use serde_json::{Value, json};
 
@@ -75,33 +76,39 @@ fn built_in_loops_over_huge_lengths_stop_at_once() {
 }
 
 #[test]
-fn a_runaway_invocation_is_abandoned_at_its_deadline_and_cannot_touch_the_api_afterwards() {
-    // One C loop long enough to outlast a short deadline (no interrupt check inside it), then
-    // an api call that must not reach the abandoned login.
-    let src = "exports.onExecutePostLogin = async (event, api) => { if (event.user.user_id === 'slow') { for (let i = 0; i < 3; i++) Array(16000000).join(''); api.idToken.setCustomClaim('late', 1); } else { api.idToken.setCustomClaim('ok', 1); } };";
+fn the_running_action_reports_its_deadline_to_the_watch_of_its_thread() {
+    // One C loop long enough to outlast a short deadline (no interrupt check inside it).
+    let src = "exports.onExecutePostLogin = async (event, api) => { for (let i = 0; i < 3; i++) Array(16000000).join(''); api.idToken.setCustomClaim('late', 1); };";
     let deadline = Duration::from_millis(40);
-    let ex = executor(vec![inline("runaway", src, JsConfig::default())], deadline);
-    let mut slow = Event::default();
-    slow.user.user_id = "slow".into();
+    let ex = Arc::new(executor(vec![inline("runaway", src, JsConfig::default())], deadline));
+    let watch = Arc::new(ActionWatch::default());
+    assert!(watch.deadline().is_none());
+    let (w, e) = (watch.clone(), ex.clone());
     let started = Instant::now();
-    let st = ex.start(Trigger::PostLogin, slow.clone());
-    let took = started.elapsed();
-    assert_eq!(st.status(), Status::Failed);
-    assert!(error_of(&st).contains("abandoned"), "{}", error_of(&st));
-    assert!(
-        took < deadline + Duration::from_millis(400),
-        "the login fails at its deadline: {took:?}"
-    );
-    assert!(st.outcome.id_token_claims.get("late").is_none());
-    // Other logins go on (another worker) while the abandoned one finishes its loop.
-    let st = ex.start(Trigger::PostLogin, Event::default());
-    assert_eq!(st.status(), Status::Completed, "{:?}", st.outcome.trace);
-    assert_eq!(st.outcome.id_token_claims.get("ok"), Some(&json!(1)));
-    // Give the abandoned worker time to reach its api call: it is refused, nothing crashes.
-    std::thread::sleep(Duration::from_secs(2));
-    let st = ex.start(Trigger::PostLogin, Event::default());
-    assert_eq!(st.status(), Status::Completed);
-    assert!(idpipe::actions::js::worker_count() >= 1);
+    let runner = std::thread::spawn(move || {
+        let _installed = ActionWatch::install(w);
+        e.start(Trigger::PostLogin, Event::default())
+    });
+    // A watchdog sees the deadline and, past it, that the action is overdue while it still runs.
+    while watch.deadline().is_none() {
+        assert!(started.elapsed() < Duration::from_secs(2), "the deadline was never reported");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let reported = watch.deadline().expect("deadline");
+    assert!(reported <= Instant::now() + deadline);
+    std::thread::sleep(deadline + Duration::from_millis(60));
+    assert!(watch.overdue(Duration::from_millis(50)), "still running past its deadline");
+    let st = runner.join().expect("runner");
+    assert_eq!(st.status(), Status::Failed, "the interrupt fails it once the loop returns");
+    assert!(watch.deadline().is_none(), "cleared when the action ended");
+    // Without a watch installed nothing is reported anywhere.
+    let other = ActionWatch::default();
+    executor(
+        vec![inline("quick", "exports.onExecutePostLogin = async () => {};", JsConfig::default())],
+        deadline,
+    )
+    .start(Trigger::PostLogin, Event::default());
+    assert!(other.deadline().is_none());
 }
 
 #[test]

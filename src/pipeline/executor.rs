@@ -452,7 +452,9 @@ impl Executor {
                 deadline: started + self.services.limits.action_timeout,
                 suspend: None,
             };
+            super::watch::report(Some(started + self.services.limits.action_timeout));
             let (result, suspend) = invoke(action.as_ref(), state.trigger, phase, &state.event, core);
+            super::watch::report(None);
             let elapsed = started.elapsed();
             trace.duration_us = elapsed.as_micros() as u64;
             if let Err(e) = result {

@@ -8,6 +8,7 @@ pub mod event;
 pub mod executor;
 pub mod outcome;
 pub mod redact;
+pub mod watch;
 
 use serde::{Deserialize, Serialize};
 

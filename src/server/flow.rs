@@ -305,16 +305,9 @@ pub async fn run(
 ) -> Response {
     let ev = build_event(state, &request, http, user, &session.record);
     let st = state.clone();
-    let tx = match tokio::task::spawn_blocking(move || st.tenant.executor.start(Trigger::PostLogin, ev)).await {
+    let tx = match super::watchdog::run_pipeline(move || st.tenant.executor.start(Trigger::PostLogin, ev)).await {
         Ok(tx) => tx,
-        Err(e) => {
-            tracing::error!(error = %e, "the pipeline task failed");
-            return error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "The login could not be completed.",
-            );
-        }
+        Err(e) => return pipeline_stopped(state, &request, &e),
     };
     let browser_hash = browser.hash();
     deliver(
@@ -327,6 +320,30 @@ pub async fn run(
         },
         browser,
     )
+}
+
+/// Answers a login whose pipeline gave no result: abandoned at an action's deadline (told to
+/// the application like any failed action), or a failed task.
+pub fn pipeline_stopped(state: &AppState, request: &LoginRequest, e: &super::watchdog::PipelineStop) -> Response {
+    match e {
+        super::watchdog::PipelineStop::Abandoned => {
+            let f = Failure {
+                kind: crate::pipeline::outcome::FailureKind::Timeout,
+                code: "access_denied".into(),
+                description: crate::pipeline::executor::GENERIC_FAILURE.into(),
+                action: None,
+            };
+            deliver_failure(state, request, &f, None)
+        }
+        super::watchdog::PipelineStop::Failed(reason) => {
+            tracing::error!(error = %reason, "the pipeline task failed");
+            error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "The login could not be completed.",
+            )
+        }
+    }
 }
 
 /// Answers a pipeline that completed, failed or suspended.

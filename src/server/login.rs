@@ -263,7 +263,7 @@ async fn resume(state: &AppState, headers: &HeaderMap, params: HashMap<String, S
         session,
         browser,
     } = s;
-    let resumed = tokio::task::spawn_blocking(move || {
+    let resumed = super::watchdog::run_pipeline(move || {
         st.tenant.executor.resume(
             tx,
             Resume::Continue {
@@ -285,13 +285,6 @@ async fn resume(state: &AppState, headers: &HeaderMap, params: HashMap<String, S
             &BrowserBinding::of(headers),
         ),
         Ok(Err(e)) => error_page(StatusCode::BAD_REQUEST, "invalid_state", &e.to_string()),
-        Err(e) => {
-            tracing::error!(error = %e, "the pipeline task failed");
-            error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "The login could not be completed.",
-            )
-        }
+        Err(e) => flow::pipeline_stopped(state, &request, &e),
     }
 }

@@ -21,6 +21,7 @@ mod oidc;
 mod pages;
 mod ratelimit;
 mod saml;
+mod watchdog;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

@@ -395,7 +395,7 @@ async fn refresh(state: &AppState, app: &OidcApp, form: &HashMap<String, String>
     };
     let st = state.clone();
     let client = oidc_client(app);
-    let result = tokio::task::spawn_blocking(move || {
+    let result = super::watchdog::run_pipeline(move || {
         let rt = refresh_tokens(&st);
         let issuer = st.issuer();
         let api_for = |audience: &str| api(&st, Some(audience));
@@ -434,6 +434,9 @@ async fn refresh(state: &AppState, app: &OidcApp, form: &HashMap<String, String>
                 StatusCode::FORBIDDEN
             };
             oauth_error(status, &e)
+        }
+        Err(super::watchdog::PipelineStop::Abandoned) => {
+            error(StatusCode::FORBIDDEN, "access_denied", crate::pipeline::executor::GENERIC_FAILURE)
         }
         Err(e) => {
             tracing::error!(error = %e, "the refresh task failed");

@@ -16,6 +16,11 @@ pub const APP_CALLBACK: &str = "http://127.0.0.1:8092/callback";
 /// Secret of the confidential OIDC app `web`.
 pub const WEB_SECRET: &str = "web-app-secret-for-tests-only";
 
+thread_local! {
+    /// `timeout|"a.js", "b.js"` for the next start (see `start_with_actions`).
+    static ACTIONS: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
 /// A running server; killed on drop.
 pub struct Idp {
     pub child: Child,
@@ -64,6 +69,17 @@ impl Idp {
         Self::start_full("", SP_BASE, Some(db))
     }
 
+    /// Starts a server with only the given post-login action files and action time limit.
+    #[allow(dead_code)]
+    pub fn start_with_actions(actions: &[std::path::PathBuf], action_timeout_ms: u64) -> Idp {
+        let list: Vec<String> = actions.iter().map(|a| format!("\"{}\"", a.display())).collect();
+        let spec = format!("{action_timeout_ms}|{}", list.join(", "));
+        ACTIONS.with(|a| *a.borrow_mut() = Some(spec));
+        let idp = Self::start_full("", SP_BASE, None);
+        ACTIONS.with(|a| a.borrow_mut().take());
+        idp
+    }
+
     fn start_full(extra: &str, sp_base: &str, db: Option<&std::path::Path>) -> Idp {
         let dir = tempfile::tempdir().expect("tmp");
         let port = free_port();
@@ -92,6 +108,21 @@ impl Idp {
                 f.display()
             ));
         }
+        let custom: Option<(String, String)> = ACTIONS
+            .with(|a| a.borrow().clone())
+            .and_then(|s| s.split_once('|').map(|(t, a)| (t.to_string(), a.to_string())));
+        let default_actions = [
+            "fixtures/actions/role-claims.js",
+            "fixtures/cli-actions/saml-attributes.js",
+            "fixtures/tenant/consent.js",
+            "fixtures/e2e/deny-client.js",
+            "fixtures/e2e/session-policy.js",
+            "fixtures/e2e/step-up.js",
+        ]
+        .iter()
+        .map(|a| format!("\"{}\"", p(a)))
+        .collect::<Vec<_>>()
+        .join(", ");
         let toml = format!(
             r#"name = "e2e"
 base_url = "{base}"
@@ -99,10 +130,10 @@ signing_key = "{key}"
 signing_cert = "{cert}"
 database = "{db}"
 users_file = "{users}"
-action_timeout_ms = 5000
+action_timeout_ms = {timeout}
 
 [actions]
-post-login = ["{a1}", "{a2}", "{a3}", "{a4}", "{a5}", "{a6}"]
+post-login = [{actions}]
 
 [secrets]
 CONSENT_SECRET = "s3cr3t-shared-with-consent-app"
@@ -139,12 +170,8 @@ token_lifetime_seconds = 600
                 .map_or_else(|| dir.path().join("idp.sqlite"), std::path::Path::to_path_buf)
                 .display(),
             users = p("fixtures/tenant/users.toml"),
-            a1 = p("fixtures/actions/role-claims.js"),
-            a2 = p("fixtures/cli-actions/saml-attributes.js"),
-            a3 = p("fixtures/tenant/consent.js"),
-            a4 = p("fixtures/e2e/deny-client.js"),
-            a5 = p("fixtures/e2e/session-policy.js"),
-            a6 = p("fixtures/e2e/step-up.js"),
+            timeout = custom.as_ref().map_or("5000", |(t, _)| t.as_str()),
+            actions = custom.as_ref().map_or(default_actions, |(_, a)| a.clone()),
         );
         let cfg = dir.path().join("tenant.toml");
         std::fs::write(&cfg, toml).expect("write tenant");

@@ -12,7 +12,6 @@
 
 mod alloc;
 mod fetch;
-mod watchdog;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
@@ -22,7 +21,6 @@ use rquickjs::{CatchResultExt, CaughtError, Context, Function, Module, Runtime, 
 use serde_json::{Value, json};
 
 pub use fetch::FetchPolicy;
-pub use watchdog::worker_count;
 
 use super::dispatch::{self, DispatchError};
 use crate::pipeline::{Action, ActionError, Event, Phase, PostChallengeApi, PostLoginApi, Trigger};
@@ -128,13 +126,8 @@ struct Current {
     fetch: Arc<FetchPolicy>,
 }
 
-// SAFETY: the api pointer is only dereferenced by `host_call` while it holds the `ApiSlot`
-// lock, and the login thread that owns the api closes the slot (under the same lock) before
-// the borrow ends; so the pointer is never used after the api is gone, from whatever thread.
-unsafe impl Send for Current {}
-
 thread_local! {
-    static CURRENT: std::cell::RefCell<Option<watchdog::SharedSlot<Current>>> = const { std::cell::RefCell::new(None) };
+    static CURRENT: std::cell::RefCell<Option<Current>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Clears the thread's current api when the invocation ends, however it ends.
@@ -149,15 +142,10 @@ impl Drop for CurrentGuard {
 /// The single native function scripts reach: `__idpipe_host(method, argsJson) -> answerJson`.
 fn host_call(method: String, args_json: String) -> String {
     let args: Vec<Value> = serde_json::from_str(&args_json).unwrap_or_default();
-    let slot = CURRENT.with(|c| c.borrow().clone());
-    let answer = (|| {
-        let Some(slot) = slot else {
+    let answer = CURRENT.with(|c| {
+        let mut slot = c.borrow_mut();
+        let Some(cur) = slot.as_mut() else {
             return Err("the api can only be used while the action runs".to_string());
-        };
-        // Held for the whole call: the login thread cannot close the slot meanwhile.
-        let mut live = slot.lock();
-        let Some(cur) = live.as_mut() else {
-            return Err("the action was stopped at its time limit".to_string());
         };
         // SAFETY: the pointer was taken from a `&mut` api that outlives the invocation, and the
         // guard clears it before that borrow ends. Scripts run synchronously on this thread.
@@ -198,7 +186,7 @@ fn host_call(method: String, args_json: String) -> String {
             }
         };
         r.map_err(|e: DispatchError| e.to_string())
-    })();
+    });
     // Written by hand: this runs for every api call of every login.
     match answer {
         Ok(v) => format!("{{\"value\":{v}}}"),
@@ -496,40 +484,24 @@ impl JsAction {
         false
     }
 
-    /// Runs the handler on a worker thread and waits for it until the deadline (plus a grace);
-    /// a runaway invocation is abandoned there (see [`watchdog`]).
+    /// Runs the handler on this thread. A built-in that ignores the interrupt is bounded by the
+    /// prelude's length guard; the login-level watchdog (`pipeline::watch`) answers the login at
+    /// the deadline whatever the script does.
     fn run(&self, trigger: Trigger, phase: Phase, event: &Event, api: CurrentApi, deadline: Instant) -> Result<(), ActionError> {
         let event_json = serde_json::to_string(event).map_err(|e| ActionError::new(e.to_string()))?;
-        let slot = Arc::new(watchdog::ApiSlot::new(Current {
-            api,
-            fetch: self.inner.fetch.clone(),
-        }));
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let (inner, worker_slot) = (self.inner.clone(), slot.clone());
-        watchdog::submit(move || {
-            CURRENT.with(|c| *c.borrow_mut() = Some(worker_slot));
-            let _guard = CurrentGuard;
-            let _ = tx.send(inner.invoke(trigger, phase, event_json, deadline));
-        })
-        .map_err(ActionError::new)?;
-        let wait = deadline.saturating_duration_since(Instant::now()) + watchdog::GRACE;
-        let result = rx.recv_timeout(wait);
-        // From here on the worker cannot reach the api (waits for a host call in progress).
-        slot.close();
-        match result {
-            Ok(r) => r,
-            Err(_) => {
-                tracing::warn!(action = %self.inner.name, "a runaway script was abandoned at its deadline");
-                Err(ActionError::new(
-                    "the action was stopped at its time limit (abandoned: a built-in did not return)",
-                ))
-            }
-        }
+        CURRENT.with(|c| {
+            *c.borrow_mut() = Some(Current {
+                api,
+                fetch: self.inner.fetch.clone(),
+            })
+        });
+        let _guard = CurrentGuard;
+        self.inner.invoke(trigger, phase, event_json, deadline)
     }
 }
 
 impl Inner {
-    /// One invocation on a worker thread: a sandbox, the handler, the promise driven to the end.
+    /// One invocation: a sandbox, the handler, the promise driven to the end.
     fn invoke(&self, trigger: Trigger, phase: Phase, event_json: String, deadline: Instant) -> Result<(), ActionError> {
         let sandbox = self.take_sandbox(deadline).map_err(ActionError::new)?;
         let (exec, cont) = trigger.handler_names();
