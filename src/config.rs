@@ -349,9 +349,15 @@ fn http_url(s: &str) -> Result<url::Url, String> {
 
 /// Loads and validates a tenant file; action scripts are compiled here.
 pub fn load(path: &Path) -> Result<Tenant, ConfigError> {
-    let file = path.display().to_string();
     let text = read(path)?;
-    let f: TenantFile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+    load_str(&text, &path.display().to_string())
+}
+
+/// Validates a tenant file's text (`file` names it in errors; paths in it are relative to the
+/// working directory, as for [`load`]).
+pub fn load_str(text: &str, file: &str) -> Result<Tenant, ConfigError> {
+    let file = file.to_string();
+    let f: TenantFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
         file: file.clone(),
         reason: e.to_string().replace('\n', " "),
     })?;

@@ -2,6 +2,7 @@
 
 pub mod keys;
 pub mod refresh;
+pub mod token_request;
 pub mod tokens;
 
 use serde::Serialize;

@@ -14,6 +14,7 @@ use super::flow::{self, CodeRecord, LoginRequest, OidcLogin};
 use super::{AppState, ClientIp, SESSION_COOKIE, cookie, error, error_page, hash_secret, now_ms, pages, set_cookie, store_failure};
 use crate::config::OidcApp;
 use crate::oidc::refresh::{Grant, RefreshLimits, RefreshTokens};
+use crate::oidc::token_request::TokenRequest;
 use crate::oidc::{ApiResource, OAuthError, OidcClient, TokenContext};
 use crate::store::CodeRedemption;
 
@@ -160,15 +161,10 @@ fn token_json(v: Value) -> Response {
 /// Authenticates the client: HTTP Basic or `client_secret` in the body for confidential clients,
 /// `client_id` alone for public ones. Failures are throttled per client id and per IP: past
 /// the tenant's limit in a minute every attempt is refused before the secret is compared.
-fn client<'a>(
-    state: &'a AppState,
-    headers: &HeaderMap,
-    form: &HashMap<String, String>,
-    ip: std::net::IpAddr,
-) -> Result<&'a OidcApp, Response> {
+fn client<'a>(state: &'a AppState, request: &TokenRequest, ip: std::net::IpAddr) -> Result<&'a OidcApp, Response> {
     let now = now_ms(state);
     let limiter = &state.client_auth_limiter;
-    let (id, result) = authenticate_client(state, headers, form);
+    let (id, secret) = request.client_credentials();
     let keys = [format!("ip:{ip}"), format!("client:{id}")];
     if keys.iter().any(|k| limiter.exceeded(k, now)) {
         tracing::warn!(%ip, client_id = %id, "client authentication throttled");
@@ -177,6 +173,7 @@ fn client<'a>(
             "Too many failed client authentications. Wait a minute and try again.",
         ));
     }
+    let result = authenticate_client(state, &id, secret);
     if result.is_err() {
         for k in &keys {
             limiter.record(k, now);
@@ -185,50 +182,22 @@ fn client<'a>(
     result
 }
 
-fn authenticate_client<'a>(
-    state: &'a AppState,
-    headers: &HeaderMap,
-    form: &HashMap<String, String>,
-) -> (String, Result<&'a OidcApp, Response>) {
+fn authenticate_client<'a>(state: &'a AppState, id: &str, secret: Option<String>) -> Result<&'a OidcApp, Response> {
     let unauthorized = |d: &str| {
         let mut r = error(StatusCode::UNAUTHORIZED, "invalid_client", d);
         r.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"idpipe\""));
         r
     };
-    let basic = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| {
-            s.split_once(':').map(|(i, p)| {
-                let dec = |x: &str| {
-                    url::form_urlencoded::parse(format!("x={x}").as_bytes())
-                        .next()
-                        .map(|(_, v)| v.into_owned())
-                };
-                (dec(i).unwrap_or_default(), dec(p).unwrap_or_default())
-            })
-        });
-    let (id, secret) = match basic {
-        Some((i, s)) => (i, Some(s)),
-        None => (
-            form.get("client_id").cloned().unwrap_or_default(),
-            form.get("client_secret").cloned(),
-        ),
+    let Some(app) = state.tenant.oidc_clients.get(id) else {
+        return Err(unauthorized("unknown client"));
     };
-    let Some(app) = state.tenant.oidc_clients.get(&id) else {
-        return (id, Err(unauthorized("unknown client")));
-    };
-    let result = match (&app.client_secret, secret) {
+    match (&app.client_secret, secret) {
         (Some(expected), Some(given)) if crate::util::constant_time_eq(expected.as_bytes(), given.as_bytes()) => Ok(app),
         (Some(_), _) => Err(unauthorized("client authentication failed")),
         (None, None) => Ok(app),
         (None, Some(_)) => Err(unauthorized("this client is public and has no secret")),
-    };
-    (id, result)
+    }
 }
 
 fn oidc_client(app: &OidcApp) -> OidcClient {
@@ -260,22 +229,17 @@ fn refresh_tokens(state: &AppState) -> RefreshTokens<std::sync::Arc<dyn crate::s
 
 /// `POST /oauth/token` (form or JSON body).
 pub async fn token(State(state): State<AppState>, ClientIp(ip): ClientIp, headers: HeaderMap, RawForm(body): RawForm) -> Response {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    let form: HashMap<String, String> = if is_json {
-        match serde_json::from_slice::<Map<String, Value>>(&body) {
-            Ok(m) => m.into_iter().filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_string()))).collect(),
-            Err(_) => return error(StatusCode::BAD_REQUEST, "invalid_request", "the body is not a JSON object"),
-        }
-    } else {
-        url::form_urlencoded::parse(&body).into_owned().collect()
+    let h = |n: header::HeaderName| headers.get(n).and_then(|v| v.to_str().ok());
+    let request = match crate::oidc::token_request::parse(h(header::CONTENT_TYPE), h(header::AUTHORIZATION), &body) {
+        Ok(r) => r,
+        Err(e) if e.error == "invalid_client" => return error(StatusCode::UNAUTHORIZED, &e.error, &e.error_description),
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.error, &e.error_description),
     };
-    let app = match client(&state, &headers, &form, ip) {
+    let app = match client(&state, &request, ip) {
         Ok(a) => a,
         Err(r) => return r,
     };
+    let form = &request.params;
     match form.get("grant_type").map(String::as_str) {
         Some("authorization_code") => code_grant(&state, app, &form),
         Some("refresh_token") => refresh(&state, app, &form).await,
