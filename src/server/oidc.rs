@@ -241,9 +241,9 @@ pub async fn token(State(state): State<AppState>, ClientIp(ip): ClientIp, header
     };
     let form = &request.params;
     match form.get("grant_type").map(String::as_str) {
-        Some("authorization_code") => code_grant(&state, app, &form),
-        Some("refresh_token") => refresh(&state, app, &form).await,
-        Some("client_credentials") => client_credentials(&state, app, &form),
+        Some("authorization_code") => code_grant(&state, app, form),
+        Some("refresh_token") => refresh(&state, app, form).await,
+        Some("client_credentials") => client_credentials(&state, app, form),
         Some(other) => error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
