@@ -2,7 +2,7 @@
 APT_PACKAGES := libxmlsec1-dev libxml2-dev libclang-dev pkg-config libssl-dev xmlsec1 python3-pip chromium
 PY_PACKAGES := python3-saml==1.16.0 xmlsec==1.3.17 lxml==6.1.3 PyJWT[crypto]==2.15.1 cryptography==48.0.0 requests==2.34.2
 
-.PHONY: deps run demo test bench load
+.PHONY: deps run demo test bench load fuzz
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -39,3 +39,16 @@ load: deps
 	@mkdir -p var; rm -f var/load.sqlite*; ./target/release/idpipe serve --config fixtures/tenant/load.toml --listen 127.0.0.1:3100 >/dev/null 2>var/load-server.log & srv=$$!; \
 	trap "kill $$srv 2>/dev/null" EXIT INT TERM; sleep 1; \
 	for mode in sso login; do ./target/release/examples/sso_load --base http://127.0.0.1:3100 --mode $$mode --threads $${THREADS:-4} --seconds $${SECONDS_PER_MODE:-10}; done
+
+# Coverage-guided fuzzing (libFuzzer through cargo fuzz) of every parser of untrusted input, each
+# for FUZZ_SECONDS (default 600) from the checked-in seeds in fuzz/corpus; what libFuzzer finds
+# goes to var/fuzz (not committed), crashes to fuzz/artifacts. Uses the nightly toolchain when
+# installed, else the stable one with RUSTC_BOOTSTRAP (cargo fuzz needs unstable flags).
+FUZZ_TARGETS := saml_post saml_redirect jwt token_request tenant_config
+fuzz:
+	@command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+	@if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then fc="cargo +nightly"; else fc="env RUSTC_BOOTSTRAP=1 cargo"; fi; \
+	for t in $(or $(TARGETS),$(FUZZ_TARGETS)); do mkdir -p var/fuzz/$$t; \
+	  echo "== fuzzing $$t for $${FUZZ_SECONDS:-600} s"; \
+	  $$fc fuzz run -O $$t var/fuzz/$$t fuzz/corpus/$$t -- -max_total_time=$${FUZZ_SECONDS:-600} -rss_limit_mb=2048 -print_final_stats=1 || exit 1; \
+	done

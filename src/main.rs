@@ -337,6 +337,7 @@ fn oidc(command: OidcCommand) -> Result<(String, bool), String> {
                     scopes: &issued.scopes,
                     audience: api.as_ref().map(|a| a.identifier.as_str()),
                     session_id: None,
+                    auth_time: None,
                 };
                 out["refresh_token"] = store
                     .issue(&grant, &state.outcome.refresh_token, now.timestamp_millis())
@@ -480,6 +481,7 @@ fn run(cli: Cli) -> Result<(String, bool), String> {
                 client_id: &client_id,
                 relay_state: relay_state.as_deref(),
                 session_index: &session_index,
+                authn_instant: None,
                 now,
             })
             .map_err(|e| e.to_string())?;

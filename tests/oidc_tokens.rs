@@ -312,6 +312,7 @@ fn refresh_setup(actions: Vec<FnAction>, limits: RefreshLimits) -> (Executor, Re
         scopes: &scopes,
         audience: None,
         session_id: Some("sess_1"),
+        auth_time: None,
     };
     let first = rt.issue(&grant, &Default::default(), NOW_MS).expect("issue");
     (ex, rt, first)

@@ -39,6 +39,7 @@ fn issue_with(addon: Value, ov: SamlOverrides, req: Option<&AuthnRequest>) -> Re
         client_id: "sp-basic",
         relay_state: Some("rs-123"),
         session_index: "_sess_abc",
+        authn_instant: None,
         now: Utc::now(),
     })
     .map(|i| i.response)

@@ -94,6 +94,7 @@ proptest! {
             tenant: &tenant, addon: &addon, outcome: &outcome, profile: &profile, request: None,
             acs_url: "https://sp.example.com/acs?a=1&b=<2>", client_id: "prop", relay_state: None,
             session_index: "_s", now: Utc::now(),
+            authn_instant: None,
         });
         let r = match issued {
             Ok(i) => i.response,

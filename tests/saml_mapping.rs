@@ -219,6 +219,7 @@ fn full(addon: Value, ov: SamlOverrides, with_request: bool) -> (String, saml::I
         client_id: "sp-basic",
         relay_state: Some("from-request"),
         session_index: "_sess",
+        authn_instant: None,
         now: DateTime::parse_from_rfc3339("2026-11-23T10:00:00.123Z")
             .expect("time")
             .with_timezone(&Utc),

@@ -142,6 +142,7 @@ fn refresh_tokens_rotate_with_reuse_detection_on_sqlite() {
         scopes: &scopes,
         audience: None,
         session_id: None,
+        auth_time: None,
     };
     let t1 = rt.issue(&grant, &Default::default(), 1_000).expect("issue");
     let r1 = rt.redeem(&t1, "c1", 2_000).expect("first use");

@@ -121,7 +121,8 @@ pub fn refresh_grant<S: RefreshTokenStore>(
                 requested_scopes: &rec.scopes,
                 nonce: None,
                 session_id: rec.session_id.as_deref(),
-                auth_time: rec.created_at / 1000,
+                // OIDC Core 12.2: the time of the original authentication, not of this exchange.
+                auth_time: rec.auth_time.unwrap_or(rec.created_at / 1000),
                 now: req.now_ms / 1000,
             };
             let issued = issue_tokens(keys, &state.event, &state.outcome, &ctx).map_err(|e| match e {

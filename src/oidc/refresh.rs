@@ -29,6 +29,9 @@ pub struct RefreshRecord {
     pub session_id: Option<String>,
     /// When the family was created (ms).
     pub created_at: i64,
+    /// When the user authenticated (s), for the `auth_time` of refreshed ID tokens.
+    #[serde(default)]
+    pub auth_time: Option<i64>,
     /// Absolute expiry (ms).
     pub expires_at: i64,
     /// Idle expiry (ms).
@@ -145,6 +148,8 @@ pub struct Grant<'a> {
     pub audience: Option<&'a str>,
     /// Session.
     pub session_id: Option<&'a str>,
+    /// When the user authenticated (s): refreshed ID tokens keep it as `auth_time` (OIDC Core 12.2).
+    pub auth_time: Option<i64>,
 }
 
 /// Issues, rotates and revokes refresh tokens over a store.
@@ -188,6 +193,7 @@ impl<S: RefreshTokenStore> RefreshTokens<S> {
                 audience: grant.audience.map(str::to_string),
                 session_id: grant.session_id.map(str::to_string),
                 created_at,
+                auth_time: grant.auth_time,
                 expires_at,
                 idle_expires_at: idle.min(expires_at),
                 used: false,
@@ -239,6 +245,7 @@ impl<S: RefreshTokenStore> RefreshTokens<S> {
             scopes: &old.scopes,
             audience: old.audience.as_deref(),
             session_id: old.session_id.as_deref(),
+            auth_time: old.auth_time,
         };
         let expires_at = changes.expires_at.map_or(old.expires_at, |e| e.min(old.expires_at));
         self.mint(&grant, &old.family, old.created_at, expires_at, changes, now)

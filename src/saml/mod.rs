@@ -113,6 +113,8 @@ pub struct IssueInput<'a> {
     pub relay_state: Option<&'a str>,
     /// Session id (SessionIndex).
     pub session_index: &'a str,
+    /// When the user authenticated (SAML Core 2.7.2: the `AuthnInstant`); `None`: now.
+    pub authn_instant: Option<chrono::DateTime<chrono::Utc>>,
     /// Now.
     pub now: chrono::DateTime<chrono::Utc>,
 }
@@ -140,7 +142,7 @@ pub fn issue(input: &IssueInput<'_>) -> Result<Issued, SamlError> {
         in_response_to: input.request.map(|r| r.id.clone()),
         session_index: input.session_index.to_string(),
         now: input.now,
-        authn_instant: None,
+        authn_instant: input.authn_instant,
     };
     let built = build_response(&resolved, input.profile, &ov.attributes, &ctx)?;
     let relay_state = ov

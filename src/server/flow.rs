@@ -66,6 +66,9 @@ pub struct OidcLogin {
     pub response_mode: String,
     /// `prompt`.
     pub prompt: Option<String>,
+    /// `max_age` (s): an older session authentication means a new login.
+    #[serde(default)]
+    pub max_age: Option<u64>,
 }
 
 /// The protocol request a login answers.
@@ -166,8 +169,16 @@ pub async fn begin(state: &AppState, request: LoginRequest, http: event::Request
         LoginRequest::Saml(s) => (s.force_authn, s.is_passive),
         LoginRequest::Oidc(o) => (o.prompt.as_deref() == Some("login"), o.prompt.as_deref() == Some("none")),
     };
+    let max_age_ms = match &request {
+        LoginRequest::Oidc(o) => o.max_age.map(|m| i64::try_from(m).unwrap_or(i64::MAX / 2).saturating_mul(1000)),
+        LoginRequest::Saml(_) => None,
+    };
+    let now = now_ms(state);
     let session = match current_session(state, headers) {
-        Ok(s) => s.filter(|_| !force),
+        // Too old for max_age: authenticate again (like prompt=login).
+        Ok(s) => s
+            .filter(|_| !force)
+            .filter(|s| max_age_ms.is_none_or(|m| now - s.record.auth_time_ms() <= m)),
         Err(e) => return store_failure(&e),
     };
     if let Some(session) = session {
@@ -532,6 +543,8 @@ fn issue_saml(
         client_id: &s.client_id,
         relay_state: s.relay_state.as_deref(),
         session_index: &session.sid,
+        // SSO through an existing session: the time the user authenticated, not now.
+        authn_instant: chrono::DateTime::from_timestamp_millis(session.auth_time_ms()),
         now,
     });
     match issued {
@@ -656,13 +669,7 @@ pub fn oidc_redirect(redirect_uri: &str, response_mode: &str, fields: &[(&str, &
 fn issue_code(state: &AppState, o: &OidcLogin, event: Event, mut outcome: Outcome, session: &SessionRecord) -> Response {
     let code = crate::util::random_hex(32);
     outcome.trace.clear();
-    let auth_time = session
-        .methods
-        .iter()
-        .filter_map(|m| chrono::DateTime::parse_from_rfc3339(&m.timestamp).ok())
-        .map(|d| d.timestamp())
-        .max()
-        .unwrap_or(session.created_at / 1000);
+    let auth_time = session.auth_time_ms() / 1000;
     let record = CodeRecord {
         login: o.clone(),
         sid: session.sid.clone(),

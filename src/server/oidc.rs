@@ -130,7 +130,14 @@ pub async fn authorize(
         return fail("invalid_request", "prompt must be none, login or consent");
     }
     let scopes: Vec<String> = get("scope").unwrap_or("openid").split_whitespace().map(str::to_string).collect();
+    // OIDC Core 3.1.2.1: the session's authentication may be at most max_age seconds old.
+    let max_age = match get("max_age").map(str::parse::<u64>) {
+        None => None,
+        Some(Ok(m)) => Some(m),
+        Some(Err(_)) => return fail("invalid_request", "max_age must be a non-negative integer"),
+    };
     let login = OidcLogin {
+        max_age,
         client_id: client_id.to_string(),
         redirect_uri: redirect_uri.clone(),
         state: app_state.clone(),
@@ -337,6 +344,7 @@ fn code_grant(state: &AppState, app: &OidcApp, form: &HashMap<String, String>) -
             scopes: &o.scopes,
             audience: o.audience.as_deref(),
             session_id: Some(&rec.sid),
+            auth_time: Some(rec.auth_time),
         };
         let token = match rt.issue(&grant, &rec.outcome.refresh_token, now) {
             Ok(t) => t,

@@ -127,6 +127,21 @@ pub struct SessionRecord {
     pub saml_participants: Vec<SamlParticipant>,
 }
 
+impl SessionRecord {
+    /// When the user last authenticated in this session (ms): the newest password or MFA method,
+    /// else the session's creation. (Methods an action recorded, e.g. a consent redirect, are not
+    /// authentications.)
+    pub fn auth_time_ms(&self) -> i64 {
+        self.methods
+            .iter()
+            .filter(|m| m.name == "pwd" || m.name == "mfa")
+            .filter_map(|m| chrono::DateTime::parse_from_rfc3339(&m.timestamp).ok())
+            .map(|d| d.timestamp_millis())
+            .max()
+            .unwrap_or(self.created_at)
+    }
+}
+
 /// An SP that received an assertion in a session, and the NameID it received.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SamlParticipant {

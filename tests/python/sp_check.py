@@ -52,4 +52,7 @@ if valid:
         session_index=resp.get_session_index(),
         audiences=resp.get_audiences(),
     )
+    statements = resp._query_assertion("/saml:AuthnStatement")
+    out["authn_instant"] = statements[0].get("AuthnInstant") if statements else None
+    out["issue_instant"] = resp.document.get("IssueInstant")
 print(json.dumps(out))
