@@ -505,3 +505,66 @@ fn cli_tokens_verify_against_cli_jwks() {
         .expect("runs");
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// A refresh-token store whose `mark_used` fails while `down` is set (a database outage).
+#[derive(Default)]
+struct FlakyStore {
+    inner: MemoryRefreshStore,
+    down: std::sync::atomic::AtomicBool,
+}
+
+impl idpipe::store::RefreshTokenStore for FlakyStore {
+    fn insert(&self, record: idpipe::store::RefreshRecord) -> Result<(), idpipe::store::StoreError> {
+        self.inner.insert(record)
+    }
+    fn get(&self, token_hash: &str) -> Result<Option<idpipe::store::RefreshRecord>, idpipe::store::StoreError> {
+        self.inner.get(token_hash)
+    }
+    fn mark_used(&self, token_hash: &str) -> Result<bool, idpipe::store::StoreError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(idpipe::store::StoreError::Unavailable("database is locked".into()));
+        }
+        self.inner.mark_used(token_hash)
+    }
+    fn revoke_family(&self, family: &str) -> Result<(), idpipe::store::StoreError> {
+        self.inner.revoke_family(family)
+    }
+}
+
+#[test]
+fn a_store_outage_during_a_refresh_is_retryable_and_never_reads_as_reuse() {
+    use idpipe::store::RefreshTokenStore;
+    let rt = RefreshTokens {
+        store: FlakyStore::default(),
+        limits: RefreshLimits {
+            absolute_ms: 3_600_000,
+            idle_ms: 3_600_000,
+        },
+    };
+    let scopes = vec!["openid".to_string(), "offline_access".to_string()];
+    let grant = Grant {
+        user_id: "u1",
+        client_id: "app",
+        scopes: &scopes,
+        audience: None,
+        session_id: None,
+        auth_time: Some(1_000),
+    };
+    let token = rt.issue(&grant, &Default::default(), 0).expect("issued");
+    rt.store.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    let e = rt.redeem(&token, "app", 1).expect_err("outage");
+    assert_eq!(e.error, "temporarily_unavailable", "{e:?}");
+    let family = rt.family_of(&token).expect("store").expect("family");
+    let rec = rt.store.get(&hex_sha256(&token)).expect("get").expect("record");
+    assert!(!rec.revoked && !rec.used, "nothing was decided during the outage");
+    rt.store.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    let rec = rt.redeem(&token, "app", 2).expect("the retry succeeds");
+    assert_eq!(rec.family, family);
+    assert_eq!(rec.auth_time, Some(1_000));
+    // A real reuse still revokes the family.
+    assert_eq!(rt.redeem(&token, "app", 3).expect_err("reuse").error, "invalid_grant");
+}
+
+fn hex_sha256(s: &str) -> String {
+    hex::encode(openssl::sha::sha256(s.as_bytes()))
+}

@@ -25,11 +25,11 @@ fn migrations_run_once_and_the_file_persists() {
     let path = dir.path().join("idpipe.db");
     {
         let s = SqliteStore::open(&path).expect("open");
-        assert_eq!(s.schema_version().expect("version"), 4, "migrations");
+        assert_eq!(s.schema_version().expect("version"), 5, "migrations");
         s.add_user("jdoe", "correct horse", &jane()).expect("add");
     }
     let s = SqliteStore::open(&path).expect("reopen");
-    assert_eq!(s.schema_version().expect("version"), 4, "migrations");
+    assert_eq!(s.schema_version().expect("version"), 5, "migrations");
     assert_eq!(
         s.user("auth0|5f7c8ec7c33c6c004bbafe82").expect("get").map(|u| u.email),
         Some(Some("jane.doe@example.com".into()))
@@ -51,7 +51,7 @@ fn passwords_are_argon2_hashed_and_verified() {
                 ..Default::default()
             }
         ),
-        Err(StoreError::Duplicate("username"))
+        Err(StoreError::Conflict("username"))
     ));
     assert!(s.verify_password("jdoe", "correct horse").expect("verify").is_some());
     assert!(s.verify_password("jdoe", "wrong").expect("verify").is_none());

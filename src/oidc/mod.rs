@@ -105,7 +105,7 @@ pub fn refresh_grant<S: RefreshTokenStore>(
             let o = &state.outcome;
             let preserve = o.session.revoke.as_ref().is_some_and(|r| r.preserve_refresh_tokens);
             if o.refresh_token.revoke.is_some() || (o.session.revoke.is_some() && !preserve) {
-                tokens.revoke_family(&rec.family);
+                tokens.revoke_family(&rec.family)?;
             }
             Err(tokens::failure_to_oauth(o).unwrap_or_else(|| OAuthError::new("access_denied", "denied")))
         }

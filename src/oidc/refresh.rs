@@ -1,107 +1,18 @@
 //! Refresh tokens: opaque, stored hashed, rotated on every use with reuse detection (a reused
 //! old token revokes its whole family), absolute and idle expiry.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use base64::Engine;
-use serde::{Deserialize, Serialize};
 
 use super::OAuthError;
 use crate::pipeline::outcome::RefreshTokenChanges;
 
-/// One stored refresh token (only its hash is kept).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct RefreshRecord {
-    /// SHA-256 of the token, hex.
-    pub token_hash: String,
-    /// All tokens rotated from one grant share a family.
-    pub family: String,
-    /// Subject.
-    pub user_id: String,
-    /// Client it was issued to.
-    pub client_id: String,
-    /// Granted scopes.
-    pub scopes: Vec<String>,
-    /// API audience, if any.
-    pub audience: Option<String>,
-    /// Session it belongs to.
-    pub session_id: Option<String>,
-    /// When the family was created (ms).
-    pub created_at: i64,
-    /// When the user authenticated (s), for the `auth_time` of refreshed ID tokens.
-    #[serde(default)]
-    pub auth_time: Option<i64>,
-    /// Absolute expiry (ms).
-    pub expires_at: i64,
-    /// Idle expiry (ms).
-    pub idle_expires_at: i64,
-    /// Already exchanged (rotated away).
-    pub used: bool,
-    /// Revoked.
-    pub revoked: bool,
-}
+use crate::store::StoreError;
+pub use crate::store::refresh::{MemoryRefreshStore, RefreshRecord, RefreshTokenStore};
 
-/// Storage of refresh tokens; the SQLite store implements it too.
-pub trait RefreshTokenStore: Send + Sync {
-    /// Stores a record; an error means the token must not be handed out.
-    fn insert(&self, record: RefreshRecord) -> Result<(), String>;
-    /// Finds a record by token hash.
-    fn get(&self, token_hash: &str) -> Option<RefreshRecord>;
-    /// Marks a token used; false when it was already used (a race lost to another exchange).
-    fn mark_used(&self, token_hash: &str) -> bool;
-    /// Revokes every token of a family.
-    fn revoke_family(&self, family: &str);
-}
-
-/// In-memory store.
-#[derive(Debug, Default)]
-pub struct MemoryRefreshStore {
-    records: Mutex<HashMap<String, RefreshRecord>>,
-}
-
-impl RefreshTokenStore for MemoryRefreshStore {
-    fn insert(&self, record: RefreshRecord) -> Result<(), String> {
-        let mut m = self
-            .records
-            .lock()
-            .map_err(|_| "the refresh-token map lock is poisoned".to_string())?;
-        m.insert(record.token_hash.clone(), record);
-        Ok(())
-    }
-    fn get(&self, token_hash: &str) -> Option<RefreshRecord> {
-        self.records.lock().ok()?.get(token_hash).cloned()
-    }
-    fn mark_used(&self, token_hash: &str) -> bool {
-        let Ok(mut m) = self.records.lock() else { return false };
-        match m.get_mut(token_hash) {
-            Some(r) if !r.used => {
-                r.used = true;
-                true
-            }
-            _ => false,
-        }
-    }
-    fn revoke_family(&self, family: &str) {
-        if let Ok(mut m) = self.records.lock() {
-            m.values_mut().filter(|r| r.family == family).for_each(|r| r.revoked = true);
-        }
-    }
-}
-
-impl<T: RefreshTokenStore + ?Sized> RefreshTokenStore for std::sync::Arc<T> {
-    fn insert(&self, record: RefreshRecord) -> Result<(), String> {
-        (**self).insert(record)
-    }
-    fn get(&self, token_hash: &str) -> Option<RefreshRecord> {
-        (**self).get(token_hash)
-    }
-    fn mark_used(&self, token_hash: &str) -> bool {
-        (**self).mark_used(token_hash)
-    }
-    fn revoke_family(&self, family: &str) {
-        (**self).revoke_family(family)
-    }
+/// A store outage during a refresh exchange: the client may retry; nothing was decided.
+fn unavailable(e: StoreError) -> OAuthError {
+    tracing::error!(error = %e, "refresh-token store unavailable");
+    OAuthError::new("temporarily_unavailable", "the refresh could not be completed; try again")
 }
 
 /// Tenant refresh-token lifetimes.
@@ -207,8 +118,8 @@ impl<S: RefreshTokenStore> RefreshTokens<S> {
     }
 
     /// The family of a token (to revoke it later, e.g. when its authorization code is replayed).
-    pub fn family_of(&self, token: &str) -> Option<String> {
-        self.store.get(&hash(token)).map(|r| r.family)
+    pub fn family_of(&self, token: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.store.get(&hash(token))?.map(|r| r.family))
     }
 
     /// Checks a presented token and consumes it. Reusing an already rotated token revokes the
@@ -216,16 +127,21 @@ impl<S: RefreshTokenStore> RefreshTokens<S> {
     pub fn redeem(&self, token: &str, client_id: &str, now: i64) -> Result<RefreshRecord, OAuthError> {
         let h = hash(token);
         let invalid = |d: &str| OAuthError::new("invalid_grant", d);
-        let rec = self.store.get(&h).ok_or_else(|| invalid("unknown refresh token"))?;
+        let rec = self
+            .store
+            .get(&h)
+            .map_err(unavailable)?
+            .ok_or_else(|| invalid("unknown refresh token"))?;
         if !crate::util::constant_time_eq(rec.client_id.as_bytes(), client_id.as_bytes()) {
             return Err(invalid("the refresh token was issued to another client"));
         }
         if rec.revoked {
             return Err(invalid("the refresh token was revoked"));
         }
-        if rec.used || !self.store.mark_used(&h) {
+        // A store outage answers "try again" and is never read as reuse (which would revoke).
+        if rec.used || !self.store.mark_used(&h).map_err(unavailable)? {
             tracing::warn!(family = %rec.family, "refresh token reuse detected; revoking the family");
-            self.store.revoke_family(&rec.family);
+            self.store.revoke_family(&rec.family).map_err(unavailable)?;
             return Err(invalid("refresh token reuse detected; the grant was revoked"));
         }
         if now >= rec.expires_at {
@@ -252,7 +168,7 @@ impl<S: RefreshTokenStore> RefreshTokens<S> {
     }
 
     /// Revokes the family of a record (`api.refreshToken.revoke`, session revocation).
-    pub fn revoke_family(&self, family: &str) {
-        self.store.revoke_family(family);
+    pub fn revoke_family(&self, family: &str) -> Result<(), OAuthError> {
+        self.store.revoke_family(family).map_err(unavailable)
     }
 }

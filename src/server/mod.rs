@@ -92,7 +92,7 @@ impl AppState {
         }
         tenant.executor.set_cache(store.clone());
         let mut key = [0u8; 32];
-        openssl::rand::rand_bytes(&mut key).map_err(|e| StoreError::Hash(e.to_string()))?;
+        openssl::rand::rand_bytes(&mut key).map_err(|e| StoreError::Internal(e.to_string()))?;
         let per_minute = tenant.login.attempts_per_minute_per_ip;
         let limits = tenant.server;
         Ok(AppState {

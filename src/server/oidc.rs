@@ -283,8 +283,10 @@ fn code_grant(state: &AppState, app: &OidcApp, form: &HashMap<String, String>) -
         },
         Ok(CodeRedemption::Reused(family)) => {
             tracing::warn!("authorization code reused; revoking what it granted");
-            if let Some(f) = family {
-                refresh_tokens(state).revoke_family(&f);
+            if let Some(f) = family
+                && let Err(e) = refresh_tokens(state).revoke_family(&f)
+            {
+                tracing::error!(error = %e, "cannot revoke the refresh tokens of a replayed code");
             }
             return bad("the authorization code was already used");
         }
@@ -350,10 +352,13 @@ fn code_grant(state: &AppState, app: &OidcApp, form: &HashMap<String, String>) -
             Ok(t) => t,
             Err(e) => return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, &e),
         };
-        if let Some(f) = rt.family_of(&token)
-            && let Err(e) = state.store.set_code_family(&code_hash, &f)
-        {
+        // Linked so that a replay of the code can revoke what it granted.
+        let linked = rt
+            .family_of(&token)
+            .and_then(|f| f.map_or(Ok(()), |f| state.store.set_code_family(&code_hash, &f)));
+        if let Err(e) = linked {
             tracing::error!(error = %e, "cannot link the refresh token to its code");
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "the tokens could not be issued");
         }
         out["refresh_token"] = token.into();
     }
@@ -400,6 +405,8 @@ async fn refresh(state: &AppState, app: &OidcApp, form: &HashMap<String, String>
         Ok(Err(e)) => {
             let status = if e.error == "server_error" {
                 StatusCode::INTERNAL_SERVER_ERROR
+            } else if e.error == "temporarily_unavailable" {
+                StatusCode::SERVICE_UNAVAILABLE
             } else if e.error == "invalid_grant" {
                 StatusCode::BAD_REQUEST
             } else {

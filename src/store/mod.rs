@@ -5,6 +5,7 @@
 //!
 //! Handlers only see [`Store`], the union of the traits.
 
+pub mod refresh;
 mod sqlite;
 
 pub use sqlite::SqliteStore;
@@ -13,31 +14,32 @@ use serde_json::{Map, Value};
 
 use serde::{Deserialize, Serialize};
 
-use crate::oidc::refresh::RefreshTokenStore;
 use crate::pipeline::cache::ActionCache;
 use crate::pipeline::event::{AuthenticationMethod, User};
 use crate::pipeline::{Outcome, TransactionState};
+pub use refresh::{RefreshRecord, RefreshTokenStore};
 
-/// Why a store operation failed.
+/// Why a store operation failed. Callers tell an outage (retry later, never a security
+/// decision such as "reuse") from a conflict or corrupt data.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database failed.
-    #[error("database error: {0}")]
-    Db(String),
+    /// The database could not be reached or failed (busy, I/O, a poisoned lock): retryable.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    /// A unique value is taken (e.g. the username or user id).
+    #[error("a user with this {0} already exists")]
+    Conflict(&'static str),
     /// A stored value could not be (de)serialized.
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
-    /// The username or user id is taken.
-    #[error("a user with this {0} already exists")]
-    Duplicate(&'static str),
-    /// Hashing failed.
-    #[error("password hashing failed: {0}")]
-    Hash(String),
+    /// A value could not be computed before storing it (hashing, randomness).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError::Db(e.to_string())
+        StoreError::Unavailable(e.to_string())
     }
 }
 

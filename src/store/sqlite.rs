@@ -7,11 +7,11 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::refresh::{RefreshRecord, RefreshTokenStore};
 use super::{
     CodeRedemption, CodeStore, FlowStore, LockoutPolicy, LoginCheck, Maintenance, ReplayStore, SessionRecord, SessionStore, StoreError,
     TransactionStore, UserStore, apply_changes,
 };
-use crate::oidc::refresh::{RefreshRecord, RefreshTokenStore};
 use crate::pipeline::cache::{ActionCache, CacheError, MAX_RECORDS_PER_SCOPE, StoredRecord};
 use crate::pipeline::event::User;
 use crate::pipeline::{Outcome, TransactionState};
@@ -79,6 +79,14 @@ const MIGRATIONS: &[&str] = &[
         updated_at INTEGER NOT NULL
      );
      CREATE INDEX login_failures_updated ON login_failures(updated_at);",
+    "CREATE INDEX authorization_codes_expiry ON authorization_codes(expires_at);
+     CREATE INDEX flows_expiry ON flows(expires_at);
+     CREATE INDEX sessions_expiry ON sessions(expires_at);
+     CREATE INDEX transactions_expiry ON transactions(expires_at);
+     CREATE INDEX actions_cache_expiry ON actions_cache(expires_at);
+     ALTER TABLE refresh_tokens ADD COLUMN expires_at INTEGER;
+     UPDATE refresh_tokens SET expires_at = json_extract(record, '$.expires_at');
+     CREATE INDEX refresh_tokens_expiry ON refresh_tokens(expires_at);",
 ];
 
 /// SQLite-backed store.
@@ -134,17 +142,17 @@ impl SqliteStore {
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
         self.conn
             .lock()
-            .map_err(|_| StoreError::Db("the connection lock is poisoned".into()))
+            .map_err(|_| StoreError::Unavailable("the connection lock is poisoned".into()))
     }
 }
 
 impl UserStore for SqliteStore {
     fn add_user(&self, username: &str, password: &str, user: &User) -> Result<(), StoreError> {
         let mut salt = [0u8; 16];
-        openssl::rand::rand_bytes(&mut salt).map_err(|e| StoreError::Hash(e.to_string()))?;
+        openssl::rand::rand_bytes(&mut salt).map_err(|e| StoreError::Internal(e.to_string()))?;
         let hash = Argon2::default()
             .hash_password_with_salt(password.as_bytes(), &salt)
-            .map_err(|e| StoreError::Hash(e.to_string()))?;
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
         let profile = serde_json::to_string(user).map_err(corrupt)?;
         let c = self.lock()?;
         match c.execute(
@@ -153,14 +161,14 @@ impl UserStore for SqliteStore {
         ) {
             Ok(_) => Ok(()),
             Err(rusqlite::Error::SqliteFailure(e, Some(msg))) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
-                Err(StoreError::Duplicate(if msg.contains("username") { "username" } else { "user id" }))
+                Err(StoreError::Conflict(if msg.contains("username") { "username" } else { "user id" }))
             }
             Err(e) => Err(e.into()),
         }
     }
 
     fn import_user(&self, username: &str, password_hash: &str, user: &User) -> Result<bool, StoreError> {
-        argon2::password_hash::phc::PasswordHash::new(password_hash).map_err(|e| StoreError::Hash(e.to_string()))?;
+        argon2::password_hash::phc::PasswordHash::new(password_hash).map_err(|e| StoreError::Internal(e.to_string()))?;
         let profile = serde_json::to_string(user).map_err(corrupt)?;
         let c = self.lock()?;
         let n = c.execute(
@@ -406,10 +414,7 @@ impl Maintenance for SqliteStore {
             "DELETE FROM authorization_codes WHERE expires_at <= ?1",
             [now_ms - 24 * 3600 * 1000],
         )?;
-        n += tx.execute(
-            "DELETE FROM refresh_tokens WHERE json_extract(record, '$.expires_at') <= ?1",
-            [now_ms],
-        )?;
+        n += tx.execute("DELETE FROM refresh_tokens WHERE expires_at <= ?1", [now_ms])?;
         tx.commit()?;
         Ok(n as u64)
     }
@@ -478,11 +483,8 @@ impl CodeStore for SqliteStore {
     fn redeem_code(&self, code_hash: &str, now_ms: i64) -> Result<CodeRedemption, StoreError> {
         let mut c = self.lock()?;
         let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        // Used codes are kept for a day after expiry so that a replay can still revoke tokens.
-        tx.execute(
-            "DELETE FROM authorization_codes WHERE expires_at <= ?1",
-            [now_ms - 24 * 3600 * 1000],
-        )?;
+        // Expired codes are swept in the background (`sweep_expired`), never here: a sweep on the
+        // request path scanned the table on every token request.
         let row: Option<(String, i64, bool, Option<String>)> = tx
             .query_row(
                 "SELECT record, expires_at, used, refresh_family FROM authorization_codes WHERE code_hash = ?1",
@@ -495,7 +497,11 @@ impl CodeStore for SqliteStore {
             Some((_, _, true, family)) => CodeRedemption::Reused(family),
             Some((_, exp, false, _)) if exp <= now_ms => CodeRedemption::Unknown,
             Some((record, _, false, _)) => {
-                tx.execute("UPDATE authorization_codes SET used = 1 WHERE code_hash = ?1", [code_hash])?;
+                // A used code keeps no login data: only what a replay needs (its refresh family).
+                tx.execute(
+                    "UPDATE authorization_codes SET used = 1, record = '' WHERE code_hash = ?1",
+                    [code_hash],
+                )?;
                 CodeRedemption::Fresh(record)
             }
         };
@@ -514,53 +520,53 @@ impl CodeStore for SqliteStore {
 }
 
 impl RefreshTokenStore for SqliteStore {
-    fn insert(&self, record: RefreshRecord) -> Result<(), String> {
-        let json = serde_json::to_string(&record).map_err(|e| e.to_string())?;
-        let c = self.lock().map_err(|e| e.to_string())?;
+    fn insert(&self, record: RefreshRecord) -> Result<(), StoreError> {
+        let json = serde_json::to_string(&record).map_err(corrupt)?;
+        let c = self.lock()?;
         c.execute(
-            "INSERT INTO refresh_tokens (token_hash, family, record, used, revoked) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![record.token_hash, record.family, json, record.used, record.revoked],
-        )
-        .map_err(|e| e.to_string())?;
+            "INSERT INTO refresh_tokens (token_hash, family, record, used, revoked, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                record.token_hash,
+                record.family,
+                json,
+                record.used,
+                record.revoked,
+                record.expires_at
+            ],
+        )?;
         Ok(())
     }
 
-    fn get(&self, token_hash: &str) -> Option<RefreshRecord> {
-        let c = self.lock().ok()?;
+    fn get(&self, token_hash: &str) -> Result<Option<RefreshRecord>, StoreError> {
+        let c = self.lock()?;
         let row: Option<(String, bool, bool)> = c
             .query_row(
                 "SELECT record, used, revoked FROM refresh_tokens WHERE token_hash = ?1",
                 [token_hash],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
-            .optional()
-            .ok()?;
-        let (json, used, revoked) = row?;
-        let mut rec: RefreshRecord = serde_json::from_str(&json).ok()?;
+            .optional()?;
+        let Some((json, used, revoked)) = row else { return Ok(None) };
+        let mut rec: RefreshRecord = serde_json::from_str(&json).map_err(corrupt)?;
         rec.used = used;
         rec.revoked = revoked;
-        Some(rec)
+        Ok(Some(rec))
     }
 
-    fn mark_used(&self, token_hash: &str) -> bool {
+    fn mark_used(&self, token_hash: &str) -> Result<bool, StoreError> {
         // Atomic test-and-set: of two concurrent exchanges of one token, exactly one wins.
-        self.lock()
-            .ok()
-            .and_then(|c| {
-                c.execute(
-                    "UPDATE refresh_tokens SET used = 1 WHERE token_hash = ?1 AND used = 0",
-                    [token_hash],
-                )
-                .ok()
-            })
-            .is_some_and(|n| n == 1)
+        let c = self.lock()?;
+        let n = c.execute(
+            "UPDATE refresh_tokens SET used = 1 WHERE token_hash = ?1 AND used = 0",
+            [token_hash],
+        )?;
+        Ok(n == 1)
     }
 
-    fn revoke_family(&self, family: &str) {
-        let Ok(c) = self.lock() else { return };
-        if let Err(e) = c.execute("UPDATE refresh_tokens SET revoked = 1 WHERE family = ?1", [family]) {
-            tracing::error!(error = %e, "cannot revoke a refresh-token family");
-        }
+    fn revoke_family(&self, family: &str) -> Result<(), StoreError> {
+        let c = self.lock()?;
+        c.execute("UPDATE refresh_tokens SET revoked = 1 WHERE family = ?1", [family])?;
+        Ok(())
     }
 }
 
