@@ -97,6 +97,10 @@ struct ServerFile {
     max_connections: Option<usize>,
     pending_logins_per_minute_per_ip: Option<u32>,
     client_auth_failures_per_minute: Option<u32>,
+    /// The server secret itself (at least 32 characters).
+    secret: Option<String>,
+    /// A file holding the server secret, created with a random one when absent.
+    secret_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -229,6 +233,18 @@ impl Default for LoginPolicy {
     }
 }
 
+/// Where the server secret (the key of CSRF tokens and other server-side MACs) comes from. Every
+/// process serving a tenant must have the same one, so it is configuration, never a per-process
+/// random value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerSecret {
+    /// `[server] secret`.
+    Inline(String),
+    /// `[server] secret_file`, or (by default) the database file's path + `.secret`; created
+    /// with 256 random bits on first start when absent.
+    File(Option<PathBuf>),
+}
+
 /// Limits of the HTTP server against slow or abusive clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServerLimits {
@@ -304,6 +320,8 @@ pub struct Tenant {
     pub request_algorithms: crate::saml::xmldsig::AlgorithmPolicy,
     /// HTTP server limits.
     pub server: ServerLimits,
+    /// The server secret's source.
+    pub server_secret: ServerSecret,
 }
 
 /// Gives a database user the fields the hosted service's database users have: a
@@ -608,6 +626,15 @@ pub fn load_str(text: &str, file: &str) -> Result<Tenant, ConfigError> {
     let request_algorithms = crate::saml::xmldsig::AlgorithmPolicy {
         allow_sha1: f.saml_requests.as_ref().and_then(|r| r.accept_sha1).unwrap_or(true),
     };
+    let server_secret = match f.server.as_ref().map(|s| (s.secret.clone(), s.secret_file.clone())) {
+        Some((Some(_), Some(_))) => return Err(invalid("server", "set either secret or secret_file, not both".into())),
+        Some((Some(secret), None)) if secret.len() < 32 => {
+            return Err(invalid("server.secret", "must be at least 32 characters".into()));
+        }
+        Some((Some(secret), None)) => ServerSecret::Inline(secret),
+        Some((None, file)) => ServerSecret::File(file),
+        None => ServerSecret::File(None),
+    };
     let mut server = ServerLimits::default();
     if let Some(f) = &f.server {
         let positive = |key: &str, v: u64| {
@@ -637,6 +664,7 @@ pub fn load_str(text: &str, file: &str) -> Result<Tenant, ConfigError> {
         }
     }
     Ok(Tenant {
+        server_secret,
         server,
         request_algorithms,
         database: f.database.unwrap_or_else(|| PathBuf::from("idpipe.sqlite")),

@@ -25,11 +25,11 @@ fn migrations_run_once_and_the_file_persists() {
     let path = dir.path().join("idpipe.db");
     {
         let s = SqliteStore::open(&path).expect("open");
-        assert_eq!(s.schema_version().expect("version"), 5, "migrations");
+        assert_eq!(s.schema_version().expect("version"), idpipe::store::SCHEMA_VERSION, "migrations");
         s.add_user("jdoe", "correct horse", &jane()).expect("add");
     }
     let s = SqliteStore::open(&path).expect("reopen");
-    assert_eq!(s.schema_version().expect("version"), 5, "migrations");
+    assert_eq!(s.schema_version().expect("version"), idpipe::store::SCHEMA_VERSION, "migrations");
     assert_eq!(
         s.user("auth0|5f7c8ec7c33c6c004bbafe82").expect("get").map(|u| u.email),
         Some(Some("jane.doe@example.com".into()))

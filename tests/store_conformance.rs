@@ -289,3 +289,36 @@ fn the_sweep_removes_only_what_expired() {
         assert_eq!(RefreshTokenStore::get(&**s, "old").expect("get"), None, "{b}");
     });
 }
+
+#[test]
+fn rate_limits_slide_and_hold_under_concurrency() {
+    each(|b, s| {
+        assert!(s.hit("login:ip", 2, 60_000, 59_000).expect("hit"), "{b}");
+        assert!(s.hit("login:ip", 2, 60_000, 60_500).expect("hit"));
+        assert!(!s.hit("login:ip", 2, 60_000, 61_000).expect("hit"), "{b}: two in the last minute");
+        assert!(s.hit("login:other", 2, 60_000, 61_000).expect("hit"), "{b}: per key");
+        assert!(
+            s.hit("login:ip", 2, 60_000, 119_001).expect("hit"),
+            "{b}: the first left the window"
+        );
+        assert_eq!(s.count("login:ip", 60_000, 119_001).expect("count"), 2);
+        s.record("fail:x", 5).expect("record");
+        s.record("fail:x", 6).expect("record");
+        assert_eq!(s.count("fail:x", 60_000, 7).expect("count"), 2, "{b}");
+        // Eight concurrent hits on a limit of three: exactly three counted.
+        let barrier = Arc::new(Barrier::new(8));
+        let allowed: usize = (0..8)
+            .map(|_| {
+                let (s, barrier) = (s.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    s.hit("race", 3, 60_000, 1_000).expect("hit") as usize
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .sum();
+        assert_eq!(allowed, 3, "{b}");
+    });
+}

@@ -77,7 +77,7 @@ pub struct AppState {
     pub pending_limiter: Arc<ratelimit::RateLimiter>,
     /// Failed client authentications at the token endpoint, per client id and per IP.
     pub client_auth_limiter: Arc<ratelimit::RateLimiter>,
-    /// Key of the CSRF tokens (random per process).
+    /// Key of the CSRF tokens, derived from the server secret (the same in every process).
     pub csrf_key: Arc<[u8; 32]>,
 }
 
@@ -91,16 +91,23 @@ impl AppState {
             }
         }
         tenant.executor.set_cache(store.clone());
-        let mut key = [0u8; 32];
-        openssl::rand::rand_bytes(&mut key).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let key = server_key(&tenant)?;
         let per_minute = tenant.login.attempts_per_minute_per_ip;
         let limits = tenant.server;
         Ok(AppState {
             tenant: Arc::new(tenant),
-            store,
-            limiter: Arc::new(ratelimit::RateLimiter::new(per_minute)),
-            pending_limiter: Arc::new(ratelimit::RateLimiter::new(limits.pending_logins_per_minute_per_ip)),
-            client_auth_limiter: Arc::new(ratelimit::RateLimiter::new(limits.client_auth_failures_per_minute)),
+            store: store.clone(),
+            limiter: Arc::new(ratelimit::RateLimiter::new(store.clone(), "login", per_minute)),
+            pending_limiter: Arc::new(ratelimit::RateLimiter::new(
+                store.clone(),
+                "start",
+                limits.pending_logins_per_minute_per_ip,
+            )),
+            client_auth_limiter: Arc::new(ratelimit::RateLimiter::new(
+                store.clone(),
+                "client-auth",
+                limits.client_auth_failures_per_minute,
+            )),
             csrf_key: Arc::new(key),
         })
     }
@@ -113,6 +120,64 @@ impl AppState {
     /// The OIDC issuer (`base_url/`).
     pub fn issuer(&self) -> String {
         format!("{}/", self.tenant.base_url)
+    }
+}
+
+/// The 256-bit key derived from the tenant's server secret; a missing secret file is created
+/// (mode 0600) with a random secret, so that every process on the same configuration and
+/// database shares the key.
+fn server_key(tenant: &Tenant) -> Result<[u8; 32], StoreError> {
+    let secret = match &tenant.server_secret {
+        crate::config::ServerSecret::Inline(s) => s.clone(),
+        crate::config::ServerSecret::File(path) => {
+            let path = path.clone().unwrap_or_else(|| {
+                let mut p = tenant.database.clone().into_os_string();
+                p.push(".secret");
+                p.into()
+            });
+            read_or_create_secret(&path).map_err(|e| StoreError::Internal(format!("{}: {e}", path.display())))?
+        }
+    };
+    // Domain-separated: the key of one use never equals the secret itself.
+    let mut h = openssl::sha::Sha256::new();
+    h.update(b"idpipe server key v1\0");
+    h.update(secret.trim().as_bytes());
+    Ok(h.finish())
+}
+
+fn read_or_create_secret(path: &std::path::Path) -> std::io::Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(s) if s.trim().len() >= 32 => return Ok(s),
+        Ok(_) => return Err(std::io::Error::other("the secret file holds fewer than 32 characters")),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        Err(_) => {}
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let secret = crate::util::random_hex(32);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(mut f) => {
+            std::io::Write::write_all(&mut f, secret.as_bytes())?;
+            tracing::info!(file = %path.display(), "server secret created");
+            Ok(secret)
+        }
+        // Another process created it first: use theirs, once it is written.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            for _ in 0..100 {
+                let s = std::fs::read_to_string(path)?;
+                if s.trim().len() >= 32 {
+                    return Ok(s);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(std::io::Error::other("the secret file stays empty"))
+        }
+        Err(e) => Err(e),
     }
 }
 

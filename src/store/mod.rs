@@ -8,7 +8,7 @@
 pub mod refresh;
 mod sqlite;
 
-pub use sqlite::SqliteStore;
+pub use sqlite::{SCHEMA_VERSION, SqliteStore};
 
 use serde_json::{Map, Value};
 
@@ -208,6 +208,19 @@ pub trait ReplayStore: Send + Sync {
     fn remember_request_id(&self, key: &str, expires_at_ms: i64, now_ms: i64) -> Result<bool, StoreError>;
 }
 
+/// Sliding-window event counters shared by every node: login submissions per IP, logins started
+/// per IP, failed client authentications per client and per IP.
+pub trait RateLimitStore: Send + Sync {
+    /// Counts an event of `key` unless `limit` were counted in the `window_ms` before `now_ms`;
+    /// returns whether it was counted (refused events are not, so a blocked client is free again
+    /// once its window has passed). Atomic across nodes.
+    fn hit(&self, key: &str, limit: u32, window_ms: i64, now_ms: i64) -> Result<bool, StoreError>;
+    /// How many events of `key` were counted in the `window_ms` before `now_ms`.
+    fn count(&self, key: &str, window_ms: i64, now_ms: i64) -> Result<u32, StoreError>;
+    /// Counts an event without checking (e.g. a failure, known only afterwards).
+    fn record(&self, key: &str, now_ms: i64) -> Result<(), StoreError>;
+}
+
 /// Housekeeping.
 pub trait Maintenance: Send + Sync {
     /// Deletes what has expired (sessions, flows, transactions, codes a day after expiry, cache
@@ -217,12 +230,31 @@ pub trait Maintenance: Send + Sync {
 
 /// Everything the server persists. Implemented for any type that implements all the parts.
 pub trait Store:
-    UserStore + TransactionStore + SessionStore + FlowStore + CodeStore + RefreshTokenStore + ActionCache + ReplayStore + Maintenance
+    UserStore
+    + TransactionStore
+    + SessionStore
+    + FlowStore
+    + CodeStore
+    + RefreshTokenStore
+    + ActionCache
+    + ReplayStore
+    + RateLimitStore
+    + Maintenance
 {
 }
 
-impl<T: UserStore + TransactionStore + SessionStore + FlowStore + CodeStore + RefreshTokenStore + ActionCache + ReplayStore + Maintenance>
-    Store for T
+impl<
+    T: UserStore
+        + TransactionStore
+        + SessionStore
+        + FlowStore
+        + CodeStore
+        + RefreshTokenStore
+        + ActionCache
+        + ReplayStore
+        + RateLimitStore
+        + Maintenance,
+> Store for T
 {
 }
 

@@ -9,8 +9,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::refresh::{RefreshRecord, RefreshTokenStore};
 use super::{
-    CodeRedemption, CodeStore, FlowStore, LockoutPolicy, LoginCheck, Maintenance, ReplayStore, SessionRecord, SessionStore, StoreError,
-    TransactionStore, UserStore, apply_changes,
+    CodeRedemption, CodeStore, FlowStore, LockoutPolicy, LoginCheck, Maintenance, RateLimitStore, ReplayStore, SessionRecord, SessionStore,
+    StoreError, TransactionStore, UserStore, apply_changes,
 };
 use crate::pipeline::cache::{ActionCache, CacheError, MAX_RECORDS_PER_SCOPE, StoredRecord};
 use crate::pipeline::event::User;
@@ -87,7 +87,16 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE refresh_tokens ADD COLUMN expires_at INTEGER;
      UPDATE refresh_tokens SET expires_at = json_extract(record, '$.expires_at');
      CREATE INDEX refresh_tokens_expiry ON refresh_tokens(expires_at);",
+    "CREATE TABLE rate_events (
+        key TEXT NOT NULL,
+        at INTEGER NOT NULL
+     );
+     CREATE INDEX rate_events_key ON rate_events(key, at);
+     CREATE INDEX rate_events_at ON rate_events(at);",
 ];
+
+/// The schema version a freshly migrated database has (the number of migrations).
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// SQLite-backed store.
 pub struct SqliteStore {
@@ -406,6 +415,8 @@ impl Maintenance for SqliteStore {
         n += tx.execute("DELETE FROM transactions WHERE expires_at <= ?1", [now_ms])?;
         n += tx.execute("DELETE FROM actions_cache WHERE expires_at <= ?1", [now_ms])?;
         n += tx.execute("DELETE FROM request_ids WHERE expires_at <= ?1", [now_ms])?;
+        // Every window is at most a minute long.
+        n += tx.execute("DELETE FROM rate_events WHERE at <= ?1", [now_ms - 60_000])?;
         n += tx.execute(
             "DELETE FROM login_failures WHERE locked_until <= ?1 AND updated_at <= ?2",
             params![now_ms, now_ms - 24 * 3600 * 1000],
@@ -417,6 +428,40 @@ impl Maintenance for SqliteStore {
         n += tx.execute("DELETE FROM refresh_tokens WHERE expires_at <= ?1", [now_ms])?;
         tx.commit()?;
         Ok(n as u64)
+    }
+}
+
+impl RateLimitStore for SqliteStore {
+    fn hit(&self, key: &str, limit: u32, window_ms: i64, now_ms: i64) -> Result<bool, StoreError> {
+        let mut c = self.lock()?;
+        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let n: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM rate_events WHERE key = ?1 AND at > ?2",
+            params![key, now_ms - window_ms],
+            |r| r.get(0),
+        )?;
+        if n >= i64::from(limit) {
+            return Ok(false);
+        }
+        tx.execute("INSERT INTO rate_events (key, at) VALUES (?1, ?2)", params![key, now_ms])?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    fn count(&self, key: &str, window_ms: i64, now_ms: i64) -> Result<u32, StoreError> {
+        let c = self.lock()?;
+        let n: i64 = c.query_row(
+            "SELECT COUNT(*) FROM rate_events WHERE key = ?1 AND at > ?2",
+            params![key, now_ms - window_ms],
+            |r| r.get(0),
+        )?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    fn record(&self, key: &str, now_ms: i64) -> Result<(), StoreError> {
+        let c = self.lock()?;
+        c.execute("INSERT INTO rate_events (key, at) VALUES (?1, ?2)", params![key, now_ms])?;
+        Ok(())
     }
 }
 

@@ -201,6 +201,34 @@ token_lifetime_seconds = 600
         idp
     }
 
+    /// A second process on this one's configuration and database (another node behind a load
+    /// balancer), on its own port; its log is `server-peer.log` in this server's folder.
+    #[allow(dead_code)]
+    pub fn start_peer(&self) -> Peer {
+        let port = free_port();
+        let log = std::fs::File::create(self.dir.path().join("server-peer.log")).expect("log file");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_idpipe"))
+            .args(["serve", "--config"])
+            .arg(self.dir.path().join("tenant.toml"))
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("RUST_LOG", "info")
+            .env("IDPIPE_LOG_FORMAT", "json")
+            .current_dir(root())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("first line");
+        assert!(line.starts_with("idpipe listening on"), "unexpected first line: {line}");
+        Peer {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
     /// What the server logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
@@ -210,6 +238,20 @@ token_lifetime_seconds = 600
     pub fn python(&self, script: &str, mut job: Value) -> Value {
         job["idp_base"] = self.base.clone().into();
         super::run_python(script, &job, &format!("server log:\n{}", self.log()))
+    }
+}
+
+/// A second server process on the same configuration and database; killed on drop.
+#[allow(dead_code)]
+pub struct Peer {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

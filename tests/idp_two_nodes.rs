@@ -1,0 +1,76 @@
+//! Two `idpipe serve` processes on one configuration and one SQLite file, as two nodes behind a
+//! load balancer: nothing a login needs lives in only one process (pending logins, the CSRF
+//! key, the browser binding, suspended pipelines, replay IDs, rate-limit counters).
+
+mod common;
+
+use base64::Engine;
+use common::idp::*;
+use common::sign_hs256;
+use serde_json::json;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+fn saml_response(page: &Page) -> String {
+    let b64 = page
+        .field("SAMLResponse")
+        .unwrap_or_else(|| panic!("no SAMLResponse in {}", page.body));
+    String::from_utf8(B64.decode(b64).expect("base64")).expect("utf8")
+}
+
+#[test]
+fn a_login_begun_on_one_node_finishes_on_the_other() {
+    let a = Idp::start("");
+    let b = a.start_peer();
+    let mut browser = Browser::new();
+    // Login page from A, password to B (the CSRF token made by A verifies on B).
+    let (_, page) = browser.follow(&a.base, &format!("{}/samlp/sp-py?RelayState=two", a.base));
+    let done = browser.login(&b.base, &page, "jane.doe@example.com", "jane-demo-password");
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(saml_response(&done).contains("status:Success"));
+    // The session made on B serves SSO on A.
+    assert_eq!(browser.get(&format!("{}/samlp/sp-py", a.base)).status, 200);
+
+    // A redirect action suspended on B, resumed on A.
+    let mut sam = Browser::new();
+    let (_, page) = sam.follow(&b.base, &format!("{}/samlp/sp-py", b.base));
+    let redirected = sam.login(&b.base, &page, "sam.new@example.com", "sam-demo-password");
+    let loc = redirected.location.expect("consent redirect");
+    let state = url::Url::parse(&loc)
+        .expect("url")
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .expect("state")
+        .1
+        .to_string();
+    let consent = sign_hs256(
+        json!({"state": state, "accepted": true, "terms": "v3", "exp": chrono::Utc::now().timestamp() + 60}),
+        "s3cr3t-shared-with-consent-app",
+    );
+    let done = sam.get(&format!("{}/continue?state={state}&consent_token={consent}", a.base));
+    assert!(saml_response(&done).contains("status:Success"), "{}", done.body);
+}
+
+#[test]
+fn replays_and_rate_limits_are_counted_across_nodes() {
+    let a = Idp::start("[login]\nattempts_per_minute_per_ip = 4\n");
+    let b = a.start_peer();
+    // An AuthnRequest accepted by A is a replay on B.
+    let xml = format!(
+        "<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" ID=\"_two-nodes\" Version=\"2.0\" IssueInstant=\"{}\" AssertionConsumerServiceURL=\"{SP_BASE}/acs\"/>",
+        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ")
+    );
+    let post = |base: &str| Browser::new().post(&format!("{base}/samlp/sp-py"), &[("SAMLRequest", &B64.encode(&xml))]);
+    assert_eq!(post(&a.base).status, 302);
+    let replay = post(&b.base);
+    assert_eq!(replay.status, 400, "{}", replay.body);
+    assert!(replay.body.contains("already used"));
+    // Login submissions from one IP: two on A and two on B exhaust the shared budget of four.
+    let mut browser = Browser::new();
+    let (_, page) = browser.follow(&a.base, &format!("{}/samlp/sp-py", a.base));
+    let statuses: Vec<u16> = [&a.base, &b.base, &a.base, &b.base, &a.base]
+        .iter()
+        .map(|base| browser.login(base, &page, "john.smith@example.com", "wrong-password").status)
+        .collect();
+    assert_eq!(statuses, [401, 401, 401, 401, 429], "one budget for both nodes");
+}
