@@ -507,3 +507,65 @@ fn a_runaway_action_is_abandoned_at_its_deadline_and_other_logins_go_on() {
     assert!(saml_response(&p).contains("status:Success"));
     assert!(!john.cookies.contains_key("idpipe_session"), "no session for the abandoned login");
 }
+
+/// Every text value of every table of the server's database.
+fn database_text(idp: &Idp) -> String {
+    let c = rusqlite::Connection::open(idp.dir.path().join("idp.sqlite")).expect("open");
+    let tables: Vec<String> = c
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .expect("tables")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .map(|r| r.expect("name"))
+        .collect();
+    let mut all = String::new();
+    for t in tables {
+        let mut stmt = c.prepare(&format!("SELECT * FROM {t}")).expect("select");
+        let n = stmt.column_count();
+        let mut rows = stmt.query([]).expect("rows");
+        while let Some(row) = rows.next().expect("row") {
+            for i in 0..n {
+                if let Ok(s) = row.get::<_, String>(i) {
+                    all.push_str(&s);
+                    all.push('\n');
+                }
+            }
+        }
+    }
+    all
+}
+
+#[test]
+fn action_secrets_are_never_persisted_with_a_login() {
+    let idp = Idp::start("");
+    let secret = "s3cr3t-shared-with-consent-app";
+    // A pipeline suspended by the consent redirect is stored without the tenant's secrets...
+    let mut sam = Browser::new();
+    let page = saml_login(&idp, &mut sam, "sp-py", "sam.new@example.com", "sam-demo-password");
+    let state = query(&page.location.expect("redirect"))["state"].clone();
+    let stored = database_text(&idp);
+    assert!(
+        stored.contains(&state) || stored.contains("continue:"),
+        "the suspended login is stored"
+    );
+    assert!(!stored.contains(secret), "a secret was persisted");
+    // ...and the actions get them back on resume (validateToken needs the shared secret).
+    let consent = sign_hs256(
+        json!({"state": state, "accepted": true, "terms": "v3", "exp": chrono::Utc::now().timestamp() + 60}),
+        secret,
+    );
+    let done = sam.get(&format!("{}/continue?state={state}&consent_token={consent}", idp.base));
+    assert!(saml_response(&done).contains("status:Success"), "{}", done.body);
+    // An authorization code's record has no secrets either.
+    let mut jane = Browser::new();
+    let (_, login) = jane.follow(
+        &idp.base,
+        &format!(
+            "{}/authorize?client_id=spa&response_type=code&redirect_uri={APP_CALLBACK}&scope=openid&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+            idp.base
+        ),
+    );
+    let p = jane.login(&idp.base, &login, "jane.doe@example.com", "jane-demo-password");
+    assert!(p.location.is_some_and(|l| l.contains("code=")));
+    assert!(!database_text(&idp).contains(secret), "a secret was persisted with the code");
+}

@@ -380,6 +380,9 @@ pub fn deliver(state: &AppState, s: Suspended, browser: &BrowserBinding) -> Resp
             Some(Suspension::Redirect { url, .. }) => {
                 let key = format!("continue:{}", tx.resume_state);
                 let url = url.clone();
+                // The tenant's action secrets are never persisted: re-read from the configuration on resume.
+                let mut tx = tx;
+                tx.event.secrets.clear();
                 let suspended = Suspended {
                     request,
                     tx,
@@ -670,6 +673,9 @@ fn issue_code(state: &AppState, o: &OidcLogin, event: Event, mut outcome: Outcom
     let code = crate::util::random_hex(32);
     outcome.trace.clear();
     let auth_time = session.auth_time_ms() / 1000;
+    let mut event = event;
+    // Never persisted: the token endpoint does not need the tenant's action secrets.
+    event.secrets.clear();
     let record = CodeRecord {
         login: o.clone(),
         sid: session.sid.clone(),

@@ -259,10 +259,12 @@ async fn resume(state: &AppState, headers: &HeaderMap, params: HashMap<String, S
     let st = state.clone();
     let Suspended {
         request,
-        tx,
+        mut tx,
         session,
         browser,
     } = s;
+    // Secrets are not stored with a suspended login; the actions get them again from the tenant.
+    tx.event.secrets = state.tenant.secrets.clone();
     let resumed = super::watchdog::run_pipeline(move || {
         st.tenant.executor.resume(
             tx,
