@@ -6,6 +6,7 @@
 
 pub mod actions;
 pub mod config;
+pub mod login;
 pub mod oidc;
 pub mod pipeline;
 pub mod saml;

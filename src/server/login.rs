@@ -12,11 +12,11 @@ use openssl::sign::Signer;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::flow::{self, Pending, Suspended};
+use super::flow;
 use super::{
     AppState, BrowserBinding, CSRF_COOKIE, ClientIp, cookie, error_page, foreign_browser, now_ms, pages, set_cookie, store_failure,
 };
-use crate::pipeline::Resume;
+use crate::login::Pending;
 use crate::store::LoginCheck;
 
 /// Query of `GET /u/login`.
@@ -53,15 +53,11 @@ fn csrf_token(state: &AppState, cookie_value: &str, login_state: &str) -> String
 
 /// The pending login of `key`, if it exists and belongs to this browser.
 fn pending(state: &AppState, headers: &HeaderMap, key: &str) -> Result<Option<Pending>, Response> {
-    let p: Pending = match state.store.flow(&format!("login:{key}"), now_ms(state)) {
-        Ok(Some(json)) => match serde_json::from_str(&json) {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::error!(error = %e, "a stored pending login cannot be read");
-                return Ok(None);
-            }
-        },
+    let p: Pending = match state.login().pending(key) {
+        Ok(Some(p)) => p,
         Ok(None) => return Ok(None),
+        // Unreadable (e.g. written by another release): logged by the engine, told as expired.
+        Err(crate::store::StoreError::Corrupt(_)) => return Ok(None),
         Err(e) => return Err(store_failure(&e)),
     };
     if !BrowserBinding::matches(headers, &p.browser) {
@@ -185,9 +181,10 @@ pub async fn login_submit(State(state): State<AppState>, ClientIp(ip): ClientIp,
         }
     };
     // Single use: a second submission of the same form cannot start a second login.
-    match state.store.take_flow(&format!("login:{}", f.state), now_ms(&state)) {
-        Ok(Some(_)) => {}
-        Ok(None) => return expired(),
+    let ctx = state.login();
+    match ctx.take_pending(&f.state) {
+        Ok(true) => {}
+        Ok(false) => return expired(),
         Err(e) => return store_failure(&e),
     }
     // A password login always starts a new session (no fixation): an older one of this browser ends.
@@ -197,8 +194,10 @@ pub async fn login_submit(State(state): State<AppState>, ClientIp(ip): ClientIp,
         return store_failure(&e);
     }
     tracing::info!(user_id = %user.user_id, client_id = %p.request.client_id(), "password login");
-    let session = flow::new_session(&state, &user.user_id);
-    flow::run(&state, p.request, p.http, user, session, &BrowserBinding::of(&headers)).await
+    let session = ctx.new_session(&user.user_id);
+    let browser = BrowserBinding::of(&headers);
+    let answered = ctx.run(p.request, p.http, user, session, browser.hash()).await;
+    flow::respond(&state, answered, &browser)
 }
 
 /// `GET /continue?state=...`.
@@ -222,71 +221,9 @@ async fn resume(state: &AppState, headers: &HeaderMap, params: HashMap<String, S
     let Some(resume_state) = params.get("state").filter(|s| !s.is_empty() && s.len() <= 128).cloned() else {
         return error_page(StatusCode::BAD_REQUEST, "invalid_request", "The state parameter is missing.");
     };
-    let key = format!("continue:{resume_state}");
-    let invalid = || {
-        error_page(
-            StatusCode::BAD_REQUEST,
-            "invalid_state",
-            "The state is invalid, has expired or was already used.",
-        )
-    };
-    // Checked before the state is consumed: a foreign browser must not be able to spoil the
-    // owner's login either.
-    match state.store.flow(&key, now_ms(state)) {
-        Ok(Some(json)) => match serde_json::from_str::<Suspended>(&json) {
-            Ok(s) if BrowserBinding::matches(headers, &s.browser) => {}
-            Ok(_) => return foreign_browser(),
-            Err(_) => return store_failure(&crate::store::StoreError::Corrupt("a suspended login".into())),
-        },
-        Ok(None) => return invalid(),
-        Err(e) => return store_failure(&e),
-    }
-    let stored = match state.store.take_flow(&key, now_ms(state)) {
-        Ok(Some(json)) => json,
-        Ok(None) => {
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                "invalid_state",
-                "The state is invalid, has expired or was already used.",
-            );
-        }
-        Err(e) => return store_failure(&e),
-    };
-    let Ok(s) = serde_json::from_str::<Suspended>(&stored) else {
-        return store_failure(&crate::store::StoreError::Corrupt("a suspended login".into()));
-    };
     let map: Map<String, Value> = params.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
-    let st = state.clone();
-    let Suspended {
-        request,
-        mut tx,
-        session,
-        browser,
-    } = s;
-    // Secrets are not stored with a suspended login; the actions get them again from the tenant.
-    tx.event.secrets = state.tenant.secrets.clone();
-    let resumed = super::watchdog::run_pipeline(move || {
-        st.tenant.executor.resume(
-            tx,
-            Resume::Continue {
-                state: resume_state,
-                params: map,
-            },
-        )
-    })
-    .await;
-    match resumed {
-        Ok(Ok(tx)) => flow::deliver(
-            state,
-            Suspended {
-                request,
-                tx,
-                session,
-                browser,
-            },
-            &BrowserBinding::of(headers),
-        ),
-        Ok(Err(e)) => error_page(StatusCode::BAD_REQUEST, "invalid_state", &e.to_string()),
-        Err(e) => flow::pipeline_stopped(state, &request, &e),
-    }
+    let browser = BrowserBinding::of(headers);
+    let presented = BrowserBinding::presented_hash(headers);
+    let answered = state.login().resume(&resume_state, map, presented).await;
+    flow::respond(state, answered, &browser)
 }

@@ -21,7 +21,6 @@ mod oidc;
 mod pages;
 mod ratelimit;
 mod saml;
-mod watchdog;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -110,6 +109,14 @@ impl AppState {
             )),
             csrf_key: Arc::new(key),
         })
+    }
+
+    /// The login engine over this state's tenant and store.
+    pub fn login(&self) -> crate::login::LoginContext {
+        crate::login::LoginContext {
+            tenant: self.tenant.clone(),
+            store: self.store.clone(),
+        }
     }
 
     /// Whether cookies get the `Secure` attribute (base URL is https).
@@ -275,6 +282,11 @@ impl BrowserBinding {
     /// What a stored login keeps: the SHA-256 of the cookie value.
     pub fn hash(&self) -> String {
         hash_secret(&self.value)
+    }
+
+    /// The hash of the request's transaction cookie, if it has a well-formed one.
+    pub fn presented_hash(headers: &HeaderMap) -> Option<String> {
+        Self::existing(headers).map(|v| hash_secret(&v))
     }
 
     /// Whether the request's cookie is the one a stored login was bound to (constant time).

@@ -10,9 +10,10 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
-use super::flow::{self, CodeRecord, LoginRequest, OidcLogin};
+use super::flow;
 use super::{AppState, ClientIp, SESSION_COOKIE, cookie, error, error_page, hash_secret, now_ms, pages, set_cookie, store_failure};
 use crate::config::OidcApp;
+use crate::login::{CodeRecord, LoginRequest, OidcLogin};
 use crate::oidc::refresh::{Grant, RefreshLimits, RefreshTokens};
 use crate::oidc::token_request::TokenRequest;
 use crate::oidc::{ApiResource, OAuthError, OidcClient, TokenContext};
@@ -80,12 +81,14 @@ pub async fn authorize(
     let response_mode = get("response_mode").unwrap_or("query").to_string();
     let fail = |code: &str, desc: &str| {
         tracing::info!(client_id, code, desc, "authorization request refused");
-        let mut fields = vec![("error", code), ("error_description", desc)];
+        let mut fields = vec![
+            ("error".to_string(), code.to_string()),
+            ("error_description".to_string(), desc.to_string()),
+        ];
         if let Some(s) = &app_state {
-            fields.push(("state", s));
+            fields.push(("state".to_string(), s.clone()));
         }
-        let mode = if response_mode == "form_post" { "form_post" } else { "query" };
-        flow::oidc_redirect(&redirect_uri, mode, &fields)
+        flow::oidc_redirect(&redirect_uri, response_mode == "form_post", &fields)
     };
     if response_mode != "query" && response_mode != "form_post" {
         return fail("invalid_request", "response_mode must be query or form_post");
@@ -372,7 +375,7 @@ async fn refresh(state: &AppState, app: &OidcApp, form: &HashMap<String, String>
     };
     let st = state.clone();
     let client = oidc_client(app);
-    let result = super::watchdog::run_pipeline(move || {
+    let result = crate::login::watchdog::run_pipeline(move || {
         let rt = refresh_tokens(&st);
         let issuer = st.issuer();
         let api_for = |audience: &str| api(&st, Some(audience));
@@ -414,7 +417,7 @@ async fn refresh(state: &AppState, app: &OidcApp, form: &HashMap<String, String>
             };
             oauth_error(status, &e)
         }
-        Err(super::watchdog::PipelineStop::Abandoned) => {
+        Err(crate::login::watchdog::PipelineStop::Abandoned) => {
             error(StatusCode::FORBIDDEN, "access_denied", crate::pipeline::executor::GENERIC_FAILURE)
         }
         Err(e) => {

@@ -9,9 +9,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Map, Value};
 
-use super::flow::{self, LoginRequest, SamlLogin};
+use super::flow;
 use super::{AppState, ClientIp, SESSION_COOKIE, cookie, error_page, hash_secret, now_ms, pages, set_cookie, store_failure};
 use crate::config::SamlSp;
+use crate::login::{LoginRequest, SamlLogin};
 use crate::pipeline::outcome::{DigestAlgorithm, SignatureAlgorithm};
 use crate::saml::StatusError;
 use crate::saml::request::{DEFAULT_MAX_AGE_SECONDS, Intake, IntakeRules, MAX_RELAY_STATE_BYTES, RequestError};

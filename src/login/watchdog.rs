@@ -1,4 +1,4 @@
-//! Runs a pipeline off the async workers and answers the login at the running action's deadline
+//! Runs a pipeline off the async workers (tokio's blocking pool) and answers the login at the running action's deadline
 //! even when the action does not stop (a built-in whose C loop ignores the interrupt): the
 //! blocking thread is left to finish on its own and its result is dropped, so nothing it did
 //! afterwards is committed. See `pipeline::watch`.

@@ -1,0 +1,60 @@
+//! The login transaction as a library, independent of HTTP: from a validated protocol request
+//! to the answer for the application. One orchestrator owns building the event, running the
+//! pipeline off the async workers (under the watchdog), storing and resuming suspensions as
+//! typed records, committing (metadata changes, the session, recorded methods) and producing a
+//! typed [`Answer`]. The server only extracts, calls, and maps the answer to HTTP.
+//!
+//! ```text
+//! start ──(live session)──────────────► run ──► deliver ──► Answer (SAML POST / OIDC callback / error)
+//!   │                                    ▲          │
+//!   └─(no session)─► await_password ─────┘          └─(redirect action)─► stored ─► resume ─► deliver
+//! ```
+
+mod answer;
+mod event;
+mod issue;
+pub mod records;
+pub mod request;
+mod session;
+mod steps;
+pub mod watchdog;
+
+use std::sync::Arc;
+
+pub use answer::{Answer, Answered, CookieChange, PageError};
+pub use records::{CodeRecord, Pending, SessionCtx, Suspended};
+pub use request::{LoginRequest, OidcLogin, SamlLogin};
+pub use session::hash_secret;
+pub use steps::{FOREIGN_BROWSER, Start};
+
+use crate::config::Tenant;
+use crate::store::Store;
+
+/// How long the login page may take, and how long a redirect action may keep the user away.
+pub const FLOW_LIFETIME_MS: i64 = 15 * 60 * 1000;
+/// Largest pending login stored before the user authenticated (the protocol request and the
+/// HTTP request's query), in bytes.
+pub const MAX_PENDING_BYTES: usize = 16 * 1024;
+/// Authorization-code lifetime.
+pub const CODE_LIFETIME_MS: i64 = 60 * 1000;
+
+/// What a login needs: the tenant (actions, clients, keys, lifetimes) and the store.
+#[derive(Clone)]
+pub struct LoginContext {
+    /// The tenant.
+    pub tenant: Arc<Tenant>,
+    /// Persistence.
+    pub store: Arc<dyn Store>,
+}
+
+impl LoginContext {
+    /// Now in milliseconds, from the executor's clock (tests can fix it).
+    pub fn now_ms(&self) -> i64 {
+        self.tenant.executor.services().clock.now_ms()
+    }
+
+    /// Now.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp_millis(self.now_ms()).unwrap_or_default()
+    }
+}

@@ -1,0 +1,295 @@
+//! The transitions of a login: start (SSO through the session, or the login page), run the
+//! post-login pipeline, resume it after a redirect, and deliver what it ended with.
+
+use serde_json::{Map, Value};
+
+use super::answer::{Answer, Answered, CookieChange, PageError};
+use super::records::{Pending, SessionCtx, Suspended};
+use super::request::LoginRequest;
+use super::session::hash_secret;
+use super::watchdog::{PipelineStop, run_pipeline};
+use super::{LoginContext, MAX_PENDING_BYTES};
+use crate::pipeline::event::{self, User};
+use crate::pipeline::executor::{Status, Suspension};
+use crate::pipeline::outcome::{Failure, FailureKind};
+use crate::pipeline::{Outcome, Resume, Trigger};
+use crate::store::StoreError;
+
+/// What a browser that presents another browser's login state is told.
+pub const FOREIGN_BROWSER: &str =
+    "This login was started in another browser (or its cookies were cleared). Go back to the application and start again.";
+
+/// How a login starts.
+#[derive(Debug)]
+pub enum Start {
+    /// A live session (and nothing forcing a new authentication): run the pipeline now.
+    Session {
+        /// The session's user.
+        user: Box<User>,
+        /// The session.
+        session: Box<SessionCtx>,
+    },
+    /// The user must log in.
+    NeedsPassword,
+    /// The user must log in but must not be shown anything (`prompt=none`, `IsPassive`).
+    Refused(Answered),
+}
+
+/// A login that cannot go on without the user (`login_required`, `interaction_required`): told to
+/// the application like a validation error, with its OAuth code.
+fn needs_user(code: &str, description: &str) -> Failure {
+    Failure {
+        kind: FailureKind::Validation,
+        code: code.into(),
+        description: description.into(),
+        action: None,
+    }
+}
+
+fn log_trace(outcome: &Outcome) {
+    for t in &outcome.trace {
+        tracing::debug!(action = %t.action, duration_us = t.duration_us, commands = t.commands.len(), "action ran");
+    }
+    if let Some(f) = &outcome.failure {
+        tracing::info!(code = %f.code, action = ?f.action, "login refused by the pipeline");
+    }
+}
+
+impl LoginContext {
+    /// Decides how a login starts from the browser's session cookie.
+    pub fn start(&self, request: &LoginRequest, session_cookie: Option<&str>) -> Result<Start, StoreError> {
+        let now = self.now_ms();
+        let max_age = request.max_age_ms();
+        let session = self
+            .current_session(session_cookie)?
+            .filter(|_| !request.forces_authentication())
+            // Too old for max_age: authenticate again (like prompt=login).
+            .filter(|s| max_age.is_none_or(|m| now - s.record.auth_time_ms() <= m));
+        if let Some(session) = session {
+            return match self.store.user(&session.record.user_id)? {
+                Some(user) => Ok(Start::Session {
+                    user: Box::new(user),
+                    session: Box::new(session),
+                }),
+                None => Ok(Start::Refused(
+                    Answer::error(PageError::BadRequest, "invalid_session", "The session's user no longer exists.").into(),
+                )),
+            };
+        }
+        if request.is_passive() {
+            let f = needs_user("login_required", "The user is not logged in.");
+            return Ok(Start::Refused(self.failure(request, &f).into()));
+        }
+        Ok(Start::NeedsPassword)
+    }
+
+    /// Stores the login until the password arrives and sends the browser to the login page.
+    pub fn await_password(&self, request: LoginRequest, http: event::Request, browser_hash: String) -> Answer {
+        let key = crate::util::random_hex(16);
+        let pending = Pending {
+            request,
+            http,
+            browser: browser_hash,
+        };
+        match self.put_pending(&key, pending, MAX_PENDING_BYTES) {
+            Ok(true) => Answer::Redirect(format!("/u/login?state={key}")),
+            Ok(false) => Answer::error(PageError::TooLarge, "invalid_request", "The login request is too large."),
+            Err(e) => Answer::StoreFailure(e),
+        }
+    }
+
+    /// Runs the post-login pipeline for an authenticated user (off the async workers, under the
+    /// watchdog) and delivers its end.
+    pub async fn run(
+        &self,
+        request: LoginRequest,
+        http: event::Request,
+        user: User,
+        session: SessionCtx,
+        browser_hash: String,
+    ) -> Answered {
+        let ev = self.post_login_event(&request, http, user, &session.record);
+        let tenant = self.tenant.clone();
+        match run_pipeline(move || tenant.executor.start(Trigger::PostLogin, ev)).await {
+            Ok(tx) => self.deliver(Suspended {
+                request,
+                tx,
+                session,
+                browser: browser_hash,
+            }),
+            Err(e) => self.stopped(&request, &e).into(),
+        }
+    }
+
+    /// Resumes a pipeline suspended by a redirect (`/continue`): refused to another browser
+    /// before the state is consumed; single use.
+    pub async fn resume(&self, resume_state: &str, params: Map<String, Value>, browser_hash: Option<String>) -> Answered {
+        let invalid = || {
+            Answered::from(Answer::error(
+                PageError::BadRequest,
+                "invalid_state",
+                "The state is invalid, has expired or was already used.",
+            ))
+        };
+        match self.suspended(resume_state) {
+            Ok(Some(s))
+                if browser_hash
+                    .as_deref()
+                    .is_some_and(|h| crate::util::constant_time_eq(h.as_bytes(), s.browser.as_bytes())) => {}
+            Ok(Some(_)) => {
+                tracing::warn!("a resume state was presented by another browser than the one that started it");
+                return Answer::error(PageError::Forbidden, "invalid_state", FOREIGN_BROWSER).into();
+            }
+            Ok(None) => return invalid(),
+            Err(e) => return Answer::StoreFailure(e).into(),
+        }
+        let Suspended {
+            request,
+            mut tx,
+            session,
+            browser,
+        } = match self.take_suspended(resume_state) {
+            Ok(Some(s)) => s,
+            Ok(None) => return invalid(),
+            Err(e) => return Answer::StoreFailure(e).into(),
+        };
+        // Secrets are not stored with a suspended login; the actions get them again from the tenant.
+        tx.event.secrets = self.tenant.secrets.clone();
+        let (tenant, state) = (self.tenant.clone(), resume_state.to_string());
+        let resumed = run_pipeline(move || tenant.executor.resume(tx, Resume::Continue { state, params })).await;
+        match resumed {
+            Ok(Ok(tx)) => self.deliver(Suspended {
+                request,
+                tx,
+                session,
+                browser,
+            }),
+            Ok(Err(e)) => Answer::Error {
+                kind: PageError::BadRequest,
+                code: "invalid_state",
+                description: e.to_string(),
+            }
+            .into(),
+            Err(e) => self.stopped(&request, &e).into(),
+        }
+    }
+
+    /// A login whose pipeline gave no result: abandoned at an action's deadline (told to the
+    /// application like any failed action), or a failed task.
+    fn stopped(&self, request: &LoginRequest, e: &PipelineStop) -> Answer {
+        match e {
+            PipelineStop::Abandoned => {
+                let f = Failure {
+                    kind: FailureKind::Timeout,
+                    code: "access_denied".into(),
+                    description: crate::pipeline::executor::GENERIC_FAILURE.into(),
+                    action: None,
+                };
+                self.failure(request, &f)
+            }
+            PipelineStop::Failed(reason) => {
+                tracing::error!(error = %reason, "the pipeline task failed");
+                Answer::error(PageError::Internal, "server_error", "The login could not be completed.")
+            }
+        }
+    }
+
+    /// Delivers a pipeline that completed, failed or suspended.
+    pub fn deliver(&self, s: Suspended) -> Answered {
+        let Suspended {
+            request,
+            mut tx,
+            session,
+            browser,
+        } = s;
+        log_trace(&tx.outcome);
+        match tx.status() {
+            // prompt=none / IsPassive: the user cannot be shown anything.
+            Status::Suspended if request.is_passive() => {
+                let f = needs_user(
+                    "interaction_required",
+                    "The login needs the user's interaction (an action redirected or asked for MFA).",
+                );
+                self.failure(&request, &f).into()
+            }
+            Status::Suspended => match tx.suspension.clone() {
+                Some(Suspension::Redirect { url, .. }) => {
+                    // The tenant's action secrets are never persisted: re-read on resume.
+                    tx.event.secrets.clear();
+                    let suspended = Suspended {
+                        request,
+                        tx,
+                        session,
+                        browser,
+                    };
+                    match self.put_suspended(suspended) {
+                        Ok(()) => Answer::Redirect(url).into(),
+                        Err(e) => Answer::StoreFailure(e).into(),
+                    }
+                }
+                _ => {
+                    // MFA and custom prompts need pages the server does not have yet (README).
+                    let f = needs_user(
+                        "interaction_required",
+                        "An action asked for MFA or a custom prompt, which this server cannot show yet.",
+                    );
+                    self.failure(&request, &f).into()
+                }
+            },
+            Status::Failed => {
+                let Some(f) = tx.outcome.failure.clone() else {
+                    return Answer::error(PageError::Internal, "server_error", "The login failed.").into();
+                };
+                let mut session_cookie = None;
+                if tx.outcome.session.revoke.is_some()
+                    && let Some(c) = &session.cookie
+                {
+                    if let Err(e) = self.store.delete_session(&hash_secret(c)) {
+                        return Answer::StoreFailure(e).into();
+                    }
+                    session_cookie = Some(CookieChange::Clear);
+                }
+                Answered {
+                    answer: self.failure(&request, &f),
+                    session_cookie,
+                }
+            }
+            Status::Completed => self.complete(request, tx, session),
+        }
+    }
+
+    /// A completed pipeline: metadata changes applied once, the session committed, then the
+    /// SAML Response or the authorization code.
+    fn complete(&self, request: LoginRequest, tx: crate::pipeline::TransactionState, mut session: SessionCtx) -> Answered {
+        let user_id = tx.event.user.user_id.clone();
+        if let Err(e) = self.store.apply_metadata(&user_id, &tx.outcome) {
+            return Answer::StoreFailure(e).into();
+        }
+        // SAML: the response first, so that the session records the NameID the SP received (a
+        // LogoutRequest must name it). OIDC: the session first, the code then carries it.
+        let (answer, cookie) = match &request {
+            LoginRequest::Saml(s) => {
+                let (answer, participant) = self.issue_saml(s, &tx.event, &tx.outcome, &session.record);
+                if let Some(p) = participant {
+                    session.record.saml_participants.retain(|x| x.client_id != p.client_id);
+                    session.record.saml_participants.push(p);
+                }
+                match self.commit_session(&mut session, &tx.event, &tx.outcome, request.client_id()) {
+                    Ok(c) => (answer, c),
+                    Err(e) => return Answer::StoreFailure(e).into(),
+                }
+            }
+            LoginRequest::Oidc(o) => {
+                let c = match self.commit_session(&mut session, &tx.event, &tx.outcome, request.client_id()) {
+                    Ok(c) => c,
+                    Err(e) => return Answer::StoreFailure(e).into(),
+                };
+                (self.issue_code(o, tx.event, tx.outcome, &session.record), c)
+            }
+        };
+        Answered {
+            answer,
+            session_cookie: Some(cookie),
+        }
+    }
+}
