@@ -508,33 +508,6 @@ fn a_runaway_action_is_abandoned_at_its_deadline_and_other_logins_go_on() {
     assert!(!john.cookies.contains_key("idpipe_session"), "no session for the abandoned login");
 }
 
-/// Every text value of every table of the server's database.
-fn database_text(idp: &Idp) -> String {
-    let c = rusqlite::Connection::open(idp.dir.path().join("idp.sqlite")).expect("open");
-    let tables: Vec<String> = c
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
-        .expect("tables")
-        .query_map([], |r| r.get(0))
-        .expect("query")
-        .map(|r| r.expect("name"))
-        .collect();
-    let mut all = String::new();
-    for t in tables {
-        let mut stmt = c.prepare(&format!("SELECT * FROM {t}")).expect("select");
-        let n = stmt.column_count();
-        let mut rows = stmt.query([]).expect("rows");
-        while let Some(row) = rows.next().expect("row") {
-            for i in 0..n {
-                if let Ok(s) = row.get::<_, String>(i) {
-                    all.push_str(&s);
-                    all.push('\n');
-                }
-            }
-        }
-    }
-    all
-}
-
 #[test]
 fn action_secrets_are_never_persisted_with_a_login() {
     let idp = Idp::start("");
@@ -543,7 +516,7 @@ fn action_secrets_are_never_persisted_with_a_login() {
     let mut sam = Browser::new();
     let page = saml_login(&idp, &mut sam, "sp-py", "sam.new@example.com", "sam-demo-password");
     let state = query(&page.location.expect("redirect"))["state"].clone();
-    let stored = database_text(&idp);
+    let stored = idp.database_text();
     assert!(
         stored.contains(&state) || stored.contains("continue:"),
         "the suspended login is stored"
@@ -567,5 +540,5 @@ fn action_secrets_are_never_persisted_with_a_login() {
     );
     let p = jane.login(&idp.base, &login, "jane.doe@example.com", "jane-demo-password");
     assert!(p.location.is_some_and(|l| l.contains("code=")));
-    assert!(!database_text(&idp).contains(secret), "a secret was persisted with the code");
+    assert!(!idp.database_text().contains(secret), "a secret was persisted with the code");
 }

@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use common::*;
 use idpipe::actions::FnAction;
+use idpipe::login::RefreshRequest;
 use idpipe::oidc::refresh::{Grant, MemoryRefreshStore, RefreshLimits, RefreshTokens};
-use idpipe::oidc::{ApiResource, JwtSigner, KeySet, OidcClient, OidcError, RefreshRequest, TokenContext, issue_tokens};
+use idpipe::oidc::{ApiResource, JwtSigner, KeySet, OidcClient, OidcError, TokenContext, issue_tokens};
 use idpipe::pipeline::executor::FixedClock;
 use idpipe::pipeline::{Event, Executor, Outcome, Services, Trigger};
 use serde_json::{Value, json};
@@ -325,8 +326,8 @@ fn exchange(
     token: &str,
     client: &OidcClient,
     now_ms: i64,
-) -> Result<idpipe::oidc::RefreshResult, idpipe::oidc::OAuthError> {
-    idpipe::oidc::refresh_grant(
+) -> Result<idpipe::login::RefreshResult, idpipe::oidc::OAuthError> {
+    idpipe::login::refresh_grant(
         ex,
         &keys(),
         rt,
@@ -338,6 +339,7 @@ fn exchange(
             now_ms,
         },
         &load_user,
+        &|_, _| Ok(()),
     )
 }
 
@@ -363,17 +365,18 @@ fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
         now_ms,
     };
     let first: &'static str = Box::leak(first.into_boxed_str());
-    let r1 = idpipe::oidc::refresh_grant(&ex, &keys(), &rt, &req(first, NOW_MS + 1000), &load_user).expect("first exchange");
+    let r1 =
+        idpipe::login::refresh_grant(&ex, &keys(), &rt, &req(first, NOW_MS + 1000), &load_user, &|_, _| Ok(())).expect("first exchange");
     assert_eq!(r1.tokens.id_claims.get("protocol"), Some(&json!("oauth2-refresh-token")));
     assert_ne!(r1.refresh_token, first);
     let second: &'static str = Box::leak(r1.refresh_token.into_boxed_str());
     // Reusing the first token: refused, and the whole family (including the second) is revoked.
-    let e = idpipe::oidc::refresh_grant(&ex, &keys(), &rt, &req(first, NOW_MS + 2000), &load_user)
+    let e = idpipe::login::refresh_grant(&ex, &keys(), &rt, &req(first, NOW_MS + 2000), &load_user, &|_, _| Ok(()))
         .err()
         .expect("reuse refused");
     assert_eq!(e.error, "invalid_grant");
     assert!(e.error_description.contains("reuse"));
-    let e = idpipe::oidc::refresh_grant(&ex, &keys(), &rt, &req(second, NOW_MS + 3000), &load_user)
+    let e = idpipe::login::refresh_grant(&ex, &keys(), &rt, &req(second, NOW_MS + 3000), &load_user, &|_, _| Ok(()))
         .err()
         .expect("family revoked");
     assert!(e.error_description.contains("revoked"), "{e}");

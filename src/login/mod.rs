@@ -14,6 +14,7 @@ mod answer;
 mod event;
 mod issue;
 pub mod records;
+pub mod refresh;
 pub mod request;
 mod session;
 mod steps;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 
 pub use answer::{Answer, Answered, CookieChange, PageError};
 pub use records::{CodeRecord, Pending, SessionCtx, Suspended};
+pub use refresh::{RefreshRequest, RefreshResult, refresh_grant};
 pub use request::{LoginRequest, OidcLogin, SamlLogin};
 pub use session::hash_secret;
 pub use steps::{FOREIGN_BROWSER, Start};

@@ -379,7 +379,7 @@ async fn refresh(state: &AppState, app: &OidcApp, form: &HashMap<String, String>
         let rt = refresh_tokens(&st);
         let issuer = st.issuer();
         let api_for = |audience: &str| api(&st, Some(audience));
-        let req = crate::oidc::RefreshRequest {
+        let req = crate::login::RefreshRequest {
             token: &token,
             client: &client,
             api_for: &api_for,
@@ -388,7 +388,13 @@ async fn refresh(state: &AppState, app: &OidcApp, form: &HashMap<String, String>
         };
         let store = st.store.clone();
         let load = move |id: &str| store.user(id).ok().flatten();
-        crate::oidc::refresh_grant(&st.tenant.executor, &st.tenant.keys.current, &rt, &req, &load)
+        let commit = |user_id: &str, outcome: &crate::pipeline::Outcome| {
+            st.store.apply_metadata(user_id, outcome).map_err(|e| {
+                tracing::error!(error = %e, "cannot apply the metadata changes of a refresh exchange");
+                OAuthError::new("temporarily_unavailable", "the refresh could not be completed; try again")
+            })
+        };
+        crate::login::refresh_grant(&st.tenant.executor, &st.tenant.keys.current, &rt, &req, &load, &commit)
     })
     .await;
     match result {

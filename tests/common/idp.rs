@@ -229,6 +229,34 @@ token_lifetime_seconds = 600
         }
     }
 
+    /// Every text value of every table of the server's database (to check what is persisted).
+    #[allow(dead_code)]
+    pub fn database_text(&self) -> String {
+        let c = rusqlite::Connection::open(self.dir.path().join("idp.sqlite")).expect("open");
+        let tables: Vec<String> = c
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+            .expect("tables")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .map(|r| r.expect("name"))
+            .collect();
+        let mut all = String::new();
+        for t in tables {
+            let mut stmt = c.prepare(&format!("SELECT * FROM {t}")).expect("select");
+            let n = stmt.column_count();
+            let mut rows = stmt.query([]).expect("rows");
+            while let Some(row) = rows.next().expect("row") {
+                for i in 0..n {
+                    if let Ok(s) = row.get::<_, String>(i) {
+                        all.push_str(&s);
+                        all.push('\n');
+                    }
+                }
+            }
+        }
+        all
+    }
+
     /// What the server logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
