@@ -4,6 +4,9 @@
 //! Data flows one way: request -> [`pipeline::Event`] -> [`pipeline::Executor`] (actions record
 //! commands through their `api`) -> [`pipeline::Outcome`] -> issuers -> HTTP responses.
 
+#![warn(missing_docs)]
+#![deny(unsafe_code)]
+
 pub mod actions;
 pub mod config;
 pub mod login;

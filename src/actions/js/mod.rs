@@ -12,17 +12,16 @@
 
 mod alloc;
 mod fetch;
+mod host;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use rquickjs::{CatchResultExt, CaughtError, Context, Function, Module, Runtime, Value as JsValue};
-use serde_json::{Value, json};
 
 pub use fetch::FetchPolicy;
 
-use super::dispatch::{self, DispatchError};
 use crate::pipeline::{Action, ActionError, Event, Phase, PostChallengeApi, PostLoginApi, Trigger};
 
 const PRELUDE: &str = include_str!("prelude.js");
@@ -112,86 +111,6 @@ pub enum JsError {
 fn mono_ns() -> u64 {
     static BASE: OnceLock<Instant> = OnceLock::new();
     BASE.get_or_init(Instant::now).elapsed().as_nanos() as u64
-}
-
-/// The api of the invocation running on this thread, reachable from the host function.
-/// Lifetimes are erased (`()`): the pointer is only used while the borrow it came from lives.
-enum CurrentApi {
-    PostLogin(*mut ()),
-    PostChallenge(*mut ()),
-}
-
-struct Current {
-    api: CurrentApi,
-    fetch: Arc<FetchPolicy>,
-}
-
-thread_local! {
-    static CURRENT: std::cell::RefCell<Option<Current>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Clears the thread's current api when the invocation ends, however it ends.
-struct CurrentGuard;
-
-impl Drop for CurrentGuard {
-    fn drop(&mut self) {
-        CURRENT.with(|c| c.borrow_mut().take());
-    }
-}
-
-/// The single native function scripts reach: `__idpipe_host(method, argsJson) -> answerJson`.
-fn host_call(method: String, args_json: String) -> String {
-    let args: Vec<Value> = serde_json::from_str(&args_json).unwrap_or_default();
-    let answer = CURRENT.with(|c| {
-        let mut slot = c.borrow_mut();
-        let Some(cur) = slot.as_mut() else {
-            return Err("the api can only be used while the action runs".to_string());
-        };
-        // SAFETY: the pointer was taken from a `&mut` api that outlives the invocation, and the
-        // guard clears it before that borrow ends. Scripts run synchronously on this thread.
-        let core = unsafe {
-            match cur.api {
-                CurrentApi::PostLogin(p) => &mut (*(p as *mut PostLoginApi<'_>)).core,
-                CurrentApi::PostChallenge(p) => &mut (*(p as *mut PostChallengeApi<'_>)).core,
-            }
-        };
-        if let Some(level) = method.strip_prefix("console.") {
-            let text = args.first().and_then(Value::as_str).unwrap_or_default();
-            let text = core.log(level, text);
-            tracing::info!(action = %core.trace.action, level, message = %text, "action console");
-            return Ok(Value::Null);
-        }
-        if method == "fetch" {
-            let url = args.first().and_then(Value::as_str).unwrap_or_default().to_string();
-            let init = args.get(1).cloned().unwrap_or(Value::Null);
-            let result = cur.fetch.fetch(&url, &init, core.deadline());
-            let shown = json!({"url": url, "method": init.get("method").cloned().unwrap_or(Value::from("GET"))});
-            match &result {
-                Ok(r) => core.record("fetch", vec![shown, json!({"status": r["status"]})]),
-                Err(e) => {
-                    core.trace.commands.push(crate::pipeline::command::Command {
-                        method: "fetch".into(),
-                        args: vec![shown],
-                        error: Some(e.clone()),
-                    });
-                }
-            }
-            return result;
-        }
-        // SAFETY: as above.
-        let r = unsafe {
-            match cur.api {
-                CurrentApi::PostLogin(p) => dispatch::post_login(&mut *(p as *mut PostLoginApi<'_>), &method, &args),
-                CurrentApi::PostChallenge(p) => dispatch::post_challenge(&mut *(p as *mut PostChallengeApi<'_>), &method, &args),
-            }
-        };
-        r.map_err(|e: DispatchError| e.to_string())
-    });
-    // Written by hand: this runs for every api call of every login.
-    match answer {
-        Ok(v) => format!("{{\"value\":{v}}}"),
-        Err(e) => format!("{{\"error\":{}}}", Value::from(e)),
-    }
 }
 
 /// Wraps a CommonJS source as an ES module that stores its exports on a global. The prefix is on
@@ -306,17 +225,14 @@ impl Inner {
         deadline_ns.store(mono_ns() + left.as_nanos() as u64 + 1, Ordering::Relaxed);
         let ctx = Context::full(&runtime).map_err(|e| e.to_string())?;
         ctx.with(|ctx| -> Result<(), String> {
-            let host = Function::new(ctx.clone(), host_call).map_err(|e| e.to_string())?;
+            let host = Function::new(ctx.clone(), host::host_call).map_err(|e| e.to_string())?;
             ctx.globals().set("__idpipe_host", host).map_err(|e| e.to_string())?;
             let (prelude, warm_up) = builtin_bytecode()?;
             // Off the login path: the prelude, the action's module, then the api objects this
             // sandbox will hand out. The sandbox is used by one login only, so nothing here can
             // leak between logins.
             for bytecode in [prelude, &self.bytecode, warm_up] {
-                // SAFETY: the bytes were produced by `Module::write` of this same QuickJS build.
-                let module = unsafe { Module::load(ctx.clone(), bytecode) }
-                    .catch(&ctx)
-                    .map_err(|e| caught_message(e).0)?;
+                let module = host::load_module(&ctx, bytecode).catch(&ctx).map_err(|e| caught_message(e).0)?;
                 let (_, promise) = module.eval().catch(&ctx).map_err(|e| caught_message(e).0)?;
                 promise.finish::<()>().catch(&ctx).map_err(|e| caught_message(e).0)?;
             }
@@ -487,15 +403,9 @@ impl JsAction {
     /// Runs the handler on this thread. A built-in that ignores the interrupt is bounded by the
     /// prelude's length guard; the login-level watchdog (`pipeline::watch`) answers the login at
     /// the deadline whatever the script does.
-    fn run(&self, trigger: Trigger, phase: Phase, event: &Event, api: CurrentApi, deadline: Instant) -> Result<(), ActionError> {
+    fn run(&self, trigger: Trigger, phase: Phase, event: &Event, api: host::CurrentApi, deadline: Instant) -> Result<(), ActionError> {
         let event_json = serde_json::to_string(event).map_err(|e| ActionError::new(e.to_string()))?;
-        CURRENT.with(|c| {
-            *c.borrow_mut() = Some(Current {
-                api,
-                fetch: self.inner.fetch.clone(),
-            })
-        });
-        let _guard = CurrentGuard;
+        let _guard = host::enter(api, self.inner.fetch.clone());
         self.inner.invoke(trigger, phase, event_json, deadline)
     }
 }
@@ -556,28 +466,28 @@ impl Action for JsAction {
         let deadline = api.core.deadline();
         let trigger = api.core.trigger();
         let ptr = (api as *mut PostLoginApi<'_>).cast::<()>();
-        self.run(trigger, Phase::Execute, event, CurrentApi::PostLogin(ptr), deadline)
+        self.run(trigger, Phase::Execute, event, host::CurrentApi::PostLogin(ptr), deadline)
     }
 
     fn on_continue_post_login(&self, event: &Event, api: &mut PostLoginApi<'_>) -> Result<(), ActionError> {
         let deadline = api.core.deadline();
         let trigger = api.core.trigger();
         let ptr = (api as *mut PostLoginApi<'_>).cast::<()>();
-        self.run(trigger, Phase::Continue, event, CurrentApi::PostLogin(ptr), deadline)
+        self.run(trigger, Phase::Continue, event, host::CurrentApi::PostLogin(ptr), deadline)
     }
 
     fn on_execute_post_challenge(&self, event: &Event, api: &mut PostChallengeApi<'_>) -> Result<(), ActionError> {
         let deadline = api.core.deadline();
         let trigger = api.core.trigger();
         let ptr = (api as *mut PostChallengeApi<'_>).cast::<()>();
-        self.run(trigger, Phase::Execute, event, CurrentApi::PostChallenge(ptr), deadline)
+        self.run(trigger, Phase::Execute, event, host::CurrentApi::PostChallenge(ptr), deadline)
     }
 
     fn on_continue_post_challenge(&self, event: &Event, api: &mut PostChallengeApi<'_>) -> Result<(), ActionError> {
         let deadline = api.core.deadline();
         let trigger = api.core.trigger();
         let ptr = (api as *mut PostChallengeApi<'_>).cast::<()>();
-        self.run(trigger, Phase::Continue, event, CurrentApi::PostChallenge(ptr), deadline)
+        self.run(trigger, Phase::Continue, event, host::CurrentApi::PostChallenge(ptr), deadline)
     }
 }
 
