@@ -276,77 +276,46 @@ fn decode_b64(text: &str, what: &str) -> Result<Vec<u8>, RequestError> {
         .map_err(|_| structure(&format!("the {what} is not base64")))
 }
 
-/// Verifies the one enveloped signature of the root element of `doc` with `cert`.
-///
-/// Refused before any cryptographic work: no signature (`Unsigned`), more than one, one that is
-/// not a child of the root, a `Reference` other than exactly one `#<root ID>`, a transform other
-/// than enveloped-signature and exclusive C14N, an `Object`, an algorithm the policy does not
-/// allow. Then the SignedInfo's signature is checked, and the digest of the root (without its
-/// signature) compared. The tree is left with the signature removed (and freed).
-pub fn verify_enveloped(doc: &Document, cert: &X509, policy: AlgorithmPolicy) -> Result<(), RequestError> {
-    let root = doc
-        .get_root_element()
-        .ok_or_else(|| RequestError::Malformed("no root element".into()))?;
+/// Only the children `allowed` (in the dsig namespace) may appear under `node`.
+fn only(children: &[Node], allowed: &[&str], within: &str) -> Result<(), RequestError> {
+    match children.iter().find(|c| !allowed.iter().any(|l| is(c, ns::DSIG, l))) {
+        Some(c) => Err(structure(&format!("unexpected element {} in {within}", c.get_name()))),
+        None => Ok(()),
+    }
+}
+
+/// A signature that passed every structural and algorithm check, ready for the crypto.
+struct CheckedSignature {
+    signature: Node,
+    signed_info: Node,
+    signature_value: Vec<u8>,
+    si_comments: bool,
+    si_prefixes: Vec<String>,
+    sig_md: MessageDigest,
+    ref_prefixes: Vec<String>,
+    digest_md: MessageDigest,
+    digest_value: Vec<u8>,
+}
+
+/// The one Signature: a child of the root, nothing but SignedInfo, SignatureValue, KeyInfo.
+fn locate(root: &Node) -> Result<Node, RequestError> {
     let mut all = Vec::new();
-    signatures(&root, &mut all);
+    signatures(root, &mut all);
     let signature = match all.as_slice() {
         [] => return Err(RequestError::Unsigned),
         [s] => s.clone(),
         _ => return Err(structure("more than one Signature")),
     };
-    if signature.get_parent().is_none_or(|p| p != root) {
+    if signature.get_parent().is_none_or(|p| p != *root) {
         return Err(structure("the Signature must be a child of the request's root element"));
     }
-    let root_id = root
-        .get_attribute_no_ns("ID")
-        .ok_or_else(|| RequestError::Invalid("the ID attribute is missing".into()))?;
+    Ok(signature)
+}
 
-    let parts = elements(&signature)?;
-    for p in &parts {
-        if !(is(p, ns::DSIG, "SignedInfo") || is(p, ns::DSIG, "SignatureValue") || is(p, ns::DSIG, "KeyInfo")) {
-            return Err(structure(&format!("unexpected element {} in the Signature", p.get_name())));
-        }
-    }
-    let signed_info = one(&parts, "SignedInfo")?;
-    let signature_value = decode_b64(&one(&parts, "SignatureValue")?.get_content(), "SignatureValue")?;
-
-    let si = elements(signed_info)?;
-    for p in &si {
-        if !["CanonicalizationMethod", "SignatureMethod", "Reference"]
-            .iter()
-            .any(|l| is(p, ns::DSIG, l))
-        {
-            return Err(structure(&format!("unexpected element {} in SignedInfo", p.get_name())));
-        }
-    }
-    let c14n_method = one(&si, "CanonicalizationMethod")?;
-    let si_comments = match algorithm(c14n_method).as_str() {
-        EXC_C14N => false,
-        EXC_C14N_COMMENTS => true,
-        other => {
-            return Err(RequestError::BadSignature(format!(
-                "unsupported canonicalization '{other}' (exclusive C14N only)"
-            )));
-        }
-    };
-    let si_prefixes = inclusive_prefixes(c14n_method)?;
-    let sig_md = policy.signature_digest(&algorithm(one(&si, "SignatureMethod")?))?;
-    let reference = one(&si, "Reference")?;
-    if reference.get_attribute_no_ns("URI").as_deref() != Some(&format!("#{root_id}")) {
-        return Err(structure("the signature does not reference the request's ID"));
-    }
-    if reference.get_attribute_no_ns("Type").is_some_and(|t| !t.is_empty()) {
-        return Err(structure("a typed Reference is not allowed"));
-    }
-    let rparts = elements(reference)?;
-    for p in &rparts {
-        if !["Transforms", "DigestMethod", "DigestValue"].iter().any(|l| is(p, ns::DSIG, l)) {
-            return Err(structure(&format!("unexpected element {} in Reference", p.get_name())));
-        }
-    }
-    let mut enveloped = false;
-    let mut ref_prefixes = Vec::new();
-    let mut c14n_seen = false;
+/// The Reference's transforms: enveloped-signature first, then at most one exclusive C14N (its
+/// inclusive prefixes returned); anything else refused.
+fn check_transforms(rparts: &[Node]) -> Result<Vec<String>, RequestError> {
+    let (mut enveloped, mut c14n_seen, mut prefixes) = (false, false, Vec::new());
     if let Some(transforms) = rparts.iter().find(|p| is(p, ns::DSIG, "Transforms")) {
         for t in elements(transforms)? {
             if !is(&t, ns::DSIG, "Transform") {
@@ -360,7 +329,7 @@ pub fn verify_enveloped(doc: &Document, cert: &X509, policy: AlgorithmPolicy) ->
                     enveloped = true;
                 }
                 EXC_C14N | EXC_C14N_COMMENTS if !c14n_seen => {
-                    ref_prefixes = inclusive_prefixes(&t)?;
+                    prefixes = inclusive_prefixes(&t)?;
                     c14n_seen = true;
                 }
                 other => {
@@ -374,42 +343,93 @@ pub fn verify_enveloped(doc: &Document, cert: &X509, policy: AlgorithmPolicy) ->
     if !enveloped {
         return Err(structure("the signature must be enveloped (enveloped-signature transform)"));
     }
-    let digest_md = policy.digest(&algorithm(one(&rparts, "DigestMethod")?))?;
-    let digest_value = decode_b64(&one(&rparts, "DigestValue")?.get_content(), "DigestValue")?;
+    Ok(prefixes)
+}
 
+/// Every check that needs no cryptography, so that nothing else is ever processed.
+fn check(root: &Node, policy: AlgorithmPolicy) -> Result<CheckedSignature, RequestError> {
+    let signature = locate(root)?;
+    let root_id = root
+        .get_attribute_no_ns("ID")
+        .ok_or_else(|| RequestError::Invalid("the ID attribute is missing".into()))?;
+    let parts = elements(&signature)?;
+    only(&parts, &["SignedInfo", "SignatureValue", "KeyInfo"], "the Signature")?;
+    let signed_info = one(&parts, "SignedInfo")?.clone();
+    let signature_value = decode_b64(&one(&parts, "SignatureValue")?.get_content(), "SignatureValue")?;
+    let si = elements(&signed_info)?;
+    only(&si, &["CanonicalizationMethod", "SignatureMethod", "Reference"], "SignedInfo")?;
+    let c14n_method = one(&si, "CanonicalizationMethod")?;
+    let si_comments = match algorithm(c14n_method).as_str() {
+        EXC_C14N => false,
+        EXC_C14N_COMMENTS => true,
+        other => {
+            return Err(RequestError::BadSignature(format!(
+                "unsupported canonicalization '{other}' (exclusive C14N only)"
+            )));
+        }
+    };
+    let reference = one(&si, "Reference")?;
+    if reference.get_attribute_no_ns("URI").as_deref() != Some(&format!("#{root_id}")) {
+        return Err(structure("the signature does not reference the request's ID"));
+    }
+    if reference.get_attribute_no_ns("Type").is_some_and(|t| !t.is_empty()) {
+        return Err(structure("a typed Reference is not allowed"));
+    }
+    let rparts = elements(reference)?;
+    only(&rparts, &["Transforms", "DigestMethod", "DigestValue"], "Reference")?;
+    Ok(CheckedSignature {
+        si_prefixes: inclusive_prefixes(c14n_method)?,
+        sig_md: policy.signature_digest(&algorithm(one(&si, "SignatureMethod")?))?,
+        ref_prefixes: check_transforms(&rparts)?,
+        digest_md: policy.digest(&algorithm(one(&rparts, "DigestMethod")?))?,
+        digest_value: decode_b64(&one(&rparts, "DigestValue")?.get_content(), "DigestValue")?,
+        signature,
+        signed_info,
+        signature_value,
+        si_comments,
+    })
+}
+
+fn exclusive_c14n(node: &Node, with_comments: bool, prefixes: Vec<String>, what: &str) -> Result<String, RequestError> {
+    let mut node = node.clone();
+    node.canonicalize(CanonicalizationOptions {
+        mode: CanonicalizationMode::ExclusiveCanonical1_0,
+        with_comments,
+        inclusive_ns_prefixes: prefixes,
+    })
+    .map_err(|_| RequestError::BadSignature(format!("{what} cannot be canonicalized")))
+}
+
+/// Verifies the one enveloped signature of the root element of `doc` with `cert`.
+///
+/// Refused before any cryptographic work: no signature (`Unsigned`), more than one, one that is
+/// not a child of the root, a `Reference` other than exactly one `#<root ID>`, a transform other
+/// than enveloped-signature and exclusive C14N, an `Object`, an algorithm the policy does not
+/// allow. Then the SignedInfo's signature is checked, and the digest of the root (without its
+/// signature) compared. The tree is left with the signature removed (and freed).
+pub fn verify_enveloped(doc: &Document, cert: &X509, policy: AlgorithmPolicy) -> Result<(), RequestError> {
+    let root = doc
+        .get_root_element()
+        .ok_or_else(|| RequestError::Malformed("no root element".into()))?;
+    let c = check(&root, policy)?;
     // 1. SignedInfo, canonicalized in place (its in-scope namespaces matter), signed by the SP.
-    let mut si_node = signed_info.clone();
-    let si_bytes = si_node
-        .canonicalize(CanonicalizationOptions {
-            mode: CanonicalizationMode::ExclusiveCanonical1_0,
-            with_comments: si_comments,
-            inclusive_ns_prefixes: si_prefixes,
-        })
-        .map_err(|_| RequestError::BadSignature("SignedInfo cannot be canonicalized".into()))?;
+    let si_bytes = exclusive_c14n(&c.signed_info, c.si_comments, c.si_prefixes, "SignedInfo")?;
     let key = cert
         .public_key()
         .map_err(|_| RequestError::BadSignature("the SP certificate has no usable key".into()))?;
-    let mut v = Verifier::new(sig_md, &key).map_err(|e| RequestError::BadSignature(e.to_string()))?;
+    let mut v = Verifier::new(c.sig_md, &key).map_err(|e| RequestError::BadSignature(e.to_string()))?;
     v.update(si_bytes.as_bytes())
         .map_err(|e| RequestError::BadSignature(e.to_string()))?;
-    if !v.verify(&signature_value).unwrap_or(false) {
+    if !v.verify(&c.signature_value).unwrap_or(false) {
         return Err(RequestError::BadSignature("the signature does not match".into()));
     }
-
-    // 2. The root without its signature (enveloped transform). A same-document `#id` reference
+    // 2. The root without its signature (enveloped transform), removed for good (an unlinked
+    // libxml2 subtree is freed by nobody: found by the fuzzer). A same-document `#id` reference
     // never includes comments, whichever C14N variant is named.
-    // Removed for good (an unlinked libxml2 subtree is freed by nobody: found by the fuzzer).
-    signature.free_subtree();
-    let mut root_node = root.clone();
-    let bytes = root_node
-        .canonicalize(CanonicalizationOptions {
-            mode: CanonicalizationMode::ExclusiveCanonical1_0,
-            with_comments: false,
-            inclusive_ns_prefixes: ref_prefixes,
-        })
-        .map_err(|_| RequestError::BadSignature("the request cannot be canonicalized".into()))?;
-    let computed = openssl::hash::hash(digest_md, bytes.as_bytes()).map_err(|e| RequestError::BadSignature(e.to_string()))?;
-    if !crate::util::constant_time_eq(&computed, &digest_value) {
+    c.signature.free_subtree();
+    let bytes = exclusive_c14n(&root, false, c.ref_prefixes, "the request")?;
+    let computed = openssl::hash::hash(c.digest_md, bytes.as_bytes()).map_err(|e| RequestError::BadSignature(e.to_string()))?;
+    if !crate::util::constant_time_eq(&computed, &c.digest_value) {
         return Err(RequestError::BadSignature(
             "the digest does not match (the request was altered)".into(),
         ));
