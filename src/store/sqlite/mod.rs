@@ -1,0 +1,180 @@
+//! The SQLite store (rusqlite, bundled SQLite): on disk, migrated at open, WAL journal. One file
+//! per group of traits.
+
+mod cache;
+mod grants;
+mod guards;
+mod logins;
+mod users;
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{Connection, params};
+
+use super::{Maintenance, StoreError};
+
+/// Schema migrations, applied in order; the index + 1 is the schema version.
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE users (
+        user_id TEXT PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        profile TEXT NOT NULL,
+        failed_logins INTEGER NOT NULL DEFAULT 0
+     );
+     CREATE TABLE transactions (
+        resume_state TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+     );
+     CREATE TABLE refresh_tokens (
+        token_hash TEXT PRIMARY KEY,
+        family TEXT NOT NULL,
+        record TEXT NOT NULL,
+        used INTEGER NOT NULL DEFAULT 0,
+        revoked INTEGER NOT NULL DEFAULT 0
+     );
+     CREATE INDEX refresh_tokens_family ON refresh_tokens(family);
+     CREATE TABLE actions_cache (
+        scope TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (scope, key)
+     );",
+    "ALTER TABLE users ADD COLUMN locked_until INTEGER NOT NULL DEFAULT 0;
+     CREATE TABLE sessions (
+        id_hash TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        record TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+     );
+     CREATE INDEX sessions_user ON sessions(user_id);
+     CREATE TABLE flows (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+     );
+     CREATE TABLE authorization_codes (
+        code_hash TEXT PRIMARY KEY,
+        record TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used INTEGER NOT NULL DEFAULT 0,
+        refresh_family TEXT
+     );",
+    "ALTER TABLE sessions ADD COLUMN sid TEXT;
+     CREATE INDEX sessions_sid ON sessions(sid);",
+    "CREATE TABLE request_ids (
+        key TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+     );
+     CREATE INDEX request_ids_expiry ON request_ids(expires_at);
+     CREATE TABLE login_failures (
+        username_hash TEXT PRIMARY KEY,
+        failed INTEGER NOT NULL DEFAULT 0,
+        locked_until INTEGER NOT NULL DEFAULT 0,
+        updated_at INTEGER NOT NULL
+     );
+     CREATE INDEX login_failures_updated ON login_failures(updated_at);",
+    "CREATE INDEX authorization_codes_expiry ON authorization_codes(expires_at);
+     CREATE INDEX flows_expiry ON flows(expires_at);
+     CREATE INDEX sessions_expiry ON sessions(expires_at);
+     CREATE INDEX transactions_expiry ON transactions(expires_at);
+     CREATE INDEX actions_cache_expiry ON actions_cache(expires_at);
+     ALTER TABLE refresh_tokens ADD COLUMN expires_at INTEGER;
+     UPDATE refresh_tokens SET expires_at = json_extract(record, '$.expires_at');
+     CREATE INDEX refresh_tokens_expiry ON refresh_tokens(expires_at);",
+    "CREATE TABLE rate_events (
+        key TEXT NOT NULL,
+        at INTEGER NOT NULL
+     );
+     CREATE INDEX rate_events_key ON rate_events(key, at);
+     CREATE INDEX rate_events_at ON rate_events(at);",
+];
+
+/// The schema version a freshly migrated database has (the number of migrations).
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// SQLite-backed store.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database file.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        Self::init(conn)
+    }
+
+    /// An in-memory database (tests, dry runs).
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(mut conn: Connection) -> Result<Self, StoreError> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // WAL + NORMAL: commits are not fsynced one by one (a crash can lose the last few
+        // commits but never corrupts the database); checkpoints still sync.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let tx = conn.transaction()?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        }
+        tx.commit()?;
+        Ok(SqliteStore { conn: Mutex::new(conn) })
+    }
+
+    /// The schema version (number of migrations applied).
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        let c = self.lock()?;
+        Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
+        self.conn
+            .lock()
+            .map_err(|_| StoreError::Unavailable("the connection lock is poisoned".into()))
+    }
+}
+
+impl Maintenance for SqliteStore {
+    fn sweep_expired(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let mut c = self.lock()?;
+        let tx = c.transaction()?;
+        let mut n = 0;
+        n += tx.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now_ms])?;
+        n += tx.execute("DELETE FROM flows WHERE expires_at <= ?1", [now_ms])?;
+        n += tx.execute("DELETE FROM transactions WHERE expires_at <= ?1", [now_ms])?;
+        n += tx.execute("DELETE FROM actions_cache WHERE expires_at <= ?1", [now_ms])?;
+        n += tx.execute("DELETE FROM request_ids WHERE expires_at <= ?1", [now_ms])?;
+        // Every window is at most a minute long.
+        n += tx.execute("DELETE FROM rate_events WHERE at <= ?1", [now_ms - 60_000])?;
+        n += tx.execute(
+            "DELETE FROM login_failures WHERE locked_until <= ?1 AND updated_at <= ?2",
+            params![now_ms, now_ms - 24 * 3600 * 1000],
+        )?;
+        n += tx.execute(
+            "DELETE FROM authorization_codes WHERE expires_at <= ?1",
+            [now_ms - 24 * 3600 * 1000],
+        )?;
+        n += tx.execute("DELETE FROM refresh_tokens WHERE expires_at <= ?1", [now_ms])?;
+        tx.commit()?;
+        Ok(n as u64)
+    }
+}
