@@ -1,0 +1,132 @@
+//! The tenant file's shape (serde), before validation.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// The tenant TOML.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TenantFile {
+    pub(super) name: String,
+    pub(super) base_url: String,
+    pub(super) signing_key: PathBuf,
+    pub(super) signing_cert: PathBuf,
+    pub(super) next_signing_key: Option<PathBuf>,
+    pub(super) next_signing_cert: Option<PathBuf>,
+    #[serde(default)]
+    pub(super) sessions: Option<LifetimesFile>,
+    #[serde(default)]
+    pub(super) refresh_tokens: Option<LifetimesFile>,
+    #[serde(default)]
+    pub(super) actions: BTreeMap<String, Vec<PathBuf>>,
+    #[serde(default)]
+    pub(super) secrets: BTreeMap<String, String>,
+    #[serde(default)]
+    pub(super) fetch_allowed_hosts: Vec<String>,
+    #[serde(default)]
+    pub(super) action_timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub(super) saml_sps: Vec<SamlSpFile>,
+    #[serde(default)]
+    pub(super) oidc_clients: Vec<OidcClientFile>,
+    #[serde(default)]
+    pub(super) apis: Vec<ApiFile>,
+    /// SQLite database file (created and migrated at start-up).
+    pub(super) database: Option<PathBuf>,
+    #[serde(default)]
+    pub(super) users: Vec<UserFile>,
+    /// A TOML file with more `[[users]]`.
+    pub(super) users_file: Option<PathBuf>,
+    #[serde(default)]
+    pub(super) login: Option<LoginFile>,
+    #[serde(default)]
+    pub(super) saml_requests: Option<SamlRequestsFile>,
+    #[serde(default)]
+    pub(super) server: Option<ServerFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ServerFile {
+    pub(super) header_read_timeout_seconds: Option<u64>,
+    pub(super) body_read_timeout_seconds: Option<u64>,
+    pub(super) request_timeout_seconds: Option<u64>,
+    pub(super) max_connections: Option<usize>,
+    pub(super) pending_logins_per_minute_per_ip: Option<u32>,
+    pub(super) client_auth_failures_per_minute: Option<u32>,
+    /// The server secret itself (at least 32 characters).
+    pub(super) secret: Option<String>,
+    /// A file holding the server secret, created with a random one when absent.
+    pub(super) secret_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SamlRequestsFile {
+    /// Accept rsa-sha1 / sha1 in signed AuthnRequests and LogoutRequests (default true).
+    pub(super) accept_sha1: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct UsersFile {
+    #[serde(default)]
+    pub(super) users: Vec<UserFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct UserFile {
+    pub(super) username: String,
+    /// argon2 PHC string (`idpipe user hash` prints one).
+    pub(super) password_hash: String,
+    #[serde(default)]
+    pub(super) profile: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LoginFile {
+    pub(super) max_failed_attempts: Option<u32>,
+    pub(super) lockout_seconds: Option<u64>,
+    pub(super) attempts_per_minute_per_ip: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LifetimesFile {
+    pub(super) absolute_lifetime_seconds: u64,
+    pub(super) idle_lifetime_seconds: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SamlSpFile {
+    pub(super) client_id: String,
+    pub(super) name: String,
+    pub(super) callbacks: Vec<String>,
+    /// Path of the add-on settings JSON.
+    pub(super) settings: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct OidcClientFile {
+    pub(super) client_id: String,
+    pub(super) name: String,
+    pub(super) redirect_uris: Vec<String>,
+    /// Confidential clients have a secret; public ones must use PKCE.
+    pub(super) client_secret: Option<String>,
+    pub(super) id_token_lifetime_seconds: Option<u64>,
+    #[serde(default)]
+    pub(super) allowed_logout_urls: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ApiFile {
+    pub(super) identifier: String,
+    pub(super) token_lifetime_seconds: Option<u64>,
+}
