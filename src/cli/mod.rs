@@ -1,0 +1,158 @@
+//! The `idpipe` command line: dry runs of the pipeline and the issuers, users, the server.
+
+pub(crate) mod args;
+mod oidc;
+mod saml;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use idpipe::pipeline::executor::Status;
+use idpipe::pipeline::{Event, Executor, Services, Trigger};
+use idpipe::saml::{AddonSettings, TenantSamlDefaults};
+
+use args::{Cli, Command, SamlCommand, UserCommand};
+
+/// The password on the first line of stdin (at least 8 characters).
+fn read_password() -> Result<String, String> {
+    let mut password = String::new();
+    std::io::stdin().read_line(&mut password).map_err(|e| format!("stdin: {e}"))?;
+    let password = password.trim_end_matches(['\r', '\n']).to_string();
+    if password.chars().count() < 8 {
+        return Err("the password (first line of stdin) must have at least 8 characters".into());
+    }
+    Ok(password)
+}
+
+/// A file's text, or an error naming it.
+pub(super) fn read(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// A JSON file, parsed.
+pub(super) fn json_file<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, String> {
+    serde_json::from_str(&read(path)?).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// An executor with the given scripts on `trigger`, plus the secrets map.
+pub(super) fn executor_with(
+    trigger: Trigger,
+    actions: &[PathBuf],
+    secrets: &[String],
+    services: Services,
+) -> Result<(Executor, serde_json::Map<String, serde_json::Value>), String> {
+    let mut ex = Executor::new(services);
+    for path in actions {
+        let action = idpipe::actions::js::JsAction::from_file(path, Default::default()).map_err(|e| e.to_string())?;
+        ex.add(trigger, Arc::new(action));
+    }
+    let mut map = serde_json::Map::new();
+    for kv in secrets {
+        let (k, v) = kv.split_once('=').ok_or_else(|| format!("--secret '{kv}': expected KEY=VALUE"))?;
+        map.insert(k.to_string(), v.into());
+    }
+    Ok((ex, map))
+}
+
+/// Runs a command; the text to print and whether it succeeded.
+pub(crate) fn run(cli: Cli) -> Result<(String, bool), String> {
+    match cli.command {
+        Command::Run {
+            trigger,
+            event,
+            actions,
+            secrets,
+        } => {
+            let trigger = Trigger::parse(&trigger).ok_or_else(|| format!("unknown trigger '{trigger}'"))?;
+            let mut event: Event = json_file(&event)?;
+            let (executor, secrets) = executor_with(trigger, &actions, &secrets, Services::default())?;
+            event.secrets.extend(secrets);
+            let state = executor.start(trigger, event);
+            let failed = state.status() == Status::Failed;
+            let out = serde_json::json!({
+                "status": state.status(),
+                "suspension": state.suspension,
+                "outcome": state.outcome.redacted(),
+            });
+            Ok((serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?, !failed))
+        }
+        Command::Saml {
+            command: cmd @ SamlCommand::Response { .. },
+        } => saml::response(cmd),
+        Command::Oidc { command } => oidc::oidc(command),
+        Command::User {
+            command: UserCommand::Hash,
+        } => {
+            let password = read_password()?;
+            let mut salt = [0u8; 16];
+            openssl::rand::rand_bytes(&mut salt).map_err(|e| e.to_string())?;
+            let hash =
+                argon2::password_hash::PasswordHasher::hash_password_with_salt(&argon2::Argon2::default(), password.as_bytes(), &salt)
+                    .map_err(|e| e.to_string())?;
+            Ok((hash.to_string(), true))
+        }
+        Command::User {
+            command: UserCommand::Add { db, username, profile },
+        } => {
+            use idpipe::store::UserStore;
+            let mut user: idpipe::pipeline::event::User = match &profile {
+                Some(p) => json_file(p)?,
+                None => Default::default(),
+            };
+            if user.user_id.is_empty() {
+                user.user_id = format!("auth0|{}", idpipe::util::random_hex(12));
+            }
+            if user.username.is_none() {
+                user.username = Some(username.clone());
+            }
+            let password = read_password()?;
+            let password = password.as_str();
+            let store = idpipe::store::SqliteStore::open(&db).map_err(|e| format!("{}: {e}", db.display()))?;
+            store.add_user(&username, password, &user).map_err(|e| e.to_string())?;
+            Ok((user.user_id, true))
+        }
+        Command::Serve { config, listen, db } => {
+            let mut tenant = idpipe::config::load(&config).map_err(|e| e.to_string())?;
+            if let Some(db) = db {
+                tenant.database = db;
+            }
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime
+                .block_on(idpipe::server::serve(tenant, listen))
+                .map_err(|e| format!("{listen}: {e}"))?;
+            Ok((String::new(), true))
+        }
+        Command::Saml {
+            command:
+                SamlCommand::Metadata {
+                    settings,
+                    cert,
+                    key,
+                    tenant,
+                    base_url,
+                    client_id,
+                },
+        } => {
+            let addon = AddonSettings::from_json(&read(&settings)?).map_err(|e| format!("{}: {e}", settings.display()))?;
+            let key = saml::signing_key(cert, key)?;
+            let defaults = TenantSamlDefaults::new(&tenant, Arc::new(key));
+            let entity_id = addon.issuer.clone().unwrap_or_else(|| defaults.default_issuer());
+            let base = base_url.trim_end_matches('/');
+            let want_signed = idpipe::saml::settings::request_signing_cert(&addon, &Default::default())
+                .map_err(|e| e.to_string())?
+                .is_some();
+            let xml = idpipe::saml::metadata::metadata_xml(&idpipe::saml::metadata::MetadataInput {
+                entity_id: &entity_id,
+                signing_cert_b64: defaults.signing_key.cert_b64(),
+                next_cert_b64: None,
+                sso_url: &format!("{base}/samlp/{client_id}"),
+                slo_url: &format!("{base}/samlp/{client_id}/logout"),
+                want_authn_requests_signed: want_signed,
+            });
+            Ok((xml, true))
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! `idpipe oidc`: tokens and JWKS without a server.
+
+use std::path::PathBuf;
+
+use idpipe::pipeline::{Event, Services, Trigger};
+
+use super::args::OidcCommand;
+use super::{executor_with, json_file};
+
+/// The OIDC signing key from `--key`, or the TEST-ONLY one in `certs/`.
+pub(super) fn jwt_signer(key: Option<PathBuf>) -> Result<idpipe::oidc::JwtSigner, String> {
+    let path = key.unwrap_or_else(|| {
+        eprintln!("idpipe: warning: signing with the TEST-ONLY key in certs/");
+        PathBuf::from("certs/idp-test.key")
+    });
+    idpipe::oidc::JwtSigner::from_file(&path).map_err(|e| e.to_string())
+}
+
+/// Runs `oidc tokens` / `oidc jwks`.
+pub(super) fn oidc(command: OidcCommand) -> Result<(String, bool), String> {
+    use idpipe::oidc::{ApiResource, OidcClient, TokenContext, refresh};
+    match command {
+        OidcCommand::Jwks { key, next_key } => {
+            let mut set = idpipe::oidc::KeySet::new(jwt_signer(key)?);
+            if let Some(n) = next_key {
+                set = set.with_next(&idpipe::oidc::JwtSigner::from_file(&n).map_err(|e| e.to_string())?);
+            }
+            Ok((serde_json::to_string_pretty(&set.jwks()).map_err(|e| e.to_string())?, true))
+        }
+        OidcCommand::Tokens {
+            user,
+            client,
+            audience,
+            scope,
+            nonce,
+            key,
+            issuer,
+            actions,
+            secrets,
+        } => {
+            let keys = jwt_signer(key)?;
+            let mut event = Event {
+                user: json_file(&user)?,
+                client: json_file(&client)?,
+                ..Default::default()
+            };
+            if event.client.client_id.is_empty() {
+                return Err(format!("{}: client_id is missing", client.display()));
+            }
+            let scopes: Vec<String> = scope.split_whitespace().map(str::to_string).collect();
+            event.transaction.protocol = "oidc-basic-profile".into();
+            event.transaction.requested_scopes = scopes.clone();
+            if let Some(a) = &audience {
+                event.resource_server = Some(idpipe::pipeline::event::ResourceServer {
+                    identifier: a.clone(),
+                    ..Default::default()
+                });
+            }
+            let now = chrono::Utc::now();
+            let (executor, secrets) = executor_with(Trigger::PostLogin, &actions, &secrets, Services::default())?;
+            event.secrets.extend(secrets);
+            let state = executor.start(Trigger::PostLogin, event);
+            if let Some(e) = idpipe::oidc::tokens::failure_to_oauth(&state.outcome) {
+                return Err(format!("login failed: {}: {}", e.error, e.error_description));
+            }
+            let issuer = if issuer.ends_with('/') { issuer } else { format!("{issuer}/") };
+            let oidc_client = OidcClient {
+                client_id: state.event.client.client_id.clone(),
+                id_token_lifetime: idpipe::oidc::tokens::DEFAULT_ID_TOKEN_LIFETIME,
+            };
+            let api = audience.map(|identifier| ApiResource {
+                identifier,
+                token_lifetime: idpipe::oidc::tokens::DEFAULT_ACCESS_TOKEN_LIFETIME,
+            });
+            let ctx = TokenContext {
+                issuer: &issuer,
+                client: &oidc_client,
+                api: api.as_ref(),
+                requested_scopes: &scopes,
+                nonce: nonce.as_deref(),
+                session_id: None,
+                auth_time: now.timestamp(),
+                now: now.timestamp(),
+            };
+            let issued = idpipe::oidc::issue_tokens(&keys, &state.event, &state.outcome, &ctx).map_err(|e| e.to_string())?;
+            let mut out = serde_json::json!({
+                "access_token": issued.access_token,
+                "expires_in": issued.expires_in,
+                "token_type": "Bearer",
+                "scope": issued.scopes.join(" "),
+            });
+            if let Some(id) = issued.id_token {
+                out["id_token"] = id.into();
+            }
+            if issued.scopes.iter().any(|s| s == "offline_access") {
+                let store = refresh::RefreshTokens {
+                    store: refresh::MemoryRefreshStore::default(),
+                    limits: Default::default(),
+                };
+                let grant = refresh::Grant {
+                    user_id: &state.event.user.user_id,
+                    client_id: &oidc_client.client_id,
+                    scopes: &issued.scopes,
+                    audience: api.as_ref().map(|a| a.identifier.as_str()),
+                    session_id: None,
+                    auth_time: None,
+                };
+                out["refresh_token"] = store
+                    .issue(&grant, &state.outcome.refresh_token, now.timestamp_millis())
+                    .map_err(|e| e.to_string())?
+                    .into();
+            }
+            Ok((serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?, true))
+        }
+    }
+}

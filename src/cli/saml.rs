@@ -1,0 +1,144 @@
+//! `idpipe saml response`: a SAML Response for a user and an SP's settings, without a server.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use idpipe::pipeline::executor::FixedClock;
+use idpipe::pipeline::{Event, Services, Trigger};
+use idpipe::saml::{self, AddonSettings, SigningKey, TenantSamlDefaults};
+
+use super::args::SamlCommand;
+use super::{executor_with, json_file, read};
+
+/// The signing pair from `--cert`/`--key`, or the TEST-ONLY pair in `certs/`.
+pub(super) fn signing_key(cert: Option<PathBuf>, key: Option<PathBuf>) -> Result<SigningKey, String> {
+    let (c, k) = match (cert, key) {
+        (Some(c), Some(k)) => (c, k),
+        _ => {
+            eprintln!("idpipe: warning: signing with the TEST-ONLY key in certs/");
+            (PathBuf::from("certs/idp-test.crt"), PathBuf::from("certs/idp-test.key"))
+        }
+    };
+    SigningKey::from_files(&c, &k).map_err(|e| e.to_string())
+}
+
+/// `--now` (RFC 3339), or the current time.
+pub(super) fn parse_now(now: Option<&str>) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    match now {
+        None => Ok(chrono::Utc::now()),
+        Some(s) => chrono::DateTime::parse_from_rfc3339(s)
+            .map(|d| d.with_timezone(&chrono::Utc))
+            .map_err(|e| format!("--now: {e}")),
+    }
+}
+
+/// Runs `saml response`.
+pub(super) fn response(cmd: SamlCommand) -> Result<(String, bool), String> {
+    let SamlCommand::Response {
+        user,
+        settings,
+        request,
+        acs,
+        relay_state,
+        cert,
+        key,
+        now,
+        tenant,
+        client_id,
+        actions,
+        secrets,
+    } = cmd
+    else {
+        return Err("not a saml response command".into());
+    };
+    let now = parse_now(now.as_deref())?;
+    let user_json: serde_json::Value = json_file(&user)?;
+    let addon = AddonSettings::from_json(&read(&settings)?).map_err(|e| format!("{}: {e}", settings.display()))?;
+    // The request is parsed first; its signature is checked after the pipeline, because an
+    // action's samlResponse.setSigningCert also decides whether requests must be signed.
+    let request = match &request {
+        None => None,
+        Some(p) => {
+            let xml = read(p)?;
+            let req = saml::request::parse_xml(&xml).map_err(|e| format!("{}: {e}", p.display()))?;
+            Some((req, xml, p.clone()))
+        }
+    };
+    let mut event = Event {
+        user: serde_json::from_value(user_json).map_err(|e| format!("{}: {e}", user.display()))?,
+        ..Default::default()
+    };
+    event.transaction.protocol = "samlp".into();
+    event.client.client_id = client_id.clone();
+    let services = Services {
+        clock: Arc::new(FixedClock::new(now.timestamp_millis())),
+        ..Default::default()
+    };
+    let (executor, secrets) = executor_with(Trigger::PostLogin, &actions, &secrets, services)?;
+    event.secrets.extend(secrets);
+    let state = executor.start(Trigger::PostLogin, event);
+    let mut request = request;
+    if let Some((req, xml, p)) = request.as_mut()
+        && let Some(cert) = saml::settings::request_signing_cert(&addon, &state.outcome.saml).map_err(|e| e.to_string())?
+    {
+        let intake = saml::request::parse_post(
+            &base64::Engine::encode(&base64::engine::general_purpose::STANDARD, xml.as_bytes()),
+            None,
+            Some(&cert),
+            // Freshness and replay are transport concerns of the server, not of this dry run.
+            saml::request::IntakeRules {
+                max_age_seconds: i64::from(u32::MAX),
+                skew_seconds: i64::from(u32::MAX),
+                ..saml::request::IntakeRules::at(now)
+            },
+        )
+        .map_err(|e| format!("{}: {e}", p.display()))?;
+        *req = intake.request;
+    }
+    let request = request.map(|(r, _, _)| r);
+    let tenant_defaults = TenantSamlDefaults::new(&tenant, Arc::new(signing_key(cert, key)?));
+    if let Some(f) = &state.outcome.failure {
+        // A refused login is answered with a signed SAML error Response (exit code 1).
+        let acs = acs
+            .clone()
+            .or_else(|| request.as_ref().and_then(|r| r.assertion_consumer_service_url.clone()))
+            .unwrap_or_default();
+        let issuer = addon.issuer.clone().unwrap_or_else(|| tenant_defaults.default_issuer());
+        let xml = saml::build_error_response(
+            &issuer,
+            &acs,
+            request.as_ref().map(|r| r.id.as_str()),
+            &tenant_defaults.signing_key,
+            idpipe::pipeline::outcome::SignatureAlgorithm::RsaSha256,
+            idpipe::pipeline::outcome::DigestAlgorithm::Sha256,
+            &saml::denied_status(f),
+            now,
+        )
+        .map_err(|e| e.to_string())?;
+        return Ok((xml, false));
+    }
+    let mut profile = state.event.user_json();
+    let (mut app, mut um) = (state.event.user.app_metadata.clone(), state.event.user.user_metadata.clone());
+    state.outcome.apply_user_metadata(&mut app, &mut um);
+    profile.insert("app_metadata".into(), app.into());
+    profile.insert("user_metadata".into(), um.into());
+    let acs_url = acs
+        .or_else(|| request.as_ref().and_then(|r| r.assertion_consumer_service_url.clone()))
+        .unwrap_or_default();
+    let session_index = saml::response::new_id();
+    let issued = saml::issue(&saml::IssueInput {
+        tenant: &tenant_defaults,
+        addon: &addon,
+        outcome: &state.outcome,
+        profile: &profile,
+        request: request.as_ref(),
+        acs_url: &acs_url,
+        client_id: &client_id,
+        relay_state: relay_state.as_deref(),
+        session_index: &session_index,
+        authn_instant: None,
+        now,
+    })
+    .map_err(|e| e.to_string())?;
+    Ok((issued.response.xml, true))
+}
