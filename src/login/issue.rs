@@ -124,12 +124,13 @@ impl LoginContext {
         match request {
             LoginRequest::Saml(s) => {
                 let mut status = saml::denied_status(f);
-                match f.code.as_str() {
-                    "login_required" | "interaction_required" if s.is_passive => {
-                        status.second = Some("urn:oasis:names:tc:SAML:2.0:status:NoPassive".into());
-                    }
-                    "interaction_required" => status.second = Some(saml::ns::STATUS_AUTHN_FAILED.into()),
-                    _ => {}
+                // Typed by the engine (FailureKind::NeedsUser), never by an action's code.
+                if f.kind == crate::pipeline::outcome::FailureKind::NeedsUser {
+                    status.second = Some(if s.is_passive {
+                        "urn:oasis:names:tc:SAML:2.0:status:NoPassive".to_string()
+                    } else {
+                        saml::ns::STATUS_AUTHN_FAILED.to_string()
+                    });
                 }
                 self.saml_error(s, &status)
             }

@@ -39,7 +39,7 @@ pub enum Start {
 /// the application like a validation error, with its OAuth code.
 fn needs_user(code: &str, description: &str) -> Failure {
     Failure {
-        kind: FailureKind::Validation,
+        kind: FailureKind::NeedsUser,
         code: code.into(),
         description: description.into(),
         action: None,

@@ -73,11 +73,12 @@ pub fn failure_to_oauth(outcome: &Outcome) -> Option<OAuthError> {
     use crate::pipeline::outcome::FailureKind as K;
     let f = outcome.failure.as_ref()?;
     let (code, desc) = match f.kind {
-        K::Validation => (f.code.as_str(), f.description.as_str()),
+        K::Validation | K::NeedsUser => (f.code.as_str(), f.description.as_str()),
         K::RefreshTokenRevoked => ("invalid_grant", f.description.as_str()),
         _ => ("access_denied", f.description.as_str()),
     };
-    Some(OAuthError::new(code, desc))
+    // Whatever code an action chose, its refusal is a 403: it cannot pick an HTTP status.
+    Some(OAuthError::new(code, desc).with_status(super::OAuthStatus::Forbidden))
 }
 
 /// The standard claims of the profile the scopes ask for (also served by `/userinfo`).

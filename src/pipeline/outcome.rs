@@ -91,6 +91,11 @@ pub enum FailureKind {
     MfaUnavailable,
     /// `setPrimaryUser` to a user that does not own the current identity.
     PrimaryUserMismatch,
+    /// The login cannot go on without the user (`login_required`, `interaction_required`) and
+    /// the request forbids showing anything (`prompt=none`, `IsPassive`). Set by the login engine
+    /// only, never by an action, so an action's `validation.error` code cannot pick the SAML
+    /// status these get (NoPassive / AuthnFailed).
+    NeedsUser,
 }
 
 impl FailureKind {

@@ -168,6 +168,18 @@ fn token_json(v: Value) -> Response {
     r
 }
 
+/// The HTTP status of an OAuth error's class.
+fn http_status(s: crate::oidc::OAuthStatus) -> StatusCode {
+    use crate::oidc::OAuthStatus as S;
+    match s {
+        S::BadRequest => StatusCode::BAD_REQUEST,
+        S::Unauthorized => StatusCode::UNAUTHORIZED,
+        S::Forbidden => StatusCode::FORBIDDEN,
+        S::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        S::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
 /// Authenticates the client: HTTP Basic or `client_secret` in the body for confidential clients,
 /// `client_id` alone for public ones. Failures are throttled per client id and per IP: past
 /// the tenant's limit in a minute every attempt is refused before the secret is compared.
@@ -242,8 +254,7 @@ pub async fn token(State(state): State<AppState>, ClientIp(ip): ClientIp, header
     let h = |n: header::HeaderName| headers.get(n).and_then(|v| v.to_str().ok());
     let request = match crate::oidc::token_request::parse(h(header::CONTENT_TYPE), h(header::AUTHORIZATION), &body) {
         Ok(r) => r,
-        Err(e) if e.error == "invalid_client" => return error(StatusCode::UNAUTHORIZED, &e.error, &e.error_description),
-        Err(e) => return error(StatusCode::BAD_REQUEST, &e.error, &e.error_description),
+        Err(e) => return error(http_status(e.status), &e.error, &e.error_description),
     };
     let app = match client(&state, &request, ip) {
         Ok(a) => a,
@@ -412,15 +423,7 @@ async fn refresh(state: &AppState, app: &OidcApp, form: &HashMap<String, String>
             token_json(out)
         }
         Ok(Err(e)) => {
-            let status = if e.error == "server_error" {
-                StatusCode::INTERNAL_SERVER_ERROR
-            } else if e.error == "temporarily_unavailable" {
-                StatusCode::SERVICE_UNAVAILABLE
-            } else if e.error == "invalid_grant" {
-                StatusCode::BAD_REQUEST
-            } else {
-                StatusCode::FORBIDDEN
-            };
+            let status = http_status(e.status);
             oauth_error(status, &e)
         }
         Err(crate::login::watchdog::PipelineStop::Abandoned) => {
