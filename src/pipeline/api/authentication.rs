@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::{ApiCore, ApiError, SuspendRequest, namespace, require_http_url};
 use crate::pipeline::Phase;
 use crate::pipeline::executor::{MfaMode, MfaRequirement};
-use crate::pipeline::outcome::{FailureKind, MultifactorRequest};
+use crate::pipeline::outcome::FailureKind;
 
 /// Factor types that can be challenged (seed 000, `challengeWith`).
 pub const CHALLENGE_FACTORS: &[&str] = &[
@@ -60,10 +60,6 @@ namespace!(
 namespace!(
     /// `api.authentication` of the post-challenge triggers: challenges only.
     ChallengeApi
-);
-namespace!(
-    /// `api.multifactor`.
-    MultifactorApi
 );
 
 fn factors_arg(factors: &[Factor]) -> Value {
@@ -276,50 +272,6 @@ impl AuthenticationApi<'_, '_> {
         }
         self.core.record(M, args);
         self.core.outcome.primary_user_id = Some(primary_user_id.to_string());
-        Ok(self)
-    }
-}
-
-/// Providers accepted by `api.multifactor.enable`.
-pub const MULTIFACTOR_PROVIDERS: &[&str] = &["any", "duo", "google-authenticator", "guardian", "none"];
-
-impl MultifactorApi<'_, '_> {
-    /// `api.multifactor.enable(provider, {allowRememberBrowser, providerOptions})`: MFA at the end
-    /// of the flow (`none` switches it off). A later call replaces an earlier one.
-    pub fn enable(&mut self, provider: &str, options: Option<Value>) -> Result<&mut Self, ApiError> {
-        const M: &str = "multifactor.enable";
-        // Why: duo's skey is a secret; the trace must not show it.
-        let mut shown = options.clone().unwrap_or(Value::Null);
-        if let Some(po) = shown.get("providerOptions") {
-            let po = super::redact_field(po, "skey");
-            shown["providerOptions"] = po;
-        }
-        let args = vec![Value::from(provider), shown];
-        if !MULTIFACTOR_PROVIDERS.contains(&provider) {
-            let e = ApiError::InvalidArgument {
-                method: M,
-                reason: format!("unknown provider '{provider}' (allowed: {})", MULTIFACTOR_PROVIDERS.join(", ")),
-            };
-            return Err(self.core.refuse(M, args, e, true));
-        }
-        let allow_remember_browser = options
-            .as_ref()
-            .and_then(|o| o.get("allowRememberBrowser"))
-            .map(|v| v.as_bool().ok_or(()))
-            .transpose();
-        let Ok(allow_remember_browser) = allow_remember_browser else {
-            let e = ApiError::InvalidArgument {
-                method: M,
-                reason: "allowRememberBrowser must be a boolean".into(),
-            };
-            return Err(self.core.refuse(M, args, e, true));
-        };
-        self.core.record(M, args);
-        self.core.outcome.multifactor = Some(MultifactorRequest {
-            provider: provider.to_string(),
-            allow_remember_browser: allow_remember_browser.unwrap_or(false),
-            provider_options: options.as_ref().and_then(|o| o.get("providerOptions")).cloned(),
-        });
         Ok(self)
     }
 }

@@ -6,26 +6,42 @@
 //! redirect, prompt and `transaction.setResultUrl` (seeds 002, 003).
 
 mod access;
+mod access_token;
 mod authentication;
 mod cache;
+mod claims;
+mod id_token;
+mod multifactor;
+mod prompt;
 mod redirect;
+mod refresh_token;
+mod rules;
 mod saml_response;
 mod session;
 mod transaction;
 mod user;
+mod validation;
 
 use std::time::Instant;
 
 use serde_json::Value;
 
-pub use access::{AccessApi, AccessTokenApi, IdTokenApi, PromptApi, RESERVED_CLAIMS, RulesApi, ValidationApi};
-pub use authentication::{AuthenticationApi, ChallengeApi, Factor, MultifactorApi};
+pub use access::AccessApi;
+pub use access_token::AccessTokenApi;
+pub use authentication::{AuthenticationApi, ChallengeApi, Factor};
 pub use cache::{CacheApi, CacheRecord, CacheWriteResult};
+pub use claims::RESERVED_CLAIMS;
+pub use id_token::IdTokenApi;
+pub use multifactor::{MULTIFACTOR_PROVIDERS, MultifactorApi};
+pub use prompt::PromptApi;
 pub use redirect::RedirectApi;
+pub use refresh_token::RefreshTokenApi;
+pub use rules::RulesApi;
 pub use saml_response::{SAML_SETTERS, SamlResponseApi};
-pub use session::{RefreshTokenApi, SessionApi};
+pub use session::SessionApi;
 pub use transaction::{ResultUrlApi, TransactionApi};
 pub use user::UserApi;
+pub use validation::ValidationApi;
 
 use super::command::{ActionTrace, Command};
 use super::event::{Event, JsonMap};

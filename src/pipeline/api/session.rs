@@ -1,4 +1,5 @@
-//! `api.session` and `api.refreshToken`.
+//! `api.session`: the SSO session's expiry, cookie mode, metadata, revocation. The expiry helpers
+//! are shared with `api.refreshToken`.
 
 use serde_json::Value;
 
@@ -9,18 +10,14 @@ namespace!(
     /// `api.session`.
     SessionApi
 );
-namespace!(
-    /// `api.refreshToken`.
-    RefreshTokenApi
-);
 
-fn parse_iso_ms(s: Option<&str>) -> Option<i64> {
+pub(super) fn parse_iso_ms(s: Option<&str>) -> Option<i64> {
     s.and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
         .map(|d| d.timestamp_millis())
 }
 
 /// Validates an absolute expiry and caps it at `base + max`; several calls: the earliest wins.
-fn earliest_capped(
+pub(super) fn earliest_capped(
     core: &ApiCore<'_>,
     method: &'static str,
     value: f64,
@@ -40,7 +37,7 @@ fn earliest_capped(
 
 /// Which expiry an expiry setter lowers.
 #[derive(Clone, Copy)]
-enum Expiry {
+pub(super) enum Expiry {
     SessionAbsolute,
     SessionIdle,
     RefreshAbsolute,
@@ -48,7 +45,7 @@ enum Expiry {
 }
 
 /// The shared body of the four expiry setters: validate, cap, keep the earliest, record.
-fn set_expiry(core: &mut ApiCore<'_>, method: &'static str, value: f64, base_ms: i64, which: Expiry) -> Result<(), ApiError> {
+pub(super) fn set_expiry(core: &mut ApiCore<'_>, method: &'static str, value: f64, base_ms: i64, which: Expiry) -> Result<(), ApiError> {
     let limits = &core.services.limits;
     let (max, current) = match which {
         Expiry::SessionAbsolute => (limits.session_max_lifetime_ms, core.outcome.session.expires_at),
@@ -174,50 +171,5 @@ impl SessionApi<'_, '_> {
         self.core.record("session.evictMetadata", vec![]);
         self.core.outcome.session.metadata_ops.push(SessionMetadataOp::Evict);
         self
-    }
-}
-
-impl RefreshTokenApi<'_, '_> {
-    fn token_base(&self) -> i64 {
-        let created = self
-            .core
-            .event
-            .refresh_token
-            .as_ref()
-            .and_then(|t| t.get("created_at"))
-            .and_then(Value::as_str);
-        parse_iso_ms(created).unwrap_or_else(|| self.core.now_ms())
-    }
-
-    /// `api.refreshToken.revoke(reason)`: only in a refresh-token exchange; the exchange fails and
-    /// the token is revoked.
-    pub fn revoke(&mut self, reason: &str) -> Result<&mut Self, ApiError> {
-        const M: &str = "refreshToken.revoke";
-        let args = vec![Value::from(reason)];
-        if self.core.event.transaction.protocol != "oauth2-refresh-token" {
-            let e = ApiError::NotAllowed {
-                method: M,
-                reason: "only during a refresh-token exchange (protocol oauth2-refresh-token)".into(),
-            };
-            return Err(self.core.refuse(M, args, e, true));
-        }
-        self.core.record(M, args);
-        self.core.outcome.refresh_token.revoke = Some(reason.to_string());
-        self.core.fail(FailureKind::RefreshTokenRevoked, "invalid_grant", reason);
-        Ok(self)
-    }
-
-    /// `api.refreshToken.setExpiresAt(ms)`: earliest wins, capped at the tenant maximum.
-    pub fn set_expires_at(&mut self, absolute_ms: f64) -> Result<&mut Self, ApiError> {
-        let base = self.token_base();
-        set_expiry(self.core, "refreshToken.setExpiresAt", absolute_ms, base, Expiry::RefreshAbsolute)?;
-        Ok(self)
-    }
-
-    /// `api.refreshToken.setIdleExpiresAt(ms)`: earliest wins, capped at the tenant maximum.
-    pub fn set_idle_expires_at(&mut self, idle_ms: f64) -> Result<&mut Self, ApiError> {
-        let base = self.token_base();
-        set_expiry(self.core, "refreshToken.setIdleExpiresAt", idle_ms, base, Expiry::RefreshIdle)?;
-        Ok(self)
     }
 }
