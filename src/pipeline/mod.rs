@@ -8,6 +8,8 @@ pub mod event;
 pub mod executor;
 pub mod outcome;
 pub mod redact;
+pub mod services;
+pub mod state;
 pub mod watch;
 
 use serde::{Deserialize, Serialize};

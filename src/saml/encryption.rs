@@ -1,10 +1,10 @@
 //! XML Encryption of the (signed) Assertion: AES-GCM by default, RSA-OAEP-MGF1P key transport.
 
 use base64::Engine;
+use openssl::pkey::{PKey, Public};
 use openssl::rsa::Padding;
 use openssl::symm::{Cipher, encrypt, encrypt_aead};
 
-use super::settings::EncryptionTarget;
 use super::xml::XmlWriter;
 use super::{SamlError, ns};
 
@@ -65,6 +65,16 @@ impl BlockCipher {
 pub struct Encrypted {
     data_b64: String,
     key_b64: String,
+}
+
+/// Where the assertion is encrypted to.
+pub struct EncryptionTarget {
+    /// Base64 DER of the SP's certificate (advertised in the EncryptedKey's KeyInfo).
+    pub cert_b64: String,
+    /// The SP's public key (wraps the AES key).
+    pub public_key: PKey<Public>,
+    /// Block cipher.
+    pub cipher: BlockCipher,
 }
 
 /// Encrypts `plaintext` (the Assertion's XML) for the target: a fresh key and IV every time.

@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use openssl::pkey::{PKey, Public};
+use openssl::pkey::PKey;
 use openssl::x509::X509;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::SamlError;
-use super::encryption::BlockCipher;
+use super::encryption::{BlockCipher, EncryptionTarget};
 use super::signing::SigningKey;
 use crate::pipeline::outcome::{DigestAlgorithm, SamlOverrides, SignatureAlgorithm};
 use crate::util::normalize_pem;
@@ -139,16 +139,6 @@ impl TenantSamlDefaults {
     pub fn default_issuer(&self) -> String {
         self.issuer.clone().unwrap_or_else(|| format!("urn:{}", self.tenant_name))
     }
-}
-
-/// Where the assertion is encrypted to.
-pub struct EncryptionTarget {
-    /// Base64 DER of the SP's certificate (advertised in the EncryptedKey's KeyInfo).
-    pub cert_b64: String,
-    /// The SP's public key (wraps the AES key).
-    pub public_key: PKey<Public>,
-    /// Block cipher.
-    pub cipher: BlockCipher,
 }
 
 /// One mapping: profile field (dotted path) -> claim URIs (empty: suppressed).

@@ -5,8 +5,8 @@ use serde_json::Value;
 
 use super::{ApiCore, ApiError, SuspendRequest, namespace, require_http_url};
 use crate::pipeline::Phase;
-use crate::pipeline::executor::{MfaMode, MfaRequirement};
 use crate::pipeline::outcome::FailureKind;
+use crate::pipeline::state::{MfaMode, MfaRequirement};
 
 /// Factor types that can be challenged (seed 000, `challengeWith`).
 pub const CHALLENGE_FACTORS: &[&str] = &[

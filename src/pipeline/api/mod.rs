@@ -45,8 +45,8 @@ pub use validation::ValidationApi;
 
 use super::command::{ActionTrace, Command};
 use super::event::{Event, JsonMap};
-use super::executor::Services;
 use super::outcome::{Failure, FailureKind, Outcome, REDACTED};
+use super::services::Services;
 use super::{Phase, Trigger};
 
 /// Why an api call was refused. JavaScript sees it as a thrown `Error` with this message.
@@ -80,7 +80,7 @@ pub enum ApiError {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum SuspendRequest {
     Redirect { url: String },
-    Mfa(super::executor::MfaRequirement),
+    Mfa(super::state::MfaRequirement),
     Prompt { prompt_id: String, options: Value },
 }
 
