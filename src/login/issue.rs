@@ -41,6 +41,10 @@ impl LoginContext {
             return (a, None);
         };
         let mut profile = ev.user_json();
+        // `api.authentication.setPrimaryUser`: the SP sees the primary user (NameID, claims).
+        if let Some(primary) = &outcome.primary_user_id {
+            profile.insert("user_id".into(), primary.clone().into());
+        }
         let (mut app, mut um) = (ev.user.app_metadata.clone(), ev.user.user_metadata.clone());
         outcome.apply_user_metadata(&mut app, &mut um);
         profile.insert("app_metadata".into(), app.into());

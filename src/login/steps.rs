@@ -254,6 +254,16 @@ impl LoginContext {
                     session_cookie,
                 }
             }
+            // `api.multifactor.enable` asks for MFA at the end of the flow: never silently dropped.
+            // The server has no MFA pages yet, so such a login cannot complete (README).
+            Status::Completed if tx.outcome.multifactor.as_ref().is_some_and(|m| m.provider != "none") => {
+                tracing::info!("api.multifactor.enable asked for MFA, which this server cannot show yet");
+                let f = needs_user(
+                    "interaction_required",
+                    "An action enabled multi-factor authentication, which this server cannot show yet.",
+                );
+                self.failure(&request, &f).into()
+            }
             Status::Completed => self.complete(request, tx, session),
         }
     }

@@ -96,6 +96,11 @@ impl Executor {
         self.services.cache = cache;
     }
 
+    /// Replaces the user directory (`api.authentication.setPrimaryUser` checks against it).
+    pub fn set_users(&mut self, users: Arc<dyn UserDirectory>) {
+        self.services.users = Some(users);
+    }
+
     /// The services in use.
     pub fn services(&self) -> &Services {
         &self.services

@@ -90,6 +90,7 @@ impl AppState {
             }
         }
         tenant.executor.set_cache(store.clone());
+        tenant.executor.set_users(Arc::new(StoreUsers(store.clone())));
         let key = server_key(&tenant)?;
         let per_minute = tenant.login.attempts_per_minute_per_ip;
         let limits = tenant.server;
@@ -127,6 +128,21 @@ impl AppState {
     /// The OIDC issuer (`base_url/`).
     pub fn issuer(&self) -> String {
         format!("{}/", self.tenant.base_url)
+    }
+}
+
+/// The store as the pipeline's user directory (`setPrimaryUser` checks identities against it).
+struct StoreUsers(Arc<dyn Store>);
+
+impl crate::pipeline::services::UserDirectory for StoreUsers {
+    fn identities_of(&self, user_id: &str) -> Option<Vec<crate::pipeline::event::Identity>> {
+        match self.0.user(user_id) {
+            Ok(u) => u.map(|u| u.identities),
+            Err(e) => {
+                tracing::error!(error = %e, "user directory unavailable");
+                None
+            }
+        }
     }
 }
 
