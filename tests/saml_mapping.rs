@@ -375,3 +375,30 @@ fn invalid_sp_settings_are_clear_errors() {
     }
     assert!(AddonSettings::from_json(r#"{"signResponse": "yes"}"#).is_err());
 }
+
+#[test]
+fn what_the_sp_settings_fix_is_parsed_once_and_action_overrides_per_login() {
+    let addon = AddonSettings::from_json(&read("fixtures/saml/sp-encrypted.json")).expect("settings");
+    let req = RequestDefaults {
+        request_issuer: None,
+        acs_url: "https://sp.example.com/acs".into(),
+        client_id: "sp".into(),
+    };
+    assert_eq!(format!("{:?}", addon.parsed), "ParseCache(empty)");
+    let first = resolve(&tenant(), &addon, &SamlOverrides::default(), &req).expect("resolves");
+    assert_eq!(format!("{:?}", addon.parsed), "ParseCache(parsed)", "parsed on first use");
+    let a = addon.parsed.get_or_parse(&addon).expect("cached") as *const _;
+    let b = addon.parsed.get_or_parse(&addon).expect("cached") as *const _;
+    assert!(std::ptr::eq(a, b), "the same parsed settings serve every login");
+    // An action's override is parsed for its login; a bad one fails that login only.
+    let ov = SamlOverrides {
+        encryption_cert: Some("not a certificate".into()),
+        encryption_public_key: Some(read("certs/sp-test.pub")),
+        ..Default::default()
+    };
+    assert!(resolve(&tenant(), &addon, &ov, &req).is_err());
+    let again = resolve(&tenant(), &addon, &SamlOverrides::default(), &req).expect("resolves");
+    assert_eq!(first.encryption.expect("enc").cert_b64, again.encryption.expect("enc").cert_b64);
+    // The cache is not part of the settings' value.
+    assert_eq!(addon.clone(), addon);
+}

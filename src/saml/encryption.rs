@@ -68,6 +68,7 @@ pub struct Encrypted {
 }
 
 /// Where the assertion is encrypted to.
+#[derive(Clone)]
 pub struct EncryptionTarget {
     /// Base64 DER of the SP's certificate (advertised in the EncryptedKey's KeyInfo).
     pub cert_b64: String,

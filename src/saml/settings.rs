@@ -45,6 +45,9 @@ pub const MAX_URIS_PER_MAPPING: usize = 4;
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct AddonSettings {
+    /// The parsed form of the settings below (not part of the JSON).
+    #[serde(skip)]
+    pub parsed: ParseCache,
     /// `audience`.
     pub audience: Option<String>,
     /// `issuer`.
@@ -148,6 +151,119 @@ pub struct Mapping {
     pub field: String,
     /// Claim URIs; empty suppresses the field.
     pub uris: Vec<String>,
+}
+
+/// What an SP's settings fix, parsed once: its signing pair (`None`: the tenant's), its
+/// encryption target, its mappings.
+#[derive(Clone)]
+pub struct ParsedAddon {
+    /// `cert` + `key`.
+    pub signing_key: Option<Arc<SigningKey>>,
+    /// `encryptionCert` + `encryptionPublicKey` + `encryptionAlgorithm`.
+    pub encryption: Option<EncryptionTarget>,
+    /// Default mappings merged with `mappings`.
+    pub mappings: Vec<Mapping>,
+}
+
+/// The parsed form of an [`AddonSettings`], made on first use (at start-up, where the tenant is
+/// validated) and reused by every login. Not part of the settings' value: never serialized,
+/// empty in a clone, equal to any other.
+#[derive(Default)]
+pub struct ParseCache(std::sync::OnceLock<ParsedAddon>);
+
+impl std::fmt::Debug for ParseCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "ParseCache(parsed)"
+        } else {
+            "ParseCache(empty)"
+        })
+    }
+}
+
+impl Clone for ParseCache {
+    fn clone(&self) -> Self {
+        ParseCache::default()
+    }
+}
+
+impl PartialEq for ParseCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl ParseCache {
+    /// The parsed settings, parsing them the first time (a failure is not cached).
+    pub fn get_or_parse(&self, addon: &AddonSettings) -> Result<&ParsedAddon, SamlError> {
+        if let Some(p) = self.0.get() {
+            return Ok(p);
+        }
+        let parsed = ParsedAddon {
+            signing_key: signing_key_of(addon.cert.clone(), addon.key.clone())?,
+            encryption: encryption_of(
+                addon.encryption_cert.clone(),
+                addon.encryption_public_key.clone(),
+                addon.encryption_algorithm.as_deref(),
+            )?,
+            mappings: match &addon.mappings {
+                Some(m) => parse_mappings(m)?,
+                None => parse_mappings(&serde_json::Map::new())?,
+            },
+        };
+        Ok(self.0.get_or_init(|| parsed))
+    }
+}
+
+/// A signing pair from PEM text: both or neither (`None`: the tenant's key); the pair must match.
+fn signing_key_of(cert: Option<String>, key: Option<String>) -> Result<Option<Arc<SigningKey>>, SamlError> {
+    match (cert, key) {
+        (None, None) => Ok(None),
+        (Some(c), Some(k)) => Ok(Some(Arc::new(SigningKey::from_pem(c.as_bytes(), k.as_bytes())?))),
+        (Some(_), None) => Err(SamlError::Key(
+            "a signing certificate was set without its private key (setKey / key)".into(),
+        )),
+        (None, Some(_)) => Err(SamlError::Key(
+            "a signing key was set without its certificate (setCert / cert)".into(),
+        )),
+    }
+}
+
+/// An encryption target from the SP's certificate and public key (both or neither).
+fn encryption_of(cert: Option<String>, key: Option<String>, algorithm: Option<&str>) -> Result<Option<EncryptionTarget>, SamlError> {
+    let (c, k) = match (cert, key) {
+        (None, None) => return Ok(None),
+        (Some(_), None) => {
+            return Err(SamlError::Encryption(
+                "encryptionCert is set but encryptionPublicKey is missing".into(),
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(SamlError::Encryption(
+                "encryptionPublicKey is set but encryptionCert is missing".into(),
+            ));
+        }
+        (Some(c), Some(k)) => (c, k),
+    };
+    let cert = parse_cert("encryptionCert", &c)?;
+    let pem = normalize_pem(&k);
+    let public_key = match PKey::public_key_from_pem(pem.as_bytes()) {
+        Ok(p) => p,
+        Err(_) => parse_cert("encryptionPublicKey", &k)?.public_key()?,
+    };
+    if public_key.rsa().is_err() {
+        return Err(SamlError::Encryption("encryptionPublicKey must be an RSA key".into()));
+    }
+    let cipher = match algorithm {
+        None => BlockCipher::Aes256Gcm,
+        Some(uri) => BlockCipher::from_uri(uri)?,
+    };
+    use base64::Engine;
+    Ok(Some(EncryptionTarget {
+        cert_b64: base64::engine::general_purpose::STANDARD.encode(cert.to_der()?),
+        public_key,
+        cipher,
+    }))
 }
 
 /// Every setting resolved for one response.
@@ -333,65 +449,24 @@ pub fn resolve(
             "no ACS URL: the request has none and the SP has no callback".into(),
         ));
     }
-    let mappings = match &addon.mappings {
-        Some(m) => parse_mappings(m)?,
-        None => parse_mappings(&serde_json::Map::new())?,
+    // What the SP's settings fix is parsed once (cached on the settings); an action's override of
+    // the signing pair or the encryption target is parsed for its login only.
+    let parsed = addon.parsed.get_or_parse(addon)?;
+    let signing_key = if ov.cert.is_none() && ov.key.is_none() {
+        parsed.signing_key.clone().unwrap_or_else(|| tenant.signing_key.clone())
+    } else {
+        signing_key_of(pick(&ov.cert, &addon.cert), pick(&ov.key, &addon.key))?.unwrap_or_else(|| tenant.signing_key.clone())
     };
-
-    // Signing key: both cert and key, or neither; the pair must match (checked when parsed).
-    let cert = pick(&ov.cert, &addon.cert);
-    let key = pick(&ov.key, &addon.key);
-    let signing_key = match (cert, key) {
-        (None, None) => tenant.signing_key.clone(),
-        (Some(c), Some(k)) => Arc::new(SigningKey::from_pem(c.as_bytes(), k.as_bytes())?),
-        (Some(_), None) => {
-            return Err(SamlError::Key(
-                "a signing certificate was set without its private key (setKey / key)".into(),
-            ));
-        }
-        (None, Some(_)) => {
-            return Err(SamlError::Key(
-                "a signing key was set without its certificate (setCert / cert)".into(),
-            ));
-        }
+    let encryption = if ov.encryption_cert.is_none() && ov.encryption_public_key.is_none() {
+        parsed.encryption.clone()
+    } else {
+        encryption_of(
+            pick(&ov.encryption_cert, &addon.encryption_cert),
+            pick(&ov.encryption_public_key, &addon.encryption_public_key),
+            addon.encryption_algorithm.as_deref(),
+        )?
     };
-
-    let enc_cert = pick(&ov.encryption_cert, &addon.encryption_cert);
-    let enc_key = pick(&ov.encryption_public_key, &addon.encryption_public_key);
-    let encryption = match (enc_cert, enc_key) {
-        (None, None) => None,
-        (Some(_), None) => {
-            return Err(SamlError::Encryption(
-                "encryptionCert is set but encryptionPublicKey is missing".into(),
-            ));
-        }
-        (None, Some(_)) => {
-            return Err(SamlError::Encryption(
-                "encryptionPublicKey is set but encryptionCert is missing".into(),
-            ));
-        }
-        (Some(c), Some(k)) => {
-            let cert = parse_cert("encryptionCert", &c)?;
-            let pem = normalize_pem(&k);
-            let public_key = match PKey::public_key_from_pem(pem.as_bytes()) {
-                Ok(p) => p,
-                Err(_) => parse_cert("encryptionPublicKey", &k)?.public_key()?,
-            };
-            if public_key.rsa().is_err() {
-                return Err(SamlError::Encryption("encryptionPublicKey must be an RSA key".into()));
-            }
-            let cipher = match &addon.encryption_algorithm {
-                None => BlockCipher::Aes256Gcm,
-                Some(uri) => BlockCipher::from_uri(uri)?,
-            };
-            use base64::Engine;
-            Some(EncryptionTarget {
-                cert_b64: base64::engine::general_purpose::STANDARD.encode(cert.to_der()?),
-                public_key,
-                cipher,
-            })
-        }
-    };
+    let mappings = parsed.mappings.clone();
 
     Ok(ResolvedSettings {
         issuer: pick(&ov.issuer, &addon.issuer).unwrap_or_else(|| tenant.default_issuer()),
