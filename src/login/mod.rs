@@ -11,6 +11,7 @@
 //! ```
 
 mod answer;
+pub mod authorize;
 mod event;
 mod issue;
 pub mod records;

@@ -13,7 +13,8 @@ use serde_json::{Map, Value, json};
 use super::flow;
 use super::{AppState, ClientIp, SESSION_COOKIE, cookie, error, error_page, hash_secret, now_ms, pages, set_cookie, store_failure};
 use crate::config::OidcApp;
-use crate::login::{CodeRecord, LoginRequest, OidcLogin};
+use crate::login::authorize::AuthorizeError;
+use crate::login::{CodeRecord, LoginRequest};
 use crate::oidc::refresh::{Grant, RefreshLimits, RefreshTokens};
 use crate::oidc::token_request::TokenRequest;
 use crate::oidc::{ApiResource, OAuthError, OidcClient, TokenContext};
@@ -51,109 +52,30 @@ pub async fn authorize(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let get = |k: &str| q.get(k).map(String::as_str).filter(|v| !v.is_empty());
-    // Until the client and redirect URI are known, errors are pages: never redirect to an
-    // unregistered URL.
-    let Some(client_id) = get("client_id") else {
-        return error_page(StatusCode::BAD_REQUEST, "invalid_request", "client_id is missing.");
-    };
-    let Some(app) = state.tenant.oidc_clients.get(client_id) else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "unknown_client",
-            "There is no application with this client_id.",
-        );
-    };
-    let redirect_uri = match get("redirect_uri") {
-        Some(r) if app.redirect_uris.iter().any(|u| u == r) => r.to_string(),
-        Some(r) => {
-            tracing::warn!(client_id, redirect_uri = r, "redirect_uri not registered");
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                &format!("The redirect_uri '{r}' is not an allowed callback URL of this application."),
-            );
+    match crate::login::authorize::validate(&state.tenant, &q) {
+        Ok(login) => {
+            let query: Map<String, Value> = q.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+            let http = flow::http_event("GET", &headers, ip, query);
+            flow::begin(&state, LoginRequest::Oidc(login), http, &headers).await
         }
-        None if app.redirect_uris.len() == 1 => app.redirect_uris[0].clone(),
-        None => return error_page(StatusCode::BAD_REQUEST, "invalid_request", "redirect_uri is missing."),
-    };
-    let app_state = get("state").map(str::to_string);
-    let response_mode = get("response_mode").unwrap_or("query").to_string();
-    let fail = |code: &str, desc: &str| {
-        tracing::info!(client_id, code, desc, "authorization request refused");
-        let mut fields = vec![
-            ("error".to_string(), code.to_string()),
-            ("error_description".to_string(), desc.to_string()),
-        ];
-        if let Some(s) = &app_state {
-            fields.push(("state".to_string(), s.clone()));
+        Err(AuthorizeError::Page { code, description }) => error_page(StatusCode::BAD_REQUEST, code, &description),
+        Err(AuthorizeError::Redirect {
+            redirect_uri,
+            form_post,
+            code,
+            description,
+            state: app_state,
+        }) => {
+            let mut fields = vec![
+                ("error".to_string(), code.to_string()),
+                ("error_description".to_string(), description),
+            ];
+            if let Some(s) = app_state {
+                fields.push(("state".to_string(), s));
+            }
+            flow::oidc_redirect(&redirect_uri, form_post, &fields)
         }
-        flow::oidc_redirect(&redirect_uri, response_mode == "form_post", &fields)
-    };
-    if response_mode != "query" && response_mode != "form_post" {
-        return fail("invalid_request", "response_mode must be query or form_post");
     }
-    match get("response_type") {
-        Some("code") => {}
-        Some(_) => {
-            return fail(
-                "unsupported_response_type",
-                "only the authorization code flow (response_type=code) is supported",
-            );
-        }
-        None => return fail("invalid_request", "response_type is missing"),
-    }
-    let code_challenge = get("code_challenge").map(str::to_string);
-    match (code_challenge.as_deref(), get("code_challenge_method")) {
-        (Some(_), Some("S256")) => {}
-        (Some(_), _) => return fail("invalid_request", "code_challenge_method must be S256"),
-        (None, Some(_)) => return fail("invalid_request", "code_challenge is missing"),
-        (None, None) if app.client_secret.is_none() => {
-            return fail("invalid_request", "public clients must use PKCE (code_challenge with S256)");
-        }
-        (None, None) => {}
-    }
-    if let Some(c) = &code_challenge
-        && (c.len() != 43 || !c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
-    {
-        return fail("invalid_request", "code_challenge must be a base64url SHA-256 (43 characters)");
-    }
-    let audience = get("audience").map(str::to_string);
-    if let Some(a) = &audience
-        && !state.tenant.apis.contains_key(a)
-    {
-        return fail("access_denied", &format!("Service not found: {a}"));
-    }
-    let prompt = get("prompt").map(str::to_string);
-    if let Some(p) = &prompt
-        && p != "none"
-        && p != "login"
-        && p != "consent"
-    {
-        return fail("invalid_request", "prompt must be none, login or consent");
-    }
-    let scopes: Vec<String> = get("scope").unwrap_or("openid").split_whitespace().map(str::to_string).collect();
-    // OIDC Core 3.1.2.1: the session's authentication may be at most max_age seconds old.
-    let max_age = match get("max_age").map(str::parse::<u64>) {
-        None => None,
-        Some(Ok(m)) => Some(m),
-        Some(Err(_)) => return fail("invalid_request", "max_age must be a non-negative integer"),
-    };
-    let login = OidcLogin {
-        max_age,
-        client_id: client_id.to_string(),
-        redirect_uri: redirect_uri.clone(),
-        state: app_state.clone(),
-        nonce: get("nonce").map(str::to_string),
-        scopes,
-        audience,
-        code_challenge,
-        response_mode: response_mode.clone(),
-        prompt,
-    };
-    let query: Map<String, Value> = q.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
-    let http = flow::http_event("GET", &headers, ip, query);
-    flow::begin(&state, LoginRequest::Oidc(login), http, &headers).await
 }
 
 fn oauth_error(status: StatusCode, e: &OAuthError) -> Response {
