@@ -12,6 +12,7 @@
 
 mod answer;
 pub mod authorize;
+pub mod code_grant;
 mod event;
 mod issue;
 pub mod records;

@@ -7,18 +7,16 @@ use axum::Json;
 use axum::extract::{Query, RawForm, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use serde_json::{Map, Value, json};
 
 use super::flow;
 use super::{AppState, ClientIp, SESSION_COOKIE, cookie, error, error_page, hash_secret, now_ms, pages, set_cookie, store_failure};
 use crate::config::OidcApp;
+use crate::login::LoginRequest;
 use crate::login::authorize::AuthorizeError;
-use crate::login::{CodeRecord, LoginRequest};
-use crate::oidc::refresh::{Grant, RefreshLimits, RefreshTokens};
+use crate::oidc::refresh::{RefreshLimits, RefreshTokens};
 use crate::oidc::token_request::TokenRequest;
-use crate::oidc::{ApiResource, OAuthError, OidcClient, TokenContext};
-use crate::store::CodeRedemption;
+use crate::oidc::{ApiResource, OAuthError, OidcClient};
 
 /// `GET /.well-known/openid-configuration`.
 pub async fn discovery(State(state): State<AppState>) -> Response {
@@ -196,110 +194,11 @@ pub async fn token(State(state): State<AppState>, ClientIp(ip): ClientIp, header
     }
 }
 
-fn pkce_ok(challenge: &str, verifier: &str) -> bool {
-    if !(43..=128).contains(&verifier.len()) {
-        return false;
-    }
-    let digest = openssl::sha::sha256(verifier.as_bytes());
-    let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
-    crate::util::constant_time_eq(computed.as_bytes(), challenge.as_bytes())
-}
-
 fn code_grant(state: &AppState, app: &OidcApp, form: &HashMap<String, String>) -> Response {
-    let bad = |d: &str| error(StatusCode::BAD_REQUEST, "invalid_grant", d);
-    let Some(code) = form.get("code") else {
-        return error(StatusCode::BAD_REQUEST, "invalid_request", "code is missing");
-    };
-    let code_hash = hash_secret(code);
-    let now = now_ms(state);
-    let rec: CodeRecord = match state.store.redeem_code(&code_hash, now) {
-        Ok(CodeRedemption::Fresh(json)) => match serde_json::from_str(&json) {
-            Ok(r) => r,
-            Err(e) => return store_failure(&crate::store::StoreError::Corrupt(e.to_string())),
-        },
-        Ok(CodeRedemption::Reused(family)) => {
-            tracing::warn!("authorization code reused; revoking what it granted");
-            if let Some(f) = family
-                && let Err(e) = refresh_tokens(state).revoke_family(&f)
-            {
-                tracing::error!(error = %e, "cannot revoke the refresh tokens of a replayed code");
-            }
-            return bad("the authorization code was already used");
-        }
-        Ok(CodeRedemption::Unknown) => return bad("invalid or expired authorization code"),
-        Err(e) => return store_failure(&e),
-    };
-    let o = &rec.login;
-    if !crate::util::constant_time_eq(o.client_id.as_bytes(), app.client_id.as_bytes()) {
-        return bad("the authorization code was issued to another client");
+    match state.login().redeem_code(app, form) {
+        Ok(body) => token_json(body),
+        Err(e) => oauth_error(http_status(e.status), &e),
     }
-    match form.get("redirect_uri") {
-        Some(r) if *r == o.redirect_uri => {}
-        _ => return bad("redirect_uri does not match the authorization request"),
-    }
-    if let Some(ch) = &o.code_challenge {
-        match form.get("code_verifier") {
-            Some(v) if pkce_ok(ch, v) => {}
-            Some(_) => return bad("the code_verifier does not match the code_challenge"),
-            None => return error(StatusCode::BAD_REQUEST, "invalid_request", "code_verifier is missing"),
-        }
-    }
-    let client = oidc_client(app);
-    let api = api(state, o.audience.as_deref());
-    let issuer = state.issuer();
-    let ctx = TokenContext {
-        issuer: &issuer,
-        client: &client,
-        api: api.as_ref(),
-        requested_scopes: &o.scopes,
-        nonce: o.nonce.as_deref(),
-        session_id: Some(&rec.sid),
-        auth_time: rec.auth_time,
-        now: now / 1000,
-    };
-    let issued = match crate::oidc::issue_tokens(&state.tenant.keys.current, &rec.event, &rec.outcome, &ctx) {
-        Ok(i) => i,
-        Err(crate::oidc::OidcError::Denied(e)) => return oauth_error(StatusCode::FORBIDDEN, &e),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot sign tokens");
-            return error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "the tokens could not be issued");
-        }
-    };
-    let mut out = json!({
-        "access_token": issued.access_token,
-        "token_type": "Bearer",
-        "expires_in": issued.expires_in,
-        "scope": issued.scopes.join(" "),
-    });
-    if let Some(id) = issued.id_token {
-        out["id_token"] = id.into();
-    }
-    if issued.scopes.iter().any(|s| s == "offline_access") {
-        let rt = refresh_tokens(state);
-        let grant = Grant {
-            user_id: &rec.event.user.user_id,
-            client_id: &app.client_id,
-            scopes: &o.scopes,
-            audience: o.audience.as_deref(),
-            session_id: Some(&rec.sid),
-            auth_time: Some(rec.auth_time),
-        };
-        let token = match rt.issue(&grant, &rec.outcome.refresh_token, now) {
-            Ok(t) => t,
-            Err(e) => return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, &e),
-        };
-        // Linked so that a replay of the code can revoke what it granted.
-        let linked = rt
-            .family_of(&token)
-            .and_then(|f| f.map_or(Ok(()), |f| state.store.set_code_family(&code_hash, &f)));
-        if let Err(e) = linked {
-            tracing::error!(error = %e, "cannot link the refresh token to its code");
-            return error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "the tokens could not be issued");
-        }
-        out["refresh_token"] = token.into();
-    }
-    tracing::info!(client_id = %app.client_id, "tokens issued for an authorization code");
-    token_json(out)
 }
 
 async fn refresh(state: &AppState, app: &OidcApp, form: &HashMap<String, String>) -> Response {
@@ -496,7 +395,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, Query(q):
 
 #[cfg(test)]
 mod tests {
-    use super::pkce_ok;
+    use crate::login::code_grant::pkce_ok;
 
     #[test]
     fn pkce_s256_matches_rfc7636_appendix_b() {
