@@ -6,7 +6,7 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -16,30 +16,13 @@ use serde_json::{Value, json};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
-fn saml_response(page: &Page) -> String {
-    let b64 = page
-        .field("SAMLResponse")
-        .unwrap_or_else(|| panic!("no SAMLResponse in {}", page.body));
-    String::from_utf8(B64.decode(b64).expect("base64")).expect("utf8")
-}
-
 fn between<'a>(s: &'a str, start: &str, end: &str) -> &'a str {
     let i = s.find(start).unwrap_or_else(|| panic!("{start} in {s}")) + start.len();
     &s[i..i + s[i..].find(end).expect("end")]
 }
 
-fn query(url: &str) -> std::collections::HashMap<String, String> {
-    url::Url::parse(url).expect("url").query_pairs().into_owned().collect()
-}
-
 fn now_iso() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-fn saml_login(idp: &Idp, b: &mut Browser, client: &str, user: &str, password: &str) -> Page {
-    let (url, page) = b.follow(&idp.base, &format!("{}/samlp/{client}?RelayState=r1", idp.base));
-    assert!(url.contains("/u/login"), "{url}");
-    b.login(&idp.base, &page, user, password)
 }
 
 #[test]
@@ -390,25 +373,6 @@ fn every_page_and_token_response_carries_the_protection_headers() {
         }
     }
     assert_eq!(json_responses[0].0.status, 200);
-}
-
-/// A local listener counting connections (an SSRF target).
-struct Trap {
-    listener: TcpListener,
-    url: String,
-}
-
-impl Trap {
-    fn new() -> Trap {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let url = format!("http://{}/slow", listener.local_addr().expect("addr"));
-        Trap { listener, url }
-    }
-
-    fn connections(&self) -> usize {
-        std::iter::from_fn(|| self.listener.accept().ok()).count()
-    }
 }
 
 #[test]

@@ -12,26 +12,8 @@ use serde_json::{Value, json};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
-fn saml_response(page: &Page) -> String {
-    let b64 = page
-        .field("SAMLResponse")
-        .unwrap_or_else(|| panic!("no SAMLResponse in {}", page.body));
-    String::from_utf8(B64.decode(b64).expect("base64")).expect("utf8")
-}
-
-fn query(url: &str) -> std::collections::HashMap<String, String> {
-    url::Url::parse(url).expect("url").query_pairs().into_owned().collect()
-}
-
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
-}
-
-/// Logs in through an IdP-initiated SAML login and returns the page after the password.
-fn saml_login(idp: &Idp, b: &mut Browser, client: &str, user: &str, password: &str) -> Page {
-    let (url, page) = b.follow(&idp.base, &format!("{}/samlp/{client}?RelayState=r1", idp.base));
-    assert!(url.contains("/u/login"), "{url}");
-    b.login(&idp.base, &page, user, password)
 }
 
 #[test]

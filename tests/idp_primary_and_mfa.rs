@@ -4,15 +4,7 @@
 
 mod common;
 
-use base64::Engine;
 use common::idp::*;
-
-fn saml_xml(page: &Page) -> String {
-    let b64 = page
-        .field("SAMLResponse")
-        .unwrap_or_else(|| panic!("no SAMLResponse in {}", page.body));
-    String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b64).expect("b64")).expect("utf8")
-}
 
 fn login(idp: &Idp, client: &str, user: &str, password: &str) -> (Browser, Page) {
     let mut b = Browser::new();
@@ -54,13 +46,13 @@ fn set_primary_user_reaches_the_saml_subject_and_a_foreign_target_is_refused() {
         .expect("password");
     assert!(add.wait().expect("exit").success());
     let (_, done) = login(&idp, "sp-py", "jane.doe@example.com", "jane-demo-password");
-    let xml = saml_xml(&done);
+    let xml = saml_response(&done);
     assert!(xml.contains("status:Success"), "{xml}");
     assert!(xml.contains(">auth0|primary-account<"), "the primary user is the subject: {xml}");
     assert!(!xml.contains(">auth0|5f7c8ec7c33c6c004bbafe82<"), "{xml}");
     // john's identity is not linked to jane's account: refused, no assertion.
     let (_, done) = login(&idp, "sp-py", "john.smith@example.com", "john-demo-password");
-    let xml = saml_xml(&done);
+    let xml = saml_response(&done);
     assert!(!xml.contains("<saml:Assertion") && xml.contains("AuthnFailed"), "{xml}");
 }
 
@@ -75,10 +67,10 @@ fn multifactor_enable_is_never_silently_dropped() {
     .expect("write");
     let idp = Idp::start_with_actions(&[action], 5000);
     let (b, done) = login(&idp, "sp-py", "jane.doe@example.com", "jane-demo-password");
-    let xml = saml_xml(&done);
+    let xml = saml_response(&done);
     assert!(!xml.contains("<saml:Assertion") && xml.contains("AuthnFailed"), "{xml}");
     assert!(!b.cookies.contains_key("idpipe_session"), "no session without the MFA it asked for");
     // `none` switches it off: the login completes.
     let (_, done) = login(&idp, "sp-py", "john.smith@example.com", "john-demo-password");
-    assert!(saml_xml(&done).contains("status:Success"));
+    assert!(saml_response(&done).contains("status:Success"));
 }

@@ -11,13 +11,6 @@ use serde_json::json;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
-fn saml_response(page: &Page) -> String {
-    let b64 = page
-        .field("SAMLResponse")
-        .unwrap_or_else(|| panic!("no SAMLResponse in {}", page.body));
-    String::from_utf8(B64.decode(b64).expect("base64")).expect("utf8")
-}
-
 #[test]
 fn a_login_begun_on_one_node_finishes_on_the_other() {
     let a = Idp::start("");

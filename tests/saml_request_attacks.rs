@@ -6,11 +6,11 @@
 mod common;
 
 use std::io::Write;
-use std::net::TcpListener;
 use std::process::Command;
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use common::idp::Trap;
 use common::*;
 use idpipe::saml::request::{IntakeRules, RequestError, parse_logout_post, parse_post, parse_redirect};
 use idpipe::saml::xmldsig::AlgorithmPolicy;
@@ -190,26 +190,6 @@ fn signature_wrapping_through_a_parser_differential_is_refused() {
         junk_signature("#_lo"),
     ] {
         assert!(parse_logout_post(&B64.encode(logout(&inner)), None, Some(&cert()), at()).is_err());
-    }
-}
-
-/// A local listener that counts connections: a reference to it must never be fetched.
-struct Trap {
-    listener: TcpListener,
-    url: String,
-}
-
-impl Trap {
-    fn new() -> Trap {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let url = format!("http://{}/payload", listener.local_addr().expect("addr"));
-        Trap { listener, url }
-    }
-
-    fn connections(&self) -> usize {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        std::iter::from_fn(|| self.listener.accept().ok()).count()
     }
 }
 

@@ -14,9 +14,8 @@ use super::{AppState, ClientIp, SESSION_COOKIE, cookie, error, error_page, hash_
 use crate::config::OidcApp;
 use crate::login::LoginRequest;
 use crate::login::authorize::AuthorizeError;
-use crate::oidc::refresh::{RefreshLimits, RefreshTokens};
 use crate::oidc::token_request::TokenRequest;
-use crate::oidc::{ApiResource, OAuthError, OidcClient};
+use crate::oidc::{OAuthError, OidcClient};
 
 /// `GET /.well-known/openid-configuration`.
 pub async fn discovery(State(state): State<AppState>) -> Response {
@@ -149,26 +148,6 @@ fn oidc_client(app: &OidcApp) -> OidcClient {
     }
 }
 
-fn api(state: &AppState, audience: Option<&str>) -> Option<ApiResource> {
-    audience.and_then(|a| {
-        state.tenant.apis.get(a).map(|l| ApiResource {
-            identifier: a.to_string(),
-            token_lifetime: *l,
-        })
-    })
-}
-
-fn refresh_tokens(state: &AppState) -> RefreshTokens<std::sync::Arc<dyn crate::store::Store>> {
-    let l = state.tenant.refresh_tokens;
-    RefreshTokens {
-        store: state.store.clone(),
-        limits: RefreshLimits {
-            absolute_ms: l.absolute as i64 * 1000,
-            idle_ms: l.idle as i64 * 1000,
-        },
-    }
-}
-
 /// `POST /oauth/token` (form or JSON body).
 pub async fn token(State(state): State<AppState>, ClientIp(ip): ClientIp, headers: HeaderMap, RawForm(body): RawForm) -> Response {
     let h = |n: header::HeaderName| headers.get(n).and_then(|v| v.to_str().ok());
@@ -208,9 +187,10 @@ async fn refresh(state: &AppState, app: &OidcApp, form: &HashMap<String, String>
     let st = state.clone();
     let client = oidc_client(app);
     let result = crate::login::watchdog::run_pipeline(move || {
-        let rt = refresh_tokens(&st);
+        let ctx = st.login();
+        let rt = ctx.refresh_tokens();
         let issuer = st.issuer();
-        let api_for = |audience: &str| api(&st, Some(audience));
+        let api_for = |audience: &str| ctx.api(Some(audience));
         let req = crate::login::RefreshRequest {
             token: &token,
             client: &client,

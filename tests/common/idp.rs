@@ -408,3 +408,52 @@ impl Browser {
         )
     }
 }
+
+/// The decoded SAML Response (or LogoutResponse) an auto-POST page carries.
+#[allow(dead_code)]
+pub fn saml_response(page: &Page) -> String {
+    use base64::Engine;
+    let b64 = page
+        .field("SAMLResponse")
+        .unwrap_or_else(|| panic!("no SAMLResponse in {}", page.body));
+    String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b64).expect("base64")).expect("utf8")
+}
+
+/// The query parameters of a URL.
+#[allow(dead_code)]
+pub fn query(url: &str) -> HashMap<String, String> {
+    url::Url::parse(url).expect("url").query_pairs().into_owned().collect()
+}
+
+/// Logs in through an IdP-initiated SAML login and returns the page after the password.
+#[allow(dead_code)]
+pub fn saml_login(idp: &Idp, b: &mut Browser, client: &str, user: &str, password: &str) -> Page {
+    let (url, page) = b.follow(&idp.base, &format!("{}/samlp/{client}?RelayState=r1", idp.base));
+    assert!(url.contains("/u/login"), "{url}");
+    b.login(&idp.base, &page, user, password)
+}
+
+/// A local listener that counts connections: a URL an attacker wants fetched.
+#[allow(dead_code)]
+pub struct Trap {
+    listener: std::net::TcpListener,
+    /// Its URL.
+    pub url: String,
+}
+
+#[allow(dead_code)]
+impl Trap {
+    /// A trap on a free port.
+    pub fn new() -> Trap {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let url = format!("http://{}/payload", listener.local_addr().expect("addr"));
+        Trap { listener, url }
+    }
+
+    /// How many connections reached it.
+    pub fn connections(&self) -> usize {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::iter::from_fn(|| self.listener.accept().ok()).count()
+    }
+}

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::claims::{check_claim_name, reserved};
+use super::claims::{Token, set_custom_claim};
 use super::{ApiError, namespace};
 use crate::pipeline::outcome::ScopeChange;
 
@@ -14,16 +14,7 @@ namespace!(
 impl AccessTokenApi<'_, '_> {
     /// `api.accessToken.setCustomClaim(name, value)`; the value keeps its JSON type.
     pub fn set_custom_claim(&mut self, name: &str, value: Value) -> Result<&mut Self, ApiError> {
-        const M: &str = "accessToken.setCustomClaim";
-        let args = vec![Value::from(name), value.clone()];
-        if let Err(e) = check_claim_name(M, name) {
-            return Err(self.core.refuse(M, args, e, true));
-        }
-        if reserved(self.core, M, name, args.clone()) {
-            return Ok(self);
-        }
-        self.core.record(M, args);
-        self.core.outcome.access_token_claims.insert(name.to_string(), value);
+        set_custom_claim(self.core, Token::Access, name, value)?;
         Ok(self)
     }
 

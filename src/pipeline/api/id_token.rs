@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::claims::{check_claim_name, reserved};
+use super::claims::{Token, set_custom_claim};
 use super::{ApiError, namespace};
 
 namespace!(
@@ -13,16 +13,7 @@ namespace!(
 impl IdTokenApi<'_, '_> {
     /// `api.idToken.setCustomClaim(name, value)`; the value keeps its JSON type.
     pub fn set_custom_claim(&mut self, name: &str, value: Value) -> Result<&mut Self, ApiError> {
-        const M: &str = "idToken.setCustomClaim";
-        let args = vec![Value::from(name), value.clone()];
-        if let Err(e) = check_claim_name(M, name) {
-            return Err(self.core.refuse(M, args, e, true));
-        }
-        if reserved(self.core, M, name, args.clone()) {
-            return Ok(self);
-        }
-        self.core.record(M, args);
-        self.core.outcome.id_token_claims.insert(name.to_string(), value);
+        set_custom_claim(self.core, Token::Id, name, value)?;
         Ok(self)
     }
 }
