@@ -9,6 +9,29 @@ use serde_json::Value;
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
+/// A password login of jane through `/authorize` (PKCE, offline_access) and the code redeemed:
+/// the token response.
+fn code_flow_tokens(base: &str, b: &mut Browser, extra: &str) -> Value {
+    let (_, page) = b.follow(
+        base,
+        &format!("{base}/authorize?client_id=spa&response_type=code&redirect_uri={APP_CALLBACK}&scope=openid%20offline_access&code_challenge={CHALLENGE}&code_challenge_method=S256{extra}"),
+    );
+    let done = b.login(base, &page, "jane.doe@example.com", "jane-demo-password");
+    let code = query(&done.location.expect("callback"))["code"].clone();
+    let p = Browser::new().post(
+        &format!("{base}/oauth/token"),
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", "spa"),
+            ("code", &code),
+            ("redirect_uri", APP_CALLBACK),
+            ("code_verifier", VERIFIER),
+        ],
+    );
+    assert_eq!(p.status, 200, "{}", p.body);
+    serde_json::from_str(&p.body).expect("json")
+}
+
 #[test]
 fn metadata_set_during_a_refresh_exchange_is_stored() {
     let dir = tempfile::tempdir().expect("dir");
@@ -20,32 +43,12 @@ fn metadata_set_during_a_refresh_exchange_is_stored() {
     .expect("write");
     let idp = Idp::start_with_actions(&[action], 5000);
     let base = idp.base.clone();
-    let mut b = Browser::new();
-    let (_, page) = b.follow(
-        &base,
-        &format!("{base}/authorize?client_id=spa&response_type=code&redirect_uri={APP_CALLBACK}&scope=openid%20offline_access&code_challenge={CHALLENGE}&code_challenge_method=S256"),
-    );
-    let done = b.login(&base, &page, "jane.doe@example.com", "jane-demo-password");
-    let loc = done.location.expect("callback");
-    let code = url::Url::parse(&loc)
-        .expect("url")
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .expect("code")
-        .1
-        .to_string();
+    let first = code_flow_tokens(&base, &mut Browser::new(), "");
     let token = |form: &[(&str, &str)]| -> Value {
         let p = Browser::new().post(&format!("{base}/oauth/token"), form);
         assert_eq!(p.status, 200, "{}", p.body);
         serde_json::from_str(&p.body).expect("json")
     };
-    let first = token(&[
-        ("grant_type", "authorization_code"),
-        ("client_id", "spa"),
-        ("code", &code),
-        ("redirect_uri", APP_CALLBACK),
-        ("code_verifier", VERIFIER),
-    ]);
     assert!(!idp.database_text().contains("during-refresh"), "not before a refresh");
     let rt = first["refresh_token"].as_str().expect("refresh token").to_string();
     token(&[("grant_type", "refresh_token"), ("client_id", "spa"), ("refresh_token", &rt)]);
@@ -76,30 +79,7 @@ fn an_action_code_cannot_choose_the_http_or_saml_status() {
     assert!(xml.contains("status:RequestDenied"), "{xml}");
     assert!(!xml.contains("AuthnFailed") && !xml.contains("NoPassive"), "{xml}");
     // OIDC refresh: the action's "server_error" is a 403 refusal, not an HTTP 500.
-    let (_, page) = b.follow(
-        &base,
-        &format!("{base}/authorize?client_id=spa&response_type=code&redirect_uri={APP_CALLBACK}&scope=openid%20offline_access&code_challenge={CHALLENGE}&code_challenge_method=S256&prompt=login"),
-    );
-    let done = b.login(&base, &page, "jane.doe@example.com", "jane-demo-password");
-    let loc = done.location.expect("callback");
-    let code = url::Url::parse(&loc)
-        .expect("url")
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .expect("code")
-        .1
-        .to_string();
-    let p = Browser::new().post(
-        &format!("{base}/oauth/token"),
-        &[
-            ("grant_type", "authorization_code"),
-            ("client_id", "spa"),
-            ("code", &code),
-            ("redirect_uri", APP_CALLBACK),
-            ("code_verifier", VERIFIER),
-        ],
-    );
-    let tokens: Value = serde_json::from_str(&p.body).expect("json");
+    let tokens = code_flow_tokens(&base, &mut b, "&prompt=login");
     let rt = tokens["refresh_token"].as_str().expect("refresh token");
     let p = Browser::new().post(
         &format!("{base}/oauth/token"),

@@ -26,6 +26,22 @@ fn each(check: impl Fn(&str, &Arc<dyn Store>)) {
     }
 }
 
+/// Runs `f` on eight threads at once (released together); how many returned true.
+fn concurrently(s: &Arc<dyn Store>, f: impl Fn(&dyn Store) -> bool + Send + Sync + 'static) -> usize {
+    let barrier = Arc::new(Barrier::new(8));
+    let f = Arc::new(f);
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let (s, barrier, f) = (s.clone(), barrier.clone(), f.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                f(&*s)
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().expect("thread") as usize).sum()
+}
+
 fn user(id: &str) -> User {
     let mut u: User = serde_json::from_str(&common::read("fixtures/users/jane.json")).expect("user");
     u.user_id = id.into();
@@ -153,19 +169,7 @@ fn codes_are_redeemed_once_even_concurrently() {
         assert_eq!(s.redeem_code("old", 10).expect("redeem"), CodeRedemption::Unknown, "{b}: expired");
         // Eight threads redeem one code at once: exactly one gets it.
         s.put_code("race", "{}", 5_000).expect("put");
-        let barrier = Arc::new(Barrier::new(8));
-        let wins: usize = (0..8)
-            .map(|_| {
-                let (s, barrier) = (s.clone(), barrier.clone());
-                std::thread::spawn(move || {
-                    barrier.wait();
-                    matches!(s.redeem_code("race", 3).expect("redeem"), CodeRedemption::Fresh(_)) as usize
-                })
-            })
-            .collect::<Vec<_>>()
-            .into_iter()
-            .map(|h| h.join().expect("thread"))
-            .sum();
+        let wins = concurrently(s, |s| matches!(s.redeem_code("race", 3).expect("redeem"), CodeRedemption::Fresh(_)));
         assert_eq!(wins, 1, "{b}");
     });
 }
@@ -200,19 +204,7 @@ fn refresh_tokens_are_used_once_and_revoked_by_family() {
             "{b}: stored whole"
         );
         assert_eq!(RefreshTokenStore::get(&**s, "nope").expect("get"), None);
-        let barrier = Arc::new(Barrier::new(8));
-        let wins: usize = (0..8)
-            .map(|_| {
-                let (s, barrier) = (s.clone(), barrier.clone());
-                std::thread::spawn(move || {
-                    barrier.wait();
-                    s.mark_used("t1").expect("mark") as usize
-                })
-            })
-            .collect::<Vec<_>>()
-            .into_iter()
-            .map(|h| h.join().expect("thread"))
-            .sum();
+        let wins = concurrently(s, |s| s.mark_used("t1").expect("mark"));
         assert_eq!(wins, 1, "{b}: exactly one exchange wins");
         s.revoke_family("f").expect("revoke");
         assert!(RefreshTokenStore::get(&**s, "t2").expect("get").is_some_and(|r| r.revoked), "{b}");
@@ -229,19 +221,7 @@ fn request_ids_are_accepted_once_until_they_expire() {
         assert!(s.remember_request_id("sp|_1", 1_000, 0).expect("first"), "{b}");
         assert!(!s.remember_request_id("sp|_1", 1_000, 500).expect("replay"), "{b}");
         assert!(s.remember_request_id("sp|_1", 3_000, 1_000).expect("expired"), "{b}");
-        let barrier = Arc::new(Barrier::new(8));
-        let wins: usize = (0..8)
-            .map(|_| {
-                let (s, barrier) = (s.clone(), barrier.clone());
-                std::thread::spawn(move || {
-                    barrier.wait();
-                    s.remember_request_id("sp|_race", 1_000, 0).expect("remember") as usize
-                })
-            })
-            .collect::<Vec<_>>()
-            .into_iter()
-            .map(|h| h.join().expect("thread"))
-            .sum();
+        let wins = concurrently(s, |s| s.remember_request_id("sp|_race", 1_000, 0).expect("remember"));
         assert_eq!(wins, 1, "{b}");
     });
 }
@@ -306,19 +286,7 @@ fn rate_limits_slide_and_hold_under_concurrency() {
         s.record("fail:x", 6).expect("record");
         assert_eq!(s.count("fail:x", 60_000, 7).expect("count"), 2, "{b}");
         // Eight concurrent hits on a limit of three: exactly three counted.
-        let barrier = Arc::new(Barrier::new(8));
-        let allowed: usize = (0..8)
-            .map(|_| {
-                let (s, barrier) = (s.clone(), barrier.clone());
-                std::thread::spawn(move || {
-                    barrier.wait();
-                    s.hit("race", 3, 60_000, 1_000).expect("hit") as usize
-                })
-            })
-            .collect::<Vec<_>>()
-            .into_iter()
-            .map(|h| h.join().expect("thread"))
-            .sum();
+        let allowed = concurrently(s, |s| s.hit("race", 3, 60_000, 1_000).expect("hit"));
         assert_eq!(allowed, 3, "{b}");
     });
 }
