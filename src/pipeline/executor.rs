@@ -196,100 +196,120 @@ impl Executor {
         let redactor = super::redact::Redactor::new(&state.event.secrets);
         while state.next_action < actions.len() {
             let index = state.next_action;
-            let action = &actions[index];
-            let phase = if continue_params.is_some() {
-                Phase::Continue
-            } else {
-                Phase::Execute
-            };
             let params = continue_params.take();
-            // Seed: transaction metadata is visible at once to the following actions.
-            state.event.transaction.metadata = state.outcome.transaction_metadata.clone();
-            let (exec_name, cont_name) = state.trigger.handler_names();
-            let mut trace = ActionTrace {
-                action: action.name().to_string(),
-                handler: if phase == Phase::Execute { exec_name } else { cont_name }.to_string(),
-                ..Default::default()
-            };
-            let started = Instant::now();
-            let core = ApiCore {
-                trigger: state.trigger,
-                phase,
-                event: &state.event,
-                outcome: &mut state.outcome,
-                trace: &mut trace,
-                services: &self.services,
-                resume_state: &state.resume_state,
-                resumed_with: if phase == Phase::Continue { resumed_with.as_deref() } else { None },
-                continue_params: params.as_ref(),
-                deadline: started + self.services.limits.action_timeout,
-                suspend: None,
-            };
-            super::watch::report(Some(started + self.services.limits.action_timeout));
-            let (result, suspend) = invoke(action.as_ref(), state.trigger, phase, &state.event, core);
-            super::watch::report(None);
-            let elapsed = started.elapsed();
-            trace.duration_us = elapsed.as_micros() as u64;
-            if let Err(e) = result {
-                let message = redactor.text(&e.message);
-                tracing::warn!(action = %trace.action, error = %message, "action failed");
-                trace.error = Some(message);
-                set_failure(
-                    &mut state.outcome,
-                    FailureKind::ActionError,
-                    "access_denied",
-                    GENERIC_FAILURE,
-                    &trace.action,
-                );
-            }
-            if elapsed > self.services.limits.action_timeout {
-                let msg = format!(
-                    "the action exceeded its time limit of {} ms",
-                    self.services.limits.action_timeout.as_millis()
-                );
-                trace.error.get_or_insert(msg);
-                set_failure(
-                    &mut state.outcome,
-                    FailureKind::Timeout,
-                    "access_denied",
-                    GENERIC_FAILURE,
-                    &trace.action,
-                );
-            }
-            redactor.trace(&mut trace);
-            state.outcome.trace.push(trace);
-            state.event.transaction.metadata = state.outcome.transaction_metadata.clone();
+            let phase = if params.is_some() { Phase::Continue } else { Phase::Execute };
+            let resumed = if phase == Phase::Continue { resumed_with.as_deref() } else { None };
+            let suspend = self.run_action(state, actions[index].as_ref(), phase, params.as_ref(), resumed, &redactor);
             if state.outcome.failure.is_some() {
                 // deny / validation.error / revoke: later actions do not run.
                 state.next_action = index + 1;
                 state.suspension = None;
                 return;
             }
-            match suspend {
-                Some(SuspendRequest::Redirect { url }) => {
-                    state.suspension = Some(Suspension::Redirect { url, action_index: index });
-                    state.next_action = index;
-                    return;
-                }
-                Some(SuspendRequest::Prompt { prompt_id, options }) => {
-                    state.suspension = Some(Suspension::Prompt {
-                        prompt_id,
-                        options,
-                        action_index: index,
-                    });
-                    state.next_action = index;
-                    return;
-                }
-                Some(SuspendRequest::Mfa(requirement)) => {
-                    state.suspension = Some(Suspension::Mfa {
-                        requirement,
-                        action_index: index,
-                    });
-                    state.next_action = index + 1;
-                    return;
-                }
-                None => state.next_action = index + 1,
+            if !settle(state, index, suspend) {
+                return;
             }
+        }
+    }
+
+    /// Runs one action handler with its deadline, records its trace (secrets redacted) and any
+    /// failure in the outcome; returns the suspension it asked for.
+    fn run_action(
+        &self,
+        state: &mut TransactionState,
+        action: &dyn Action,
+        phase: Phase,
+        params: Option<&JsonMap>,
+        resumed_with: Option<&str>,
+        redactor: &super::redact::Redactor,
+    ) -> Option<SuspendRequest> {
+        // Seed: transaction metadata is visible at once to the following actions.
+        state.event.transaction.metadata = state.outcome.transaction_metadata.clone();
+        let (exec_name, cont_name) = state.trigger.handler_names();
+        let mut trace = ActionTrace {
+            action: action.name().to_string(),
+            handler: if phase == Phase::Execute { exec_name } else { cont_name }.to_string(),
+            ..Default::default()
+        };
+        let started = Instant::now();
+        let limit = self.services.limits.action_timeout;
+        let core = ApiCore {
+            trigger: state.trigger,
+            phase,
+            event: &state.event,
+            outcome: &mut state.outcome,
+            trace: &mut trace,
+            services: &self.services,
+            resume_state: &state.resume_state,
+            resumed_with,
+            continue_params: params,
+            deadline: started + limit,
+            suspend: None,
+        };
+        super::watch::report(Some(started + limit));
+        let (result, suspend) = invoke(action, state.trigger, phase, &state.event, core);
+        super::watch::report(None);
+        let elapsed = started.elapsed();
+        trace.duration_us = elapsed.as_micros() as u64;
+        if let Err(e) = result {
+            let message = redactor.text(&e.message);
+            tracing::warn!(action = %trace.action, error = %message, "action failed");
+            trace.error = Some(message);
+            set_failure(
+                &mut state.outcome,
+                FailureKind::ActionError,
+                "access_denied",
+                GENERIC_FAILURE,
+                &trace.action,
+            );
+        }
+        if elapsed > limit {
+            trace
+                .error
+                .get_or_insert(format!("the action exceeded its time limit of {} ms", limit.as_millis()));
+            set_failure(
+                &mut state.outcome,
+                FailureKind::Timeout,
+                "access_denied",
+                GENERIC_FAILURE,
+                &trace.action,
+            );
+        }
+        redactor.trace(&mut trace);
+        state.outcome.trace.push(trace);
+        state.event.transaction.metadata = state.outcome.transaction_metadata.clone();
+        suspend
+    }
+}
+
+/// Records the suspension an action asked for; false when the transaction stops here.
+fn settle(state: &mut TransactionState, index: usize, suspend: Option<SuspendRequest>) -> bool {
+    match suspend {
+        Some(SuspendRequest::Redirect { url }) => {
+            state.suspension = Some(Suspension::Redirect { url, action_index: index });
+            state.next_action = index;
+            false
+        }
+        Some(SuspendRequest::Prompt { prompt_id, options }) => {
+            state.suspension = Some(Suspension::Prompt {
+                prompt_id,
+                options,
+                action_index: index,
+            });
+            state.next_action = index;
+            false
+        }
+        Some(SuspendRequest::Mfa(requirement)) => {
+            state.suspension = Some(Suspension::Mfa {
+                requirement,
+                action_index: index,
+            });
+            state.next_action = index + 1;
+            false
+        }
+        None => {
+            state.next_action = index + 1;
+            true
         }
     }
 }
