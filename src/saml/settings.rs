@@ -153,6 +153,34 @@ pub struct Mapping {
     pub uris: Vec<String>,
 }
 
+/// Settings from the SP's JSON are as untrusted as action input: nothing XML cannot carry.
+fn check_xml_text(addon: &AddonSettings, req: &RequestDefaults) -> Result<(), SamlError> {
+    for (key, value) in [
+        ("audience", &addon.audience),
+        ("issuer", &addon.issuer),
+        ("recipient", &addon.recipient),
+        ("destination", &addon.destination),
+        ("relayState", &addon.relay_state),
+        ("nameIdentifierFormat", &addon.name_identifier_format),
+        ("authnContextClassRef", &addon.authn_context_class_ref),
+    ] {
+        if value.as_deref().is_some_and(|v| !crate::util::is_xml_text(v)) {
+            return Err(SamlError::Settings(format!("{key} contains characters not allowed in XML")));
+        }
+    }
+    if addon.name_identifier_probes.iter().flatten().any(|p| !crate::util::is_xml_text(p)) {
+        return Err(SamlError::Settings(
+            "nameIdentifierProbes contains characters not allowed in XML".into(),
+        ));
+    }
+    if req.request_issuer.as_deref().is_some_and(|v| !crate::util::is_xml_text(v)) || !crate::util::is_xml_text(&req.acs_url) {
+        return Err(SamlError::Settings(
+            "the request's Issuer or ACS URL contains characters not allowed in XML".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// What an SP's settings fix, parsed once: its signing pair (`None`: the tenant's), its
 /// encryption target, its mappings.
 #[derive(Clone)]
@@ -414,30 +442,7 @@ pub fn resolve(
         (None, Some(s)) => parse_digest(s)?,
         (None, None) => DigestAlgorithm::Sha256,
     };
-    // Settings from the SP's JSON are as untrusted as action input: nothing XML cannot carry.
-    for (key, value) in [
-        ("audience", &addon.audience),
-        ("issuer", &addon.issuer),
-        ("recipient", &addon.recipient),
-        ("destination", &addon.destination),
-        ("relayState", &addon.relay_state),
-        ("nameIdentifierFormat", &addon.name_identifier_format),
-        ("authnContextClassRef", &addon.authn_context_class_ref),
-    ] {
-        if value.as_deref().is_some_and(|v| !crate::util::is_xml_text(v)) {
-            return Err(SamlError::Settings(format!("{key} contains characters not allowed in XML")));
-        }
-    }
-    if addon.name_identifier_probes.iter().flatten().any(|p| !crate::util::is_xml_text(p)) {
-        return Err(SamlError::Settings(
-            "nameIdentifierProbes contains characters not allowed in XML".into(),
-        ));
-    }
-    if req.request_issuer.as_deref().is_some_and(|v| !crate::util::is_xml_text(v)) || !crate::util::is_xml_text(&req.acs_url) {
-        return Err(SamlError::Settings(
-            "the request's Issuer or ACS URL contains characters not allowed in XML".into(),
-        ));
-    }
+    check_xml_text(addon, req)?;
     let audience = pick(&ov.audience, &addon.audience)
         .or_else(|| req.request_issuer.clone())
         .unwrap_or_else(|| req.client_id.clone());
