@@ -57,6 +57,19 @@ impl LoginContext {
         self.tenant.executor.services().clock.now_ms()
     }
 
+    /// Runs `f` (store I/O of a login step) on the blocking pool: the explicit boundary between
+    /// the async HTTP side and the synchronous store, so that a slow database never holds an
+    /// async worker.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&LoginContext) -> T + Send + 'static,
+    ) -> Result<T, crate::store::StoreError> {
+        let ctx = self.clone();
+        tokio::task::spawn_blocking(move || f(&ctx))
+            .await
+            .map_err(|e| crate::store::StoreError::Unavailable(format!("the store task failed: {e}")))
+    }
+
     /// Now.
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         chrono::DateTime::from_timestamp_millis(self.now_ms()).unwrap_or_default()

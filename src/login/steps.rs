@@ -111,12 +111,17 @@ impl LoginContext {
         let ev = self.post_login_event(&request, http, user, &session.record);
         let tenant = self.tenant.clone();
         match run_pipeline(move || tenant.executor.start(Trigger::PostLogin, ev)).await {
-            Ok(tx) => self.deliver(Suspended {
-                request,
-                tx,
-                session,
-                browser: browser_hash,
-            }),
+            Ok(tx) => {
+                let s = Suspended {
+                    request,
+                    tx,
+                    session,
+                    browser: browser_hash,
+                };
+                self.blocking(move |ctx| ctx.deliver(s))
+                    .await
+                    .unwrap_or_else(|e| Answer::StoreFailure(e).into())
+            }
             Err(e) => self.stopped(&request, &e).into(),
         }
     }
@@ -131,7 +136,9 @@ impl LoginContext {
                 "The state is invalid, has expired or was already used.",
             ))
         };
-        match self.suspended(resume_state) {
+        let key = resume_state.to_string();
+        let found = self.blocking(move |ctx| ctx.suspended(&key)).await.and_then(|r| r);
+        match found {
             Ok(Some(s))
                 if browser_hash
                     .as_deref()
@@ -148,7 +155,14 @@ impl LoginContext {
             mut tx,
             session,
             browser,
-        } = match self.take_suspended(resume_state) {
+        } = match self
+            .blocking({
+                let key = resume_state.to_string();
+                move |ctx| ctx.take_suspended(&key)
+            })
+            .await
+            .and_then(|r| r)
+        {
             Ok(Some(s)) => s,
             Ok(None) => return invalid(),
             Err(e) => return Answer::StoreFailure(e).into(),
@@ -158,12 +172,17 @@ impl LoginContext {
         let (tenant, state) = (self.tenant.clone(), resume_state.to_string());
         let resumed = run_pipeline(move || tenant.executor.resume(tx, Resume::Continue { state, params })).await;
         match resumed {
-            Ok(Ok(tx)) => self.deliver(Suspended {
-                request,
-                tx,
-                session,
-                browser,
-            }),
+            Ok(Ok(tx)) => {
+                let s = Suspended {
+                    request,
+                    tx,
+                    session,
+                    browser,
+                };
+                self.blocking(move |ctx| ctx.deliver(s))
+                    .await
+                    .unwrap_or_else(|e| Answer::StoreFailure(e).into())
+            }
             Ok(Err(e)) => Answer::Error {
                 kind: PageError::BadRequest,
                 code: "invalid_state",

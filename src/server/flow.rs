@@ -18,9 +18,16 @@ const PROTOCOL_PAYLOAD_PARAMS: [&str; 3] = ["SAMLRequest", "Signature", "SigAlg"
 pub async fn begin(state: &AppState, request: LoginRequest, http: event::Request, headers: &HeaderMap) -> Response {
     let ctx = state.login();
     let browser = BrowserBinding::of(headers);
-    let start = match ctx.start(&request, cookie(headers, SESSION_COOKIE).as_deref()) {
-        Ok(s) => s,
-        Err(e) => return store_failure(&e),
+    let session_cookie = cookie(headers, SESSION_COOKIE);
+    let (request, start) = match ctx
+        .blocking(move |ctx| {
+            let start = ctx.start(&request, session_cookie.as_deref());
+            (request, start)
+        })
+        .await
+    {
+        Ok((request, Ok(s))) => (request, s),
+        Ok((_, Err(e))) | Err(e) => return store_failure(&e),
     };
     let answered = match start {
         Start::Session { user, session } => ctx.run(request, http, *user, *session, browser.hash()).await,
@@ -35,7 +42,11 @@ pub async fn begin(state: &AppState, request: LoginRequest, http: event::Request
                     "Too many logins were started from your network. Wait a minute and try again.",
                 );
             }
-            ctx.await_password(request, http, browser.hash()).into()
+            let hash = browser.hash();
+            match ctx.blocking(move |ctx| ctx.await_password(request, http, hash)).await {
+                Ok(a) => a.into(),
+                Err(e) => return store_failure(&e),
+            }
         }
     };
     respond(state, answered, &browser)
