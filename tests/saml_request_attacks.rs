@@ -404,3 +404,24 @@ fn binding_parameters_are_unambiguous_and_relay_state_is_bounded() {
     let ok = "r".repeat(2048);
     assert!(parse_redirect(&format!("SAMLRequest={saml}&RelayState={ok}"), None, at()).is_ok());
 }
+
+#[test]
+fn adversarial_namespace_text_costs_linear_time() {
+    // Many `xmlns` without a value, or values never closed: each check looks only at the
+    // attribute right after `xmlns`, so the cost stays linear in the request size.
+    let cases = [
+        format!("<a>{}=\"x</a>", "xmlns".repeat(9000)),
+        format!("<a>{}</a>", "xmlns='".repeat(6400)),
+        format!("<a>{}</a>", "xmlns:p = \"v\" ".repeat(3000)),
+    ];
+    for xml in &cases {
+        assert!(xml.len() < 48 * 1024);
+        let started = std::time::Instant::now();
+        assert!(parse_post(&B64.encode(xml), None, None, at()).is_err());
+        assert!(started.elapsed() < std::time::Duration::from_millis(100), "{:?}", started.elapsed());
+        let q = format!("SAMLRequest={}", enc(&B64.encode(deflate(&xml.repeat(2)))));
+        let started = std::time::Instant::now();
+        assert!(parse_redirect(&q, None, at()).is_err());
+        assert!(started.elapsed() < std::time::Duration::from_millis(200), "{:?}", started.elapsed());
+    }
+}

@@ -100,30 +100,40 @@ fn precheck(xml: &str) -> Result<(), RequestError> {
         }
     }
     // Any `xmlns...="..."` whose raw value holds a reference: refused even where it would
-    // resolve to a harmless namespace (this reader only refuses, it never accepts).
-    let mut rest = xml;
-    while let Some(i) = rest.find("xmlns") {
-        rest = &rest[i + 5..];
-        let Some(eq) = rest.find('=') else { break };
-        let name = &rest[..eq];
-        if !name
-            .trim_end()
-            .chars()
-            .all(|c| c == ':' || c.is_alphanumeric() || "_-.".contains(c))
-        {
+    // resolve to a harmless namespace (this reader only refuses, it never accepts). Linear: each
+    // step looks only at the attribute right after `xmlns` (an unbounded search from every
+    // occurrence was quadratic: 250 ms of CPU for a 45 KB request).
+    let bytes = xml.as_bytes();
+    let mut from = 0;
+    while let Some(i) = xml[from..].find("xmlns") {
+        let mut j = from + i + 5;
+        from = j;
+        while j < bytes.len() && (bytes[j] == b':' || bytes[j].is_ascii_alphanumeric() || b"_-.".contains(&bytes[j])) {
+            j += 1;
+        }
+        while j < bytes.len() && bytes[j].is_ascii_whitespace() {
+            j += 1;
+        }
+        if bytes.get(j) != Some(&b'=') {
             continue;
         }
-        let value = rest[eq + 1..].trim_start();
-        let Some(quote) = value.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+        j += 1;
+        while j < bytes.len() && bytes[j].is_ascii_whitespace() {
+            j += 1;
+        }
+        let Some(&quote) = bytes.get(j).filter(|q| **q == b'"' || **q == b'\'') else {
             continue;
         };
-        let body = &value[1..];
-        let end = body.find(quote).unwrap_or(body.len());
-        if body[..end].contains('&') {
+        let Some(len) = xml[j + 1..].find(quote as char) else {
+            // No closing quote anywhere after: the parser refuses the document anyway.
+            break;
+        };
+        if xml[j + 1..j + 1 + len].contains('&') {
             return Err(RequestError::Malformed(
                 "character or entity references in namespace declarations are not allowed".into(),
             ));
         }
+        from = j + 1 + len;
     }
     Ok(())
 }
