@@ -2,24 +2,12 @@
 //! (base64-encoded here as the binding does), read with and without an SP certificate.
 #![no_main]
 
-use std::sync::OnceLock;
+mod common;
 
 use base64::Engine;
-use chrono::{DateTime, Utc};
-use idpipe::saml::request::{IntakeRules, parse_logout_post, parse_post, parse_xml};
+use common::{cert, rules};
+use idpipe::saml::request::{parse_logout_post, parse_post, parse_xml};
 use libfuzzer_sys::fuzz_target;
-use openssl::x509::X509;
-
-fn cert() -> &'static X509 {
-    static C: OnceLock<X509> = OnceLock::new();
-    C.get_or_init(|| X509::from_pem(include_bytes!("../../certs/sp-test.crt")).expect("test cert"))
-}
-
-/// The fixtures' time, so that seed requests pass the freshness check and reach deeper code.
-fn rules() -> IntakeRules {
-    let now: DateTime<Utc> = "2026-11-23T10:01:00Z".parse().expect("time");
-    IntakeRules::at(now)
-}
 
 fuzz_target!(|data: &[u8]| {
     let b64 = base64::engine::general_purpose::STANDARD.encode(data);

@@ -3,24 +3,14 @@
 //! as the XML of a query, so the XML reader behind the binding is reached too.
 #![no_main]
 
+mod common;
+
 use std::io::Write;
-use std::sync::OnceLock;
 
 use base64::Engine;
-use chrono::{DateTime, Utc};
-use idpipe::saml::request::{IntakeRules, parse_logout_redirect, parse_redirect};
+use common::{cert, rules};
+use idpipe::saml::request::{parse_logout_redirect, parse_redirect};
 use libfuzzer_sys::fuzz_target;
-use openssl::x509::X509;
-
-fn cert() -> &'static X509 {
-    static C: OnceLock<X509> = OnceLock::new();
-    C.get_or_init(|| X509::from_pem(include_bytes!("../../certs/sp-test.crt")).expect("test cert"))
-}
-
-fn rules() -> IntakeRules {
-    let now: DateTime<Utc> = "2026-11-23T10:01:00Z".parse().expect("time");
-    IntakeRules::at(now)
-}
 
 fuzz_target!(|data: &[u8]| {
     let query = String::from_utf8_lossy(data);

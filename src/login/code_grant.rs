@@ -24,6 +24,14 @@ pub fn pkce_ok(challenge: &str, verifier: &str) -> bool {
     crate::util::constant_time_eq(computed.as_bytes(), challenge.as_bytes())
 }
 
+/// The issuer's view of a configured application.
+pub fn oidc_client(app: &OidcApp) -> OidcClient {
+    OidcClient {
+        client_id: app.client_id.clone(),
+        id_token_lifetime: app.id_token_lifetime,
+    }
+}
+
 fn server_error(what: &str) -> OAuthError {
     OAuthError::new("server_error", what)
 }
@@ -111,10 +119,7 @@ impl LoginContext {
 
     fn code_tokens(&self, app: &OidcApp, rec: &CodeRecord, now: i64) -> Result<Value, OAuthError> {
         let o = &rec.login;
-        let client = OidcClient {
-            client_id: app.client_id.clone(),
-            id_token_lifetime: app.id_token_lifetime,
-        };
+        let client = oidc_client(app);
         let api = self.api(o.audience.as_deref());
         let issuer = self.issuer();
         let ctx = TokenContext {

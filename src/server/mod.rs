@@ -127,7 +127,7 @@ impl AppState {
 
     /// The OIDC issuer (`base_url/`).
     pub fn issuer(&self) -> String {
-        format!("{}/", self.tenant.base_url)
+        self.login().issuer()
     }
 }
 
@@ -362,10 +362,8 @@ pub fn found(location: &str) -> Response {
     }
 }
 
-/// SHA-256 hex of a secret (session ids and codes are stored hashed).
-pub fn hash_secret(s: &str) -> String {
-    hex::encode(openssl::sha::sha256(s.as_bytes()))
-}
+/// SHA-256 hex of a secret (session ids and codes are stored hashed): the login engine's.
+pub use crate::login::hash_secret;
 
 /// Now in milliseconds, from the executor's clock (tests can fix it).
 pub fn now_ms(state: &AppState) -> i64 {

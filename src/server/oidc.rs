@@ -14,8 +14,8 @@ use super::{AppState, ClientIp, SESSION_COOKIE, cookie, error, error_page, hash_
 use crate::config::OidcApp;
 use crate::login::LoginRequest;
 use crate::login::authorize::AuthorizeError;
+use crate::oidc::OAuthError;
 use crate::oidc::token_request::TokenRequest;
-use crate::oidc::{OAuthError, OidcClient};
 
 /// `GET /.well-known/openid-configuration`.
 pub async fn discovery(State(state): State<AppState>) -> Response {
@@ -141,13 +141,6 @@ fn authenticate_client<'a>(state: &'a AppState, id: &str, secret: Option<String>
     }
 }
 
-fn oidc_client(app: &OidcApp) -> OidcClient {
-    OidcClient {
-        client_id: app.client_id.clone(),
-        id_token_lifetime: app.id_token_lifetime,
-    }
-}
-
 /// `POST /oauth/token` (form or JSON body).
 pub async fn token(State(state): State<AppState>, ClientIp(ip): ClientIp, headers: HeaderMap, RawForm(body): RawForm) -> Response {
     let h = |n: header::HeaderName| headers.get(n).and_then(|v| v.to_str().ok());
@@ -185,7 +178,7 @@ async fn refresh(state: &AppState, app: &OidcApp, form: &HashMap<String, String>
         return error(StatusCode::BAD_REQUEST, "invalid_request", "refresh_token is missing");
     };
     let st = state.clone();
-    let client = oidc_client(app);
+    let client = crate::login::code_grant::oidc_client(app);
     let result = crate::login::watchdog::run_pipeline(move || {
         let ctx = st.login();
         let rt = ctx.refresh_tokens();

@@ -21,6 +21,28 @@ thread_local! {
     static ACTIONS: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
 }
 
+/// Starts `idpipe serve` on a configuration and port (JSON logs to `log`); returns the process
+/// and its first stdout line.
+fn spawn_serve(cfg: &std::path::Path, port: u16, log: std::fs::File) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_idpipe"))
+        .args(["serve", "--config"])
+        .arg(cfg)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .env("IDPIPE_LOG_FORMAT", "json")
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("first line");
+    (child, line)
+}
+
 /// A running server; killed on drop.
 pub struct Idp {
     pub child: Child,
@@ -176,22 +198,7 @@ token_lifetime_seconds = 600
         let cfg = dir.path().join("tenant.toml");
         std::fs::write(&cfg, toml).expect("write tenant");
         let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_idpipe"))
-            .args(["serve", "--config"])
-            .arg(&cfg)
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .env("IDPIPE_LOG_FORMAT", "json")
-            .current_dir(root())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("first line");
+        let (child, line) = spawn_serve(&cfg, port, log);
         let idp = Idp { child, base, dir };
         assert!(
             line.starts_with("idpipe listening on"),
@@ -207,21 +214,7 @@ token_lifetime_seconds = 600
     pub fn start_peer(&self) -> Peer {
         let port = free_port();
         let log = std::fs::File::create(self.dir.path().join("server-peer.log")).expect("log file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_idpipe"))
-            .args(["serve", "--config"])
-            .arg(self.dir.path().join("tenant.toml"))
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .env("RUST_LOG", "info")
-            .env("IDPIPE_LOG_FORMAT", "json")
-            .current_dir(root())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("first line");
+        let (child, line) = spawn_serve(&self.dir.path().join("tenant.toml"), port, log);
         assert!(line.starts_with("idpipe listening on"), "unexpected first line: {line}");
         Peer {
             child,
