@@ -150,3 +150,39 @@ fn a_wrong_config_fails_at_start_up_with_file_key_and_reason() {
         assert!(err.contains(&path.display().to_string()) && err.contains(needle), "{needle}: {err}");
     }
 }
+
+#[test]
+fn wrong_server_and_saml_request_settings_fail_at_start_up() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let head = "name = \"x\"\nbase_url = \"http://a\"\nsigning_key = \"certs/idp-test.key\"\nsigning_cert = \"certs/idp-test.crt\"\n";
+    let cases = [
+        ("[server]\nmax_connections = 0\n", "server.max_connections"),
+        ("[server]\nheader_read_timeout_seconds = 0\n", "server.header_read_timeout_seconds"),
+        ("[server]\nsecret = \"too-short\"\n", "server.secret"),
+        (
+            "[server]\nsecret = \"0123456789abcdef0123456789abcdef\"\nsecret_file = \"x.secret\"\n",
+            "either secret or secret_file",
+        ),
+        ("[server]\nunknown_limit = 1\n", "unknown_limit"),
+        ("[saml_requests]\naccept_sha1 = \"yes\"\n", "accept_sha1"),
+    ];
+    for (i, (section, needle)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("s{i}.toml"));
+        std::fs::write(&path, format!("{head}{section}")).expect("write");
+        let out = Command::new(env!("CARGO_BIN_EXE_idpipe"))
+            .args(["serve", "--config"])
+            .arg(&path)
+            .args(["--db"])
+            .arg(dir.path().join(format!("s{i}.sqlite")))
+            .current_dir(root())
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{section}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{needle}: {err}");
+        assert!(
+            !dir.path().join(format!("s{i}.sqlite")).exists(),
+            "refused before anything is created"
+        );
+    }
+}
