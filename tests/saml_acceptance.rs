@@ -330,11 +330,11 @@ fn python3_saml_rejects_wrong_audience_and_wrong_in_response_to() {
 #[test]
 fn error_response_is_signed_schema_shaped_and_verifies() {
     let key = signing_key();
-    let err = saml::StatusError {
-        requester: false,
-        second: Some(saml::ns::STATUS_REQUEST_DENIED.into()),
-        message: "Blocked <by> policy & co".into(),
-    };
+    let err = saml::StatusError::new(
+        saml::TopStatus::Responder,
+        Some(saml::SubStatus::RequestDenied),
+        "Blocked <by> policy & co",
+    );
     let xml = saml::build_error_response(
         "urn:demo",
         ACS,

@@ -145,8 +145,11 @@ fn unsigned_requests_are_refused_when_the_sp_has_a_signing_cert() {
         "SAMLRequest message MUST be signed when using an asynchronous binding (POST or Redirect)"
     );
     let s = e.status();
-    assert!(s.requester);
-    assert_eq!(s.second.as_deref(), Some("urn:oasis:names:tc:SAML:2.0:status:RequestDenied"));
+    assert_eq!(s.top, idpipe::saml::TopStatus::Requester);
+    assert_eq!(
+        s.sub.map(idpipe::saml::SubStatus::uri),
+        Some("urn:oasis:names:tc:SAML:2.0:status:RequestDenied")
+    );
     assert_eq!(
         parse_post(&B64.encode(&xml), None, Some(&sp_cert()), at()).err(),
         Some(RequestError::Unsigned)

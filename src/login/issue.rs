@@ -81,11 +81,7 @@ impl LoginContext {
             Err(e) => {
                 // e.g. no attribute for the NameID: the SP gets a signed error, like the hosted service.
                 tracing::warn!(error = %e, client_id = %s.client_id, "cannot build the SAML response");
-                let status = StatusError {
-                    requester: false,
-                    second: None,
-                    message: e.to_string(),
-                };
+                let status = StatusError::new(saml::TopStatus::Responder, None, e.to_string());
                 (self.saml_error(s, &status), None)
             }
         }
@@ -130,10 +126,10 @@ impl LoginContext {
                 let mut status = saml::denied_status(f);
                 // Typed by the engine (FailureKind::NeedsUser), never by an action's code.
                 if f.kind == crate::pipeline::outcome::FailureKind::NeedsUser {
-                    status.second = Some(if s.is_passive {
-                        "urn:oasis:names:tc:SAML:2.0:status:NoPassive".to_string()
+                    status.sub = Some(if s.is_passive {
+                        saml::SubStatus::NoPassive
                     } else {
-                        saml::ns::STATUS_AUTHN_FAILED.to_string()
+                        saml::SubStatus::AuthnFailed
                     });
                 }
                 self.saml_error(s, &status)

@@ -14,13 +14,15 @@ pub mod request;
 pub mod response;
 pub mod settings;
 pub mod signing;
+pub mod status;
 pub(crate) mod xml;
 pub mod xmldsig;
 
 pub use request::{AuthnRequest, RequestError};
-pub use response::{ResponseContext, StatusError, build_error_response, build_response};
+pub use response::{ResponseContext, build_error_response, build_response};
 pub use settings::{AddonSettings, ResolvedSettings, TenantSamlDefaults};
 pub use signing::SigningKey;
+pub use status::{StatusError, SubStatus, TopStatus};
 
 /// Why a SAML response could not be built. Each becomes a clear error, never a panic.
 #[derive(Debug, thiserror::Error)]
@@ -161,13 +163,9 @@ pub fn issue(input: &IssueInput<'_>) -> Result<Issued, SamlError> {
 /// when an MFA requirement could not be met), with the action's reason as StatusMessage.
 pub fn denied_status(failure: &crate::pipeline::outcome::Failure) -> StatusError {
     use crate::pipeline::outcome::FailureKind as K;
-    let second = match failure.kind {
-        K::MfaUnavailable | K::PrimaryUserMismatch => ns::STATUS_AUTHN_FAILED,
-        _ => ns::STATUS_REQUEST_DENIED,
+    let sub = match failure.kind {
+        K::MfaUnavailable | K::PrimaryUserMismatch => SubStatus::AuthnFailed,
+        _ => SubStatus::RequestDenied,
     };
-    StatusError {
-        requester: false,
-        second: Some(second.to_string()),
-        message: failure.description.clone(),
-    }
+    StatusError::new(TopStatus::Responder, Some(sub), failure.description.clone())
 }

@@ -14,8 +14,8 @@ use libxml::tree::{Document, Node};
 use openssl::x509::X509;
 
 use super::ns;
-use super::response::StatusError;
 use super::signing::verify_redirect_signature;
+use super::status::{StatusError, SubStatus, TopStatus};
 use super::xmldsig::{AlgorithmPolicy, is, parse_strict, verify_enveloped};
 
 /// Largest encoded `SAMLRequest` accepted, in bytes.
@@ -76,20 +76,16 @@ pub enum RequestError {
 impl RequestError {
     /// The SAML status an SP is told (all intake errors are the requester's fault).
     pub fn status(&self) -> StatusError {
-        let second = match self {
+        let sub = match self {
             RequestError::Unsigned
             | RequestError::SigAlgMissing
             | RequestError::SignatureStructure(_)
             | RequestError::BadSignature(_)
             | RequestError::Replayed(_)
-            | RequestError::Stale(_) => Some(ns::STATUS_REQUEST_DENIED.to_string()),
+            | RequestError::Stale(_) => Some(SubStatus::RequestDenied),
             _ => None,
         };
-        StatusError {
-            requester: true,
-            second,
-            message: self.to_string(),
-        }
+        StatusError::new(TopStatus::Requester, sub, self.to_string())
     }
 }
 

@@ -9,6 +9,7 @@ use super::encryption::{encrypt_assertion, write_encrypted_assertion};
 use super::mapping::{Claim, choose_name_id, map_claims, name_format, value_text, xsi_type};
 use super::settings::ResolvedSettings;
 use super::signing::{SigningKey, signature_element};
+use super::status::StatusError;
 use super::xml::XmlWriter;
 use super::{SamlError, ns};
 use crate::pipeline::outcome::{DigestAlgorithm, SignatureAlgorithm};
@@ -325,17 +326,6 @@ pub fn build_response(
     })
 }
 
-/// The status of an error Response sent to the SP.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StatusError {
-    /// True for a bad request (top code Requester), false for a refused login (Responder).
-    pub requester: bool,
-    /// Second-level code, e.g. [`ns::STATUS_AUTHN_FAILED`] or [`ns::STATUS_REQUEST_DENIED`].
-    pub second: Option<String>,
-    /// `StatusMessage` text.
-    pub message: String,
-}
-
 /// Builds a signed Response without an Assertion (a denied login or a bad request).
 #[allow(clippy::too_many_arguments)]
 pub fn build_error_response(
@@ -385,8 +375,8 @@ fn build_status_only(
             message: None,
         },
         Some(e) => Status {
-            top: if e.requester { ns::STATUS_REQUESTER } else { ns::STATUS_RESPONDER },
-            second: e.second.as_deref(),
+            top: e.top.uri(),
+            second: e.sub.map(super::status::SubStatus::uri),
             message: Some(&e.message),
         },
     };

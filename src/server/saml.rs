@@ -330,10 +330,12 @@ fn handle_logout_request(state: &AppState, sp: &SamlSp, headers: &HeaderMap, i: 
         Ok(r) => r,
         Err(e) => return store_failure(&e),
     };
-    let denied = result.refused.then(|| StatusError {
-        requester: true,
-        second: Some(crate::saml::ns::STATUS_REQUEST_DENIED.into()),
-        message: "The LogoutRequest does not name a session of this service provider.".into(),
+    let denied = result.refused.then(|| {
+        StatusError::new(
+            crate::saml::TopStatus::Requester,
+            Some(crate::saml::SubStatus::RequestDenied),
+            "The LogoutRequest does not name a session of this service provider.",
+        )
     });
     let mut resp = match logout_callback(sp) {
         Some(cb) => logout_response(state, sp, &cb, &i, denied.as_ref()),
