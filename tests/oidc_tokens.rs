@@ -374,7 +374,7 @@ fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
     let e = idpipe::login::refresh_grant(&ex, &keys(), &rt, &req(first, NOW_MS + 2000), &load_user, &|_, _| Ok(()))
         .err()
         .expect("reuse refused");
-    assert_eq!(e.error, "invalid_grant");
+    assert_eq!(e.error.as_str(), "invalid_grant");
     assert!(e.error_description.contains("reuse"));
     let e = idpipe::login::refresh_grant(&ex, &keys(), &rt, &req(second, NOW_MS + 3000), &load_user, &|_, _| Ok(()))
         .err()
@@ -389,7 +389,7 @@ fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
     let e = exchange(&ex, &rt, &first, &other, NOW_MS).err().expect("other client");
     assert!(e.error_description.contains("another client"));
     let e = exchange(&ex, &rt, "nope", &c, NOW_MS).err().expect("unknown");
-    assert_eq!(e.error, "invalid_grant");
+    assert_eq!(e.error.as_str(), "invalid_grant");
 }
 
 #[test]
@@ -556,7 +556,7 @@ fn a_store_outage_during_a_refresh_is_retryable_and_never_reads_as_reuse() {
     let token = rt.issue(&grant, &Default::default(), 0).expect("issued");
     rt.store.down.store(true, std::sync::atomic::Ordering::SeqCst);
     let e = rt.redeem(&token, "app", 1).expect_err("outage");
-    assert_eq!(e.error, "temporarily_unavailable", "{e:?}");
+    assert_eq!(e.error.as_str(), "temporarily_unavailable", "{e:?}");
     let family = rt.family_of(&token).expect("store").expect("family");
     let rec = rt.store.get(&hex_sha256(&token)).expect("get").expect("record");
     assert!(!rec.revoked && !rec.used, "nothing was decided during the outage");
@@ -565,7 +565,7 @@ fn a_store_outage_during_a_refresh_is_retryable_and_never_reads_as_reuse() {
     assert_eq!(rec.family, family);
     assert_eq!(rec.auth_time, Some(1_000));
     // A real reuse still revokes the family.
-    assert_eq!(rt.redeem(&token, "app", 3).expect_err("reuse").error, "invalid_grant");
+    assert_eq!(rt.redeem(&token, "app", 3).expect_err("reuse").error.as_str(), "invalid_grant");
 }
 
 fn hex_sha256(s: &str) -> String {

@@ -61,7 +61,7 @@ pub struct SamlSp {
 }
 
 /// An OIDC application.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct OidcApp {
     /// Client id.
     pub client_id: String,

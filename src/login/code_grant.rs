@@ -6,12 +6,12 @@ use std::collections::HashMap;
 use base64::Engine;
 use serde_json::{Value, json};
 
-use super::LoginContext;
 use super::records::CodeRecord;
 use super::session::hash_secret;
+use super::{Io, LoginContext};
 use crate::config::OidcApp;
 use crate::oidc::refresh::{Grant, RefreshLimits, RefreshTokens};
-use crate::oidc::{ApiResource, OAuthError, OAuthStatus, OidcClient, OidcError, TokenContext};
+use crate::oidc::{ApiResource, OAuthError, OidcClient, OidcError, TokenContext};
 use crate::store::{CodeRedemption, Store};
 
 /// RFC 7636 S256: the verifier's SHA-256, base64url, equals the challenge (constant time).
@@ -33,22 +33,10 @@ pub fn oidc_client(app: &OidcApp) -> OidcClient {
 }
 
 fn server_error(what: &str) -> OAuthError {
-    OAuthError::new("server_error", what)
+    OAuthError::new(crate::oidc::OAuthCode::ServerError, what)
 }
 
 impl LoginContext {
-    /// The tenant's refresh-token issuer over the store.
-    pub fn refresh_tokens(&self) -> RefreshTokens<std::sync::Arc<dyn Store>> {
-        let l = self.tenant.refresh_tokens;
-        RefreshTokens {
-            store: self.store.clone(),
-            limits: RefreshLimits {
-                absolute_ms: l.absolute as i64 * 1000,
-                idle_ms: l.idle as i64 * 1000,
-            },
-        }
-    }
-
     /// The API a token's audience names, if it is configured.
     pub fn api(&self, audience: Option<&str>) -> Option<ApiResource> {
         audience.and_then(|a| {
@@ -64,12 +52,61 @@ impl LoginContext {
         format!("{}/", self.tenant.base_url)
     }
 
+    fn code_tokens(&self, app: &OidcApp, rec: &CodeRecord, now: i64) -> Result<Value, OAuthError> {
+        let o = &rec.login;
+        let client = oidc_client(app);
+        let api = self.api(o.audience.as_deref());
+        let issuer = self.issuer();
+        let ctx = TokenContext {
+            issuer: &issuer,
+            client: &client,
+            api: api.as_ref(),
+            requested_scopes: &o.scopes,
+            nonce: o.nonce.as_deref(),
+            session_id: Some(&rec.sid),
+            auth_time: rec.auth_time,
+            now: now / 1000,
+        };
+        let issued = match crate::oidc::issue_tokens(&self.tenant.keys.current, &rec.event, &rec.outcome, &ctx) {
+            Ok(i) => i,
+            Err(OidcError::Denied(e)) => return Err(e),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot sign tokens");
+                return Err(server_error("the tokens could not be issued"));
+            }
+        };
+        let mut out = json!({
+            "access_token": issued.access_token,
+            "token_type": "Bearer",
+            "expires_in": issued.expires_in,
+            "scope": issued.scopes.join(" "),
+        });
+        if let Some(id) = issued.id_token {
+            out["id_token"] = id.into();
+        }
+        Ok(out)
+    }
+}
+
+impl Io {
+    /// The tenant's refresh-token issuer over the store.
+    pub fn refresh_tokens(&self) -> RefreshTokens<std::sync::Arc<dyn Store>> {
+        let l = self.tenant.refresh_tokens;
+        RefreshTokens {
+            store: self.store_arc(),
+            limits: RefreshLimits {
+                absolute_ms: l.absolute as i64 * 1000,
+                idle_ms: l.idle as i64 * 1000,
+            },
+        }
+    }
+
     /// Redeems an authorization code for `app` (already authenticated): the token response body.
     pub fn redeem_code(&self, app: &OidcApp, form: &HashMap<String, String>) -> Result<Value, OAuthError> {
-        let bad = |d: &str| OAuthError::new("invalid_grant", d);
+        let bad = |d: &str| OAuthError::new(crate::oidc::OAuthCode::InvalidGrant, d);
         let code = form
             .get("code")
-            .ok_or_else(|| OAuthError::new("invalid_request", "code is missing"))?;
+            .ok_or_else(|| OAuthError::new(crate::oidc::OAuthCode::InvalidRequest, "code is missing"))?;
         let code_hash = hash_secret(code);
         let now = self.now_ms();
         let rec: CodeRecord = match self.store.redeem_code(&code_hash, now) {
@@ -90,7 +127,7 @@ impl LoginContext {
             Err(e) => {
                 tracing::error!(error = %e, "store failure while redeeming a code");
                 return Err(OAuthError::new(
-                    "temporarily_unavailable",
+                    crate::oidc::OAuthCode::TemporarilyUnavailable,
                     "the code could not be redeemed; try again",
                 ));
             }
@@ -106,7 +143,7 @@ impl LoginContext {
             match form.get("code_verifier") {
                 Some(v) if pkce_ok(ch, v) => {}
                 Some(_) => return Err(bad("the code_verifier does not match the code_challenge")),
-                None => return Err(OAuthError::new("invalid_request", "code_verifier is missing")),
+                None => return Err(OAuthError::new(crate::oidc::OAuthCode::InvalidRequest, "code_verifier is missing")),
             }
         }
         let mut out = self.code_tokens(app, &rec, now)?;
@@ -114,41 +151,6 @@ impl LoginContext {
             out["refresh_token"] = self.first_refresh_token(app, &rec, &code_hash, now)?.into();
         }
         tracing::info!(client_id = %app.client_id, "tokens issued for an authorization code");
-        Ok(out)
-    }
-
-    fn code_tokens(&self, app: &OidcApp, rec: &CodeRecord, now: i64) -> Result<Value, OAuthError> {
-        let o = &rec.login;
-        let client = oidc_client(app);
-        let api = self.api(o.audience.as_deref());
-        let issuer = self.issuer();
-        let ctx = TokenContext {
-            issuer: &issuer,
-            client: &client,
-            api: api.as_ref(),
-            requested_scopes: &o.scopes,
-            nonce: o.nonce.as_deref(),
-            session_id: Some(&rec.sid),
-            auth_time: rec.auth_time,
-            now: now / 1000,
-        };
-        let issued = match crate::oidc::issue_tokens(&self.tenant.keys.current, &rec.event, &rec.outcome, &ctx) {
-            Ok(i) => i,
-            Err(OidcError::Denied(e)) => return Err(e.with_status(OAuthStatus::Forbidden)),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot sign tokens");
-                return Err(server_error("the tokens could not be issued"));
-            }
-        };
-        let mut out = json!({
-            "access_token": issued.access_token,
-            "token_type": "Bearer",
-            "expires_in": issued.expires_in,
-            "scope": issued.scopes.join(" "),
-        });
-        if let Some(id) = issued.id_token {
-            out["id_token"] = id.into();
-        }
         Ok(out)
     }
 

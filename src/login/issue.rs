@@ -139,9 +139,9 @@ impl LoginContext {
                     failure: Some(f.clone()),
                     ..Default::default()
                 })
-                .unwrap_or_else(|| crate::oidc::OAuthError::new("access_denied", &f.description));
+                .unwrap_or_else(|| crate::oidc::OAuthError::new(crate::oidc::OAuthCode::AccessDenied, &f.description));
                 let mut fields = vec![
-                    ("error".to_string(), e.error),
+                    ("error".to_string(), e.error.to_string()),
                     ("error_description".to_string(), e.error_description),
                 ];
                 if let Some(st) = &o.state {
@@ -151,7 +151,9 @@ impl LoginContext {
             }
         }
     }
+}
 
+impl super::Io {
     /// A single-use authorization code (stored hashed, with the grant but without secrets).
     pub(crate) fn issue_code(&self, o: &OidcLogin, mut event: Event, mut outcome: Outcome, session: &SessionRecord) -> Answer {
         let code = crate::util::random_hex(32);

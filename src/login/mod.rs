@@ -19,6 +19,7 @@ pub mod records;
 pub mod refresh;
 pub mod request;
 mod session;
+mod states;
 mod steps;
 pub mod watchdog;
 
@@ -29,6 +30,7 @@ pub use records::{CodeRecord, Pending, SessionCtx, Suspended};
 pub use refresh::{RefreshRequest, RefreshResult, refresh_grant};
 pub use request::{LoginRequest, OidcLogin, SamlLogin};
 pub use session::hash_secret;
+pub use states::{Authenticated, AwaitingPassword, NewLogin, PasswordRefused, Redirected, StateError};
 pub use steps::{FOREIGN_BROWSER, Start};
 
 use crate::config::Tenant;
@@ -42,16 +44,47 @@ pub const MAX_PENDING_BYTES: usize = 16 * 1024;
 /// Authorization-code lifetime.
 pub const CODE_LIFETIME_MS: i64 = 60 * 1000;
 
-/// What a login needs: the tenant (actions, clients, keys, lifetimes) and the store.
+/// What a login needs: the tenant (actions, clients, keys, lifetimes) and the store. The store
+/// is private: it is reached only through [`Io`], which only [`LoginContext::blocking`] hands
+/// out, so no store call can run on an async worker (a network database cannot stall the
+/// runtime) and the compiler checks it.
 #[derive(Clone)]
 pub struct LoginContext {
     /// The tenant.
     pub tenant: Arc<Tenant>,
-    /// Persistence.
-    pub store: Arc<dyn Store>,
+    store: Arc<dyn Store>,
+}
+
+/// The login engine with its store, on the blocking pool: every store call of the engine and
+/// of the server goes through one of these, and only [`LoginContext::blocking`] (or the
+/// pipeline runner) makes one.
+pub struct Io(LoginContext);
+
+impl std::ops::Deref for Io {
+    type Target = LoginContext;
+    fn deref(&self) -> &LoginContext {
+        &self.0
+    }
+}
+
+impl Io {
+    /// The store.
+    pub fn store(&self) -> &dyn Store {
+        &*self.0.store
+    }
+
+    /// The store, shared (for the issuers' refresh-token store).
+    pub(crate) fn store_arc(&self) -> Arc<dyn Store> {
+        self.0.store.clone()
+    }
 }
 
 impl LoginContext {
+    /// A login engine over a tenant and a store.
+    pub fn new(tenant: Arc<Tenant>, store: Arc<dyn Store>) -> Self {
+        LoginContext { tenant, store }
+    }
+
     /// Now in milliseconds, from the executor's clock (tests can fix it).
     pub fn now_ms(&self) -> i64 {
         self.tenant.executor.services().clock.now_ms()
@@ -60,14 +93,20 @@ impl LoginContext {
     /// Runs `f` (store I/O of a login step) on the blocking pool: the explicit boundary between
     /// the async HTTP side and the synchronous store, so that a slow database never holds an
     /// async worker.
-    pub async fn blocking<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&LoginContext) -> T + Send + 'static,
-    ) -> Result<T, crate::store::StoreError> {
-        let ctx = self.clone();
-        tokio::task::spawn_blocking(move || f(&ctx))
+    pub async fn blocking<T: Send + 'static>(&self, f: impl FnOnce(&Io) -> T + Send + 'static) -> Result<T, crate::store::StoreError> {
+        let io = Io(self.clone());
+        // The request's span goes along, so that what the step logs carries the request id.
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(|| f(&io)))
             .await
             .map_err(|e| crate::store::StoreError::Unavailable(format!("the store task failed: {e}")))
+    }
+
+    /// Runs `f` (a pipeline and the store I/O around it) on the blocking pool under the
+    /// watchdog ([`watchdog::run_pipeline`]).
+    pub async fn pipeline<T: Send + 'static>(&self, f: impl FnOnce(&Io) -> T + Send + 'static) -> Result<T, watchdog::PipelineStop> {
+        let io = Io(self.clone());
+        watchdog::run_pipeline(move || f(&io)).await
     }
 
     /// Now.

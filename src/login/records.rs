@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::request::{LoginRequest, OidcLogin};
-use super::{FLOW_LIFETIME_MS, LoginContext};
+use super::{FLOW_LIFETIME_MS, Io};
 use crate::pipeline::event::{self, Event};
 use crate::pipeline::{Outcome, TransactionState};
 use crate::store::{SessionRecord, StoreError};
@@ -101,7 +101,7 @@ fn decode(json: &str) -> Result<FlowV1, StoreError> {
     }
 }
 
-impl LoginContext {
+impl Io {
     /// Stores a pending login under its login-page state; refuses one over `max_bytes`.
     pub(crate) fn put_pending(&self, state: &str, p: Pending, max_bytes: usize) -> Result<bool, StoreError> {
         let json = encode(FlowV1::AwaitingPassword(Box::new(p)))?;
@@ -113,7 +113,7 @@ impl LoginContext {
     }
 
     /// The pending login of a login-page state (not consumed).
-    pub fn pending(&self, state: &str) -> Result<Option<Pending>, StoreError> {
+    pub(crate) fn pending(&self, state: &str) -> Result<Option<Pending>, StoreError> {
         match self.store.flow(&pending_key(state), self.now_ms())? {
             Some(json) => match decode(&json)? {
                 FlowV1::AwaitingPassword(p) => Ok(Some(*p)),
@@ -124,7 +124,7 @@ impl LoginContext {
     }
 
     /// Consumes a pending login (single use); false when it is gone.
-    pub fn take_pending(&self, state: &str) -> Result<bool, StoreError> {
+    pub(crate) fn take_pending(&self, state: &str) -> Result<bool, StoreError> {
         Ok(self.store.take_flow(&pending_key(state), self.now_ms())?.is_some())
     }
 
@@ -146,12 +146,12 @@ impl LoginContext {
     }
 
     /// The suspended pipeline of a resume state (not consumed).
-    pub fn suspended(&self, resume_state: &str) -> Result<Option<Suspended>, StoreError> {
+    pub(crate) fn suspended(&self, resume_state: &str) -> Result<Option<Suspended>, StoreError> {
         Self::suspended_of(self.store.flow(&suspended_key(resume_state), self.now_ms())?)
     }
 
     /// Consumes a suspended pipeline (single use).
-    pub fn take_suspended(&self, resume_state: &str) -> Result<Option<Suspended>, StoreError> {
+    pub(crate) fn take_suspended(&self, resume_state: &str) -> Result<Option<Suspended>, StoreError> {
         Self::suspended_of(self.store.take_flow(&suspended_key(resume_state), self.now_ms())?)
     }
 }

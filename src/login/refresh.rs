@@ -3,7 +3,7 @@
 //! actions changed (user metadata, like a browser login) and revokes what they revoked.
 
 use crate::oidc::refresh::{RefreshTokenStore, RefreshTokens};
-use crate::oidc::{ApiResource, IssuedTokens, JwtSigner, OAuthError, OidcClient, OidcError, TokenContext, issue_tokens, tokens};
+use crate::oidc::{ApiResource, IssuedTokens, JwtSigner, OAuthCode, OAuthError, OidcClient, OidcError, TokenContext, issue_tokens, tokens};
 use crate::pipeline::executor::Status;
 use crate::pipeline::{Event, Executor, Outcome, Trigger};
 
@@ -47,7 +47,7 @@ pub fn refresh_grant<S: RefreshTokenStore>(
 ) -> Result<RefreshResult, OAuthError> {
     let rec = tokens.redeem(req.token, &req.client.client_id, req.now_ms)?;
     let api = rec.audience.as_deref().and_then(req.api_for);
-    let user = load_user(&rec.user_id).ok_or_else(|| OAuthError::new("invalid_grant", "the user no longer exists"))?;
+    let user = load_user(&rec.user_id).ok_or_else(|| OAuthError::new(crate::oidc::OAuthCode::InvalidGrant, "the user no longer exists"))?;
     let mut event = Event {
         user,
         ..Default::default()
@@ -72,10 +72,10 @@ pub fn refresh_grant<S: RefreshTokenStore>(
             if o.refresh_token.revoke.is_some() || (o.session.revoke.is_some() && !preserve) {
                 tokens.revoke_family(&rec.family)?;
             }
-            Err(tokens::failure_to_oauth(o).unwrap_or_else(|| OAuthError::new("access_denied", "denied")))
+            Err(tokens::failure_to_oauth(o).unwrap_or_else(|| OAuthError::new(crate::oidc::OAuthCode::AccessDenied, "denied")))
         }
         Status::Suspended => Err(OAuthError::new(
-            "access_denied",
+            crate::oidc::OAuthCode::AccessDenied,
             "the refresh-token exchange cannot interact with the user",
         )),
         Status::Completed => {
@@ -94,13 +94,67 @@ pub fn refresh_grant<S: RefreshTokenStore>(
             };
             let issued = issue_tokens(keys, &state.event, &state.outcome, &ctx).map_err(|e| match e {
                 OidcError::Denied(o) => o,
-                other => OAuthError::new("server_error", &other.to_string()),
+                other => OAuthError::new(crate::oidc::OAuthCode::ServerError, &other.to_string()),
             })?;
             let refresh_token = tokens.rotate(&rec, &state.outcome.refresh_token, req.now_ms)?;
             Ok(RefreshResult {
                 tokens: issued,
                 refresh_token,
             })
+        }
+    }
+}
+
+impl super::LoginContext {
+    /// The refresh-token grant for `app` (already authenticated): the pipeline runs under the
+    /// watchdog on the blocking pool, with the store behind [`super::Io`]. The token response
+    /// body, or the OAuth error.
+    pub async fn refresh_exchange(&self, app: &crate::config::OidcApp, token: String) -> Result<serde_json::Value, OAuthError> {
+        let client = super::code_grant::oidc_client(app);
+        let result = self
+            .pipeline(move |io| {
+                let rt = io.refresh_tokens();
+                let issuer = io.issuer();
+                let api_for = |audience: &str| io.api(Some(audience));
+                let req = RefreshRequest {
+                    token: &token,
+                    client: &client,
+                    api_for: &api_for,
+                    issuer: &issuer,
+                    now_ms: io.now_ms(),
+                };
+                let load = |id: &str| io.store().user(id).ok().flatten();
+                let commit = |user_id: &str, outcome: &Outcome| {
+                    io.store().apply_metadata(user_id, outcome).map_err(|e| {
+                        tracing::error!(error = %e, "cannot apply the metadata changes of a refresh exchange");
+                        OAuthError::new(OAuthCode::TemporarilyUnavailable, "the refresh could not be completed; try again")
+                    })
+                };
+                refresh_grant(&io.tenant.executor, &io.tenant.keys.current, &rt, &req, &load, &commit)
+            })
+            .await;
+        match result {
+            Ok(Ok(r)) => {
+                let mut out = serde_json::json!({
+                    "access_token": r.tokens.access_token,
+                    "token_type": "Bearer",
+                    "expires_in": r.tokens.expires_in,
+                    "scope": r.tokens.scopes.join(" "),
+                    "refresh_token": r.refresh_token,
+                });
+                if let Some(id) = r.tokens.id_token {
+                    out["id_token"] = id.into();
+                }
+                Ok(out)
+            }
+            Ok(Err(e)) => Err(e),
+            Err(super::watchdog::PipelineStop::Abandoned) => {
+                Err(OAuthError::new(OAuthCode::AccessDenied, crate::pipeline::executor::GENERIC_FAILURE))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the refresh task failed");
+                Err(OAuthError::new(OAuthCode::ServerError, "the refresh could not be completed"))
+            }
         }
     }
 }

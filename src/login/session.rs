@@ -1,9 +1,9 @@
 //! The SSO session a login runs in: found by the cookie's hash, created after a password,
 //! updated once when the pipeline completes.
 
-use super::LoginContext;
 use super::answer::CookieChange;
 use super::records::SessionCtx;
+use super::{Io, LoginContext};
 use crate::pipeline::Outcome;
 use crate::pipeline::event::{AuthenticationMethod, Event};
 use crate::pipeline::outcome::CookieMode;
@@ -14,7 +14,7 @@ pub fn hash_secret(s: &str) -> String {
     hex::encode(openssl::sha::sha256(s.as_bytes()))
 }
 
-impl LoginContext {
+impl Io {
     /// The live session of a session cookie value, if any.
     pub fn current_session(&self, cookie: Option<&str>) -> Result<Option<SessionCtx>, StoreError> {
         let Some(raw) = cookie.filter(|c| !c.is_empty()) else {
@@ -24,33 +24,6 @@ impl LoginContext {
             record,
             cookie: Some(raw.to_string()),
         }))
-    }
-
-    /// A session for a user who just authenticated with a password.
-    pub fn new_session(&self, user_id: &str) -> SessionCtx {
-        let now = self.now_ms();
-        let l = self.tenant.sessions;
-        let ts = chrono::DateTime::from_timestamp_millis(now).unwrap_or_default();
-        SessionCtx {
-            record: SessionRecord {
-                sid: crate::util::random_hex(16),
-                user_id: user_id.to_string(),
-                created_at: now,
-                last_seen: now,
-                expires_at: now + l.absolute as i64 * 1000,
-                idle_expires_at: now + l.idle as i64 * 1000,
-                persistent: true,
-                metadata: Default::default(),
-                methods: vec![AuthenticationMethod {
-                    name: "pwd".into(),
-                    timestamp: ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                    method_type: None,
-                }],
-                clients: vec![],
-                saml_participants: vec![],
-            },
-            cookie: None,
-        }
     }
 
     /// Applies the outcome's session changes, stores the session and returns its cookie.
@@ -98,5 +71,34 @@ impl LoginContext {
         self.store.put_session(&hash_secret(&raw), r)?;
         let max_age = r.persistent.then(|| ((r.expires_at - now) / 1000).max(0));
         Ok(CookieChange::Set { value: raw, max_age })
+    }
+}
+
+impl LoginContext {
+    /// A session for a user who just authenticated with a password.
+    pub fn new_session(&self, user_id: &str) -> SessionCtx {
+        let now = self.now_ms();
+        let l = self.tenant.sessions;
+        let ts = chrono::DateTime::from_timestamp_millis(now).unwrap_or_default();
+        SessionCtx {
+            record: SessionRecord {
+                sid: crate::util::random_hex(16),
+                user_id: user_id.to_string(),
+                created_at: now,
+                last_seen: now,
+                expires_at: now + l.absolute as i64 * 1000,
+                idle_expires_at: now + l.idle as i64 * 1000,
+                persistent: true,
+                metadata: Default::default(),
+                methods: vec![AuthenticationMethod {
+                    name: "pwd".into(),
+                    timestamp: ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    method_type: None,
+                }],
+                clients: vec![],
+                saml_participants: vec![],
+            },
+            cookie: None,
+        }
     }
 }

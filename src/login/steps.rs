@@ -4,12 +4,12 @@
 use serde_json::{Map, Value};
 
 use super::answer::{Answer, Answered, CookieChange, PageError};
-use super::records::{Pending, SessionCtx, Suspended};
+use super::records::{SessionCtx, Suspended};
 use super::request::LoginRequest;
 use super::session::hash_secret;
-use super::watchdog::{PipelineStop, run_pipeline};
-use super::{LoginContext, MAX_PENDING_BYTES};
-use crate::pipeline::event::{self, User};
+use super::states::{Authenticated, NewLogin, Redirected, StateError};
+use super::watchdog::PipelineStop;
+use super::{Io, LoginContext};
 use crate::pipeline::executor::{Status, Suspension};
 use crate::pipeline::outcome::{Failure, FailureKind};
 use crate::pipeline::{Outcome, Resume, Trigger};
@@ -23,14 +23,9 @@ pub const FOREIGN_BROWSER: &str =
 #[derive(Debug)]
 pub enum Start {
     /// A live session (and nothing forcing a new authentication): run the pipeline now.
-    Session {
-        /// The session's user.
-        user: Box<User>,
-        /// The session.
-        session: Box<SessionCtx>,
-    },
+    Session(Box<Authenticated>),
     /// The user must log in.
-    NeedsPassword,
+    NeedsPassword(Box<NewLogin>),
     /// The user must log in but must not be shown anything (`prompt=none`, `IsPassive`).
     Refused(Answered),
 }
@@ -55,9 +50,10 @@ fn log_trace(outcome: &Outcome) {
     }
 }
 
-impl LoginContext {
+impl Io {
     /// Decides how a login starts from the browser's session cookie.
-    pub fn start(&self, request: &LoginRequest, session_cookie: Option<&str>) -> Result<Start, StoreError> {
+    pub fn start(&self, login: NewLogin, session_cookie: Option<&str>) -> Result<Start, StoreError> {
+        let request = &login.request;
         let now = self.now_ms();
         let max_age = request.max_age_ms();
         let session = self
@@ -67,10 +63,7 @@ impl LoginContext {
             .filter(|s| max_age.is_none_or(|m| now - s.record.auth_time_ms() <= m));
         if let Some(session) = session {
             return match self.store.user(&session.record.user_id)? {
-                Some(user) => Ok(Start::Session {
-                    user: Box::new(user),
-                    session: Box::new(session),
-                }),
+                Some(user) => Ok(Start::Session(Box::new(login.in_session(user, session)))),
                 None => Ok(Start::Refused(
                     Answer::error(PageError::BadRequest, "invalid_session", "The session's user no longer exists.").into(),
                 )),
@@ -80,45 +73,32 @@ impl LoginContext {
             let f = needs_user("login_required", "The user is not logged in.");
             return Ok(Start::Refused(self.failure(request, &f).into()));
         }
-        Ok(Start::NeedsPassword)
+        Ok(Start::NeedsPassword(Box::new(login)))
     }
+}
 
-    /// Stores the login until the password arrives and sends the browser to the login page.
-    pub fn await_password(&self, request: LoginRequest, http: event::Request, browser_hash: String) -> Answer {
-        let key = crate::util::random_hex(16);
-        let pending = Pending {
-            request,
-            http,
-            browser: browser_hash,
-        };
-        match self.put_pending(&key, pending, MAX_PENDING_BYTES) {
-            Ok(true) => Answer::Redirect(format!("/u/login?state={key}")),
-            Ok(false) => Answer::error(PageError::TooLarge, "invalid_request", "The login request is too large."),
-            Err(e) => Answer::StoreFailure(e),
-        }
-    }
-
+impl LoginContext {
     /// Runs the post-login pipeline for an authenticated user (off the async workers, under the
     /// watchdog) and delivers its end.
-    pub async fn run(
-        &self,
-        request: LoginRequest,
-        http: event::Request,
-        user: User,
-        session: SessionCtx,
-        browser_hash: String,
-    ) -> Answered {
+    pub async fn run(&self, login: Authenticated) -> Answered {
+        let Authenticated {
+            request,
+            http,
+            user,
+            session,
+            browser,
+        } = login;
         let ev = self.post_login_event(&request, http, user, &session.record);
         let tenant = self.tenant.clone();
-        match run_pipeline(move || tenant.executor.start(Trigger::PostLogin, ev)).await {
+        match super::watchdog::run_pipeline(move || tenant.executor.start(Trigger::PostLogin, ev)).await {
             Ok(tx) => {
                 let s = Suspended {
                     request,
                     tx,
                     session,
-                    browser: browser_hash,
+                    browser,
                 };
-                self.blocking(move |ctx| ctx.deliver(s))
+                self.blocking(move |io| io.deliver(s))
                     .await
                     .unwrap_or_else(|e| Answer::StoreFailure(e).into())
             }
@@ -126,51 +106,31 @@ impl LoginContext {
         }
     }
 
-    /// Resumes a pipeline suspended by a redirect (`/continue`): refused to another browser
-    /// before the state is consumed; single use.
-    pub async fn resume(&self, resume_state: &str, params: Map<String, Value>, browser_hash: Option<String>) -> Answered {
-        let invalid = || {
-            Answered::from(Answer::error(
-                PageError::BadRequest,
-                "invalid_state",
-                "The state is invalid, has expired or was already used.",
-            ))
-        };
-        let key = resume_state.to_string();
-        let found = self.blocking(move |ctx| ctx.suspended(&key)).await.and_then(|r| r);
-        match found {
-            Ok(Some(s))
-                if browser_hash
-                    .as_deref()
-                    .is_some_and(|h| crate::util::constant_time_eq(h.as_bytes(), s.browser.as_bytes())) => {}
-            Ok(Some(_)) => {
-                tracing::warn!("a resume state was presented by another browser than the one that started it");
-                return Answer::error(PageError::Forbidden, "invalid_state", FOREIGN_BROWSER).into();
-            }
-            Ok(None) => return invalid(),
-            Err(e) => return Answer::StoreFailure(e).into(),
-        }
+    /// Resumes a pipeline suspended by a redirect (`/continue`): the state is consumed (single
+    /// use), the pipeline continues with the returned parameters, and its end is delivered.
+    pub async fn resume(&self, login: Redirected, params: Map<String, Value>) -> Answered {
+        let key = login.key;
+        let taken = self
+            .blocking({
+                let key = key.clone();
+                move |io| io.take_suspended(&key)
+            })
+            .await
+            .and_then(|r| r);
         let Suspended {
             request,
             mut tx,
             session,
             browser,
-        } = match self
-            .blocking({
-                let key = resume_state.to_string();
-                move |ctx| ctx.take_suspended(&key)
-            })
-            .await
-            .and_then(|r| r)
-        {
+        } = match taken {
             Ok(Some(s)) => s,
-            Ok(None) => return invalid(),
+            Ok(None) => return StateError::Expired.into(),
             Err(e) => return Answer::StoreFailure(e).into(),
         };
         // Secrets are not stored with a suspended login; the actions get them again from the tenant.
         tx.event.secrets = self.tenant.secrets.clone();
-        let (tenant, state) = (self.tenant.clone(), resume_state.to_string());
-        let resumed = run_pipeline(move || tenant.executor.resume(tx, Resume::Continue { state, params })).await;
+        let (tenant, state) = (self.tenant.clone(), key);
+        let resumed = super::watchdog::run_pipeline(move || tenant.executor.resume(tx, Resume::Continue { state, params })).await;
         match resumed {
             Ok(Ok(tx)) => {
                 let s = Suspended {
@@ -179,7 +139,7 @@ impl LoginContext {
                     session,
                     browser,
                 };
-                self.blocking(move |ctx| ctx.deliver(s))
+                self.blocking(move |io| io.deliver(s))
                     .await
                     .unwrap_or_else(|e| Answer::StoreFailure(e).into())
             }
@@ -212,7 +172,9 @@ impl LoginContext {
             }
         }
     }
+}
 
+impl Io {
     /// Delivers a pipeline that completed, failed or suspended.
     pub fn deliver(&self, s: Suspended) -> Answered {
         let Suspended {

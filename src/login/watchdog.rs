@@ -27,9 +27,11 @@ pub enum PipelineStop {
 pub async fn run_pipeline<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, PipelineStop> {
     let watch = Arc::new(ActionWatch::default());
     let installed = watch.clone();
+    // The request's span goes along, so that what the pipeline logs carries the request id.
+    let span = tracing::Span::current();
     let mut handle = tokio::task::spawn_blocking(move || {
         let _guard = ActionWatch::install(installed);
-        f()
+        span.in_scope(f)
     });
     loop {
         // Between actions there is no deadline: look again shortly.

@@ -26,42 +26,105 @@ pub enum OAuthStatus {
     Unavailable,
 }
 
+/// The error codes of RFC 6749 (5.2, 4.1.2.1), RFC 6750 and OpenID Connect Core (3.1.2.6) that
+/// idpipe answers with, plus an action's own code. The HTTP status follows the variant, never
+/// a string comparison.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OAuthCode {
+    /// `invalid_request`.
+    InvalidRequest,
+    /// `invalid_client` (401).
+    InvalidClient,
+    /// `invalid_grant`.
+    InvalidGrant,
+    /// `unauthorized_client`.
+    UnauthorizedClient,
+    /// `unsupported_grant_type`.
+    UnsupportedGrantType,
+    /// `invalid_scope`.
+    InvalidScope,
+    /// `access_denied` (403).
+    AccessDenied,
+    /// `server_error` (500).
+    ServerError,
+    /// `temporarily_unavailable` (503).
+    TemporarilyUnavailable,
+    /// `login_required` (OIDC, `prompt=none` without a session).
+    LoginRequired,
+    /// `interaction_required` (OIDC).
+    InteractionRequired,
+    /// An action's refusal with its own code (`api.validation.error`, `api.access.deny`'s
+    /// hosted-service codes): always 403, whatever the code says.
+    Action(String),
+}
+
+impl OAuthCode {
+    /// The code as sent in `error`.
+    pub fn as_str(&self) -> &str {
+        match self {
+            OAuthCode::InvalidRequest => "invalid_request",
+            OAuthCode::InvalidClient => "invalid_client",
+            OAuthCode::InvalidGrant => "invalid_grant",
+            OAuthCode::UnauthorizedClient => "unauthorized_client",
+            OAuthCode::UnsupportedGrantType => "unsupported_grant_type",
+            OAuthCode::InvalidScope => "invalid_scope",
+            OAuthCode::AccessDenied => "access_denied",
+            OAuthCode::ServerError => "server_error",
+            OAuthCode::TemporarilyUnavailable => "temporarily_unavailable",
+            OAuthCode::LoginRequired => "login_required",
+            OAuthCode::InteractionRequired => "interaction_required",
+            OAuthCode::Action(c) => c,
+        }
+    }
+
+    /// The HTTP status class of this code.
+    pub fn status(&self) -> OAuthStatus {
+        match self {
+            OAuthCode::InvalidClient => OAuthStatus::Unauthorized,
+            OAuthCode::ServerError => OAuthStatus::Internal,
+            OAuthCode::TemporarilyUnavailable => OAuthStatus::Unavailable,
+            OAuthCode::AccessDenied | OAuthCode::Action(_) | OAuthCode::LoginRequired | OAuthCode::InteractionRequired => {
+                OAuthStatus::Forbidden
+            }
+            _ => OAuthStatus::BadRequest,
+        }
+    }
+}
+
+impl std::fmt::Display for OAuthCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for OAuthCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// An OAuth 2.0 error response body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("{error}: {error_description}")]
 pub struct OAuthError {
-    /// `access_denied`, `invalid_grant`, or an action's validation code.
-    pub error: String,
+    /// The code.
+    pub error: OAuthCode,
     /// Human-readable reason (an action's reason when an action denied).
     pub error_description: String,
-    /// The HTTP status class (not part of the body).
-    #[serde(skip)]
-    pub status: OAuthStatus,
 }
 
 impl OAuthError {
-    /// An error with this code and description; its status follows the RFC code it names
-    /// (`invalid_client` 401, `server_error` 500, `temporarily_unavailable` 503, others 400).
-    /// Errors made from an action's refusal are set to 403 with [`OAuthError::with_status`].
-    pub fn new(error: &str, description: &str) -> Self {
-        let status = match error {
-            "invalid_client" => OAuthStatus::Unauthorized,
-            "server_error" => OAuthStatus::Internal,
-            "temporarily_unavailable" => OAuthStatus::Unavailable,
-            "access_denied" => OAuthStatus::Forbidden,
-            _ => OAuthStatus::BadRequest,
-        };
+    /// An error with this code and description.
+    pub fn new(error: OAuthCode, description: &str) -> Self {
         OAuthError {
-            error: error.to_string(),
+            error,
             error_description: description.to_string(),
-            status,
         }
     }
 
-    /// The same error with another status class.
-    pub fn with_status(mut self, status: OAuthStatus) -> Self {
-        self.status = status;
-        self
+    /// The HTTP status class (from the code).
+    pub fn status(&self) -> OAuthStatus {
+        self.error.status()
     }
 }
 

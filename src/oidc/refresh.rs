@@ -12,7 +12,10 @@ pub use crate::store::refresh::{MemoryRefreshStore, RefreshRecord, RefreshTokenS
 /// A store outage during a refresh exchange: the client may retry; nothing was decided.
 fn unavailable(e: StoreError) -> OAuthError {
     tracing::error!(error = %e, "refresh-token store unavailable");
-    OAuthError::new("temporarily_unavailable", "the refresh could not be completed; try again")
+    OAuthError::new(
+        crate::oidc::OAuthCode::TemporarilyUnavailable,
+        "the refresh could not be completed; try again",
+    )
 }
 
 /// Tenant refresh-token lifetimes.
@@ -112,7 +115,7 @@ impl<S: RefreshTokenStore> RefreshTokens<S> {
             })
             .map_err(|e| {
                 tracing::error!(error = %e, "cannot store a refresh token");
-                OAuthError::new("server_error", "the refresh token could not be stored")
+                OAuthError::new(crate::oidc::OAuthCode::ServerError, "the refresh token could not be stored")
             })?;
         Ok(token)
     }
@@ -126,7 +129,7 @@ impl<S: RefreshTokenStore> RefreshTokens<S> {
     /// family. Returns the record, for the pipeline run and the rotation.
     pub fn redeem(&self, token: &str, client_id: &str, now: i64) -> Result<RefreshRecord, OAuthError> {
         let h = hash(token);
-        let invalid = |d: &str| OAuthError::new("invalid_grant", d);
+        let invalid = |d: &str| OAuthError::new(crate::oidc::OAuthCode::InvalidGrant, d);
         let rec = self
             .store
             .get(&h)

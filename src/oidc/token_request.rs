@@ -44,7 +44,12 @@ pub fn parse(content_type: Option<&str>, authorization: Option<&str>, body: &[u8
     let params: HashMap<String, String> = if is_json {
         match serde_json::from_slice::<Map<String, Value>>(body) {
             Ok(m) => m.into_iter().filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_string()))).collect(),
-            Err(_) => return Err(OAuthError::new("invalid_request", "the body is not a JSON object")),
+            Err(_) => {
+                return Err(OAuthError::new(
+                    crate::oidc::OAuthCode::InvalidRequest,
+                    "the body is not a JSON object",
+                ));
+            }
         }
     } else {
         url::form_urlencoded::parse(body).into_owned().collect()
@@ -56,10 +61,15 @@ pub fn parse(content_type: Option<&str>, authorization: Option<&str>, body: &[u8
                 .decode(b.trim())
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| OAuthError::new("invalid_client", "the Basic credentials are not valid base64 UTF-8"))?;
+                .ok_or_else(|| {
+                    OAuthError::new(
+                        crate::oidc::OAuthCode::InvalidClient,
+                        "the Basic credentials are not valid base64 UTF-8",
+                    )
+                })?;
             let (id, secret) = decoded
                 .split_once(':')
-                .ok_or_else(|| OAuthError::new("invalid_client", "the Basic credentials have no ':'"))?;
+                .ok_or_else(|| OAuthError::new(crate::oidc::OAuthCode::InvalidClient, "the Basic credentials have no ':'"))?;
             Some((form_decode(id), form_decode(secret)))
         }
     };

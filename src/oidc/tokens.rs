@@ -72,13 +72,18 @@ pub struct IssuedTokens {
 pub fn failure_to_oauth(outcome: &Outcome) -> Option<OAuthError> {
     use crate::pipeline::outcome::FailureKind as K;
     let f = outcome.failure.as_ref()?;
-    let (code, desc) = match f.kind {
-        K::Validation | K::NeedsUser => (f.code.as_str(), f.description.as_str()),
-        K::RefreshTokenRevoked => ("invalid_grant", f.description.as_str()),
-        _ => ("access_denied", f.description.as_str()),
+    use super::OAuthCode as C;
+    let code = match f.kind {
+        // Whatever code an action chose, its refusal is a 403: it cannot pick an HTTP status.
+        K::Validation => C::Action(f.code.clone()),
+        // Set by the engine only (never from an action's text).
+        K::NeedsUser if f.code == "login_required" => C::LoginRequired,
+        K::NeedsUser => C::InteractionRequired,
+        // Revoked by an action during a refresh exchange: the grant is gone (RFC 6749 5.2), 403.
+        K::RefreshTokenRevoked => C::Action("invalid_grant".into()),
+        _ => C::AccessDenied,
     };
-    // Whatever code an action chose, its refusal is a 403: it cannot pick an HTTP status.
-    Some(OAuthError::new(code, desc).with_status(super::OAuthStatus::Forbidden))
+    Some(OAuthError::new(code, &f.description))
 }
 
 /// The standard claims of the profile the scopes ask for (also served by `/userinfo`).

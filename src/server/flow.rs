@@ -2,51 +2,62 @@
 //! engine ([`crate::login`]), and turn its typed [`Answer`] into a response.
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::Response;
 
+use super::error::page_status;
 use super::pages;
-use super::{AppState, BrowserBinding, SESSION_COOKIE, cookie, error_page, set_cookie, store_failure};
-use crate::login::{Answer, Answered, CookieChange, LoginRequest, PageError, Start};
+use super::{AppState, BrowserBinding, SESSION_COOKIE, WebError, WebResult, cookie, set_cookie};
+use crate::login::{Answer, Answered, CookieChange, LoginRequest, NewLogin, PageError, Start};
 use crate::pipeline::event;
+use crate::store::StoreError;
 
 /// Query parameters that carry protocol payloads, kept out of `event.request.query` (and so out
 /// of stored pending logins): they can be 64 KiB and actions have the parsed request instead.
 const PROTOCOL_PAYLOAD_PARAMS: [&str; 3] = ["SAMLRequest", "Signature", "SigAlg"];
 
+/// What the first blocking step of a login decided.
+enum Begun {
+    Run(Box<crate::login::Authenticated>),
+    Answered(Answered),
+    Throttled,
+}
+
 /// Starts a login: with a live session (and no `prompt=login`/`ForceAuthn`/expired `max_age`)
 /// the pipeline runs at once; otherwise the browser goes to the login page.
-pub async fn begin(state: &AppState, request: LoginRequest, http: event::Request, headers: &HeaderMap) -> Response {
+pub async fn begin(state: &AppState, request: LoginRequest, http: event::Request, headers: &HeaderMap) -> WebResult {
     let ctx = state.login();
     let browser = BrowserBinding::of(headers);
     let session_cookie = cookie(headers, SESSION_COOKIE);
-    let (request, start) = match ctx
-        .blocking(move |ctx| {
-            let start = ctx.start(&request, session_cookie.as_deref());
-            (request, start)
+    let login = NewLogin::new(request, http, browser.hash());
+    let limiter = state.pending_limiter.clone();
+    let begun = ctx
+        .blocking(move |io| -> Result<Begun, StoreError> {
+            Ok(match io.start(login, session_cookie.as_deref())? {
+                Start::Session(a) => Begun::Run(a),
+                Start::Refused(a) => Begun::Answered(a),
+                // Pending logins are stored before anyone authenticated: their number per IP is
+                // limited, and so is their size (RelayState is bounded at intake).
+                Start::NeedsPassword(n) if !limiter.allow(io.store(), n.ip(), io.now_ms()) => {
+                    tracing::warn!(ip = %n.ip(), "too many logins started from one address");
+                    Begun::Throttled
+                }
+                Start::NeedsPassword(n) => Begun::Answered(
+                    match n.await_password(io)? {
+                        Some(key) => Answer::Redirect(format!("/u/login?state={key}")),
+                        None => Answer::error(PageError::TooLarge, "invalid_request", "The login request is too large."),
+                    }
+                    .into(),
+                ),
+            })
         })
-        .await
-    {
-        Ok((request, Ok(s))) => (request, s),
-        Ok((_, Err(e))) | Err(e) => return store_failure(&e),
-    };
-    let answered = match start {
-        Start::Session { user, session } => ctx.run(request, http, *user, *session, browser.hash()).await,
-        Start::Refused(a) => a,
-        Start::NeedsPassword => {
-            // Pending logins are stored before anyone authenticated: their number per IP is
-            // limited, and so is their size (RelayState is bounded at intake).
-            if !state.pending_limiter.allow(&http.ip, ctx.now_ms()) {
-                tracing::warn!(ip = %http.ip, "too many logins started from one address");
-                return super::too_many(
-                    false,
-                    "Too many logins were started from your network. Wait a minute and try again.",
-                );
-            }
-            let hash = browser.hash();
-            match ctx.blocking(move |ctx| ctx.await_password(request, http, hash)).await {
-                Ok(a) => a.into(),
-                Err(e) => return store_failure(&e),
-            }
+        .await??;
+    let answered = match begun {
+        Begun::Run(a) => ctx.run(*a).await,
+        Begun::Answered(a) => a,
+        Begun::Throttled => {
+            return Err(WebError::TooMany {
+                json: false,
+                description: "Too many logins were started from your network. Wait a minute and try again.",
+            });
         }
     };
     respond(state, answered, &browser)
@@ -54,7 +65,7 @@ pub async fn begin(state: &AppState, request: LoginRequest, http: event::Request
 
 /// The response for a login step's answer (with its session cookie change, and the browser's
 /// transaction cookie when it was minted for this request and the answer sends the browser on).
-pub fn respond(state: &AppState, answered: Answered, browser: &BrowserBinding) -> Response {
+pub fn respond(state: &AppState, answered: Answered, browser: &BrowserBinding) -> WebResult {
     let secure = state.secure_cookies();
     let mut resp = match answered.answer {
         Answer::SamlPost { acs_url, xml, relay_state } => pages::auto_post(
@@ -66,14 +77,14 @@ pub fn respond(state: &AppState, answered: Answered, browser: &BrowserBinding) -
             redirect_uri,
             form_post,
             fields,
-        } => oidc_redirect(&redirect_uri, form_post, &fields),
+        } => oidc_redirect(&redirect_uri, form_post, &fields)?,
         Answer::Redirect(url) => {
-            let mut r = super::found(&url);
+            let mut r = super::found(&url)?;
             browser.attach(&mut r, secure);
             r
         }
-        Answer::Error { kind, code, description } => error_page(status_of(kind), code, &description),
-        Answer::StoreFailure(e) => return store_failure(&e),
+        Answer::Error { kind, code, description } => return Err(WebError::page(page_status(kind), code, description)),
+        Answer::StoreFailure(e) => return Err(WebError::Store(e)),
     };
     match answered.session_cookie {
         Some(CookieChange::Set { value, max_age }) => {
@@ -86,38 +97,25 @@ pub fn respond(state: &AppState, answered: Answered, browser: &BrowserBinding) -
         }
         None => {}
     }
-    resp
-}
-
-/// The HTTP status of an error page.
-pub fn status_of(kind: PageError) -> StatusCode {
-    match kind {
-        PageError::BadRequest => StatusCode::BAD_REQUEST,
-        PageError::Forbidden => StatusCode::FORBIDDEN,
-        PageError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        PageError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-    }
+    Ok(resp)
 }
 
 /// Sends the browser back to the application's redirect URI with `fields` (query or form_post).
-pub fn oidc_redirect(redirect_uri: &str, form_post: bool, fields: &[(String, String)]) -> Response {
+pub fn oidc_redirect(redirect_uri: &str, form_post: bool, fields: &[(String, String)]) -> WebResult {
     if form_post {
         let f: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        return pages::auto_post(StatusCode::OK, &pages::form_post(redirect_uri, &f), redirect_uri);
+        return Ok(pages::auto_post(StatusCode::OK, &pages::form_post(redirect_uri, &f), redirect_uri));
     }
-    let mut url = match url::Url::parse(redirect_uri) {
-        Ok(u) => u,
-        Err(_) => return error_page(StatusCode::BAD_REQUEST, "invalid_request", "The redirect URI is not a URL."),
-    };
+    let mut url = url::Url::parse(redirect_uri).map_err(|_| WebError::bad_request("invalid_request", "The redirect URI is not a URL."))?;
     {
         let mut q = url.query_pairs_mut();
         for (k, v) in fields {
             q.append_pair(k, v);
         }
     }
-    let mut r = super::found(url.as_str());
+    let mut r = super::found(url.as_str())?;
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
+    Ok(r)
 }
 
 /// `event.request` from an HTTP request.

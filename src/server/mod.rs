@@ -15,6 +15,7 @@
 // Helpers return the ready error page as their `Err`; boxing it would only add noise.
 #![allow(clippy::result_large_err)]
 
+mod error;
 mod flow;
 mod login;
 mod oidc;
@@ -31,7 +32,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::json;
 
 use crate::config::Tenant;
 use crate::saml::metadata::{MetadataInput, metadata_xml};
@@ -63,13 +63,19 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
 }
 
+pub use error::WebError;
+
+/// What a handler answers: a response, or an error that knows its own response.
+pub type WebResult = Result<Response, WebError>;
+
 /// Shared state of the handlers.
 #[derive(Clone)]
 pub struct AppState {
     /// The tenant.
     pub tenant: Arc<Tenant>,
-    /// Persistence (SQLite by default).
-    pub store: Arc<dyn Store>,
+    /// The login engine: the only way to the store (through [`crate::login::Io`], on the
+    /// blocking pool).
+    login: crate::login::LoginContext,
     /// Login attempts per client IP.
     pub limiter: Arc<ratelimit::RateLimiter>,
     /// Logins started (pending logins stored) per client IP.
@@ -94,30 +100,20 @@ impl AppState {
         let key = server_key(&tenant)?;
         let per_minute = tenant.login.attempts_per_minute_per_ip;
         let limits = tenant.server;
+        let tenant = Arc::new(tenant);
         Ok(AppState {
-            tenant: Arc::new(tenant),
-            store: store.clone(),
-            limiter: Arc::new(ratelimit::RateLimiter::new(store.clone(), "login", per_minute)),
-            pending_limiter: Arc::new(ratelimit::RateLimiter::new(
-                store.clone(),
-                "start",
-                limits.pending_logins_per_minute_per_ip,
-            )),
-            client_auth_limiter: Arc::new(ratelimit::RateLimiter::new(
-                store.clone(),
-                "client-auth",
-                limits.client_auth_failures_per_minute,
-            )),
+            tenant: tenant.clone(),
+            login: crate::login::LoginContext::new(tenant, store),
+            limiter: Arc::new(ratelimit::RateLimiter::new("login", per_minute)),
+            pending_limiter: Arc::new(ratelimit::RateLimiter::new("start", limits.pending_logins_per_minute_per_ip)),
+            client_auth_limiter: Arc::new(ratelimit::RateLimiter::new("client-auth", limits.client_auth_failures_per_minute)),
             csrf_key: Arc::new(key),
         })
     }
 
     /// The login engine over this state's tenant and store.
-    pub fn login(&self) -> crate::login::LoginContext {
-        crate::login::LoginContext {
-            tenant: self.tenant.clone(),
-            store: self.store.clone(),
-        }
+    pub fn login(&self) -> &crate::login::LoginContext {
+        &self.login
     }
 
     /// Whether cookies get the `Secure` attribute (base URL is https).
@@ -221,28 +217,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
-/// A JSON error response (`{error, error_description}`), logged once.
-pub fn error(status: StatusCode, code: &str, description: &str) -> Response {
-    tracing::info!(%status, code, description, "request refused");
-    let mut r = (status, Json(json!({"error": code, "error_description": description}))).into_response();
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
-}
-
-/// An HTML error page for the browser (never a redirect: the request could not be trusted).
-pub fn error_page(status: StatusCode, code: &str, description: &str) -> Response {
-    tracing::info!(%status, code, description, "request refused");
-    pages::html(status, &pages::error_page(code, description))
-}
-
-/// A store failure: logged with its cause, answered without it.
-pub fn store_failure(e: &StoreError) -> Response {
-    tracing::error!(error = %e, "store failure");
-    pages::html(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        &pages::error_page("server_error", "The server could not complete the request. Please try again."),
-    )
-}
+pub use error::{error_page, json_error as error};
 
 /// A cookie value from the request.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -329,36 +304,11 @@ impl BrowserBinding {
     }
 }
 
-/// The page for a login state presented by another browser than the one that started it.
-pub fn foreign_browser() -> Response {
-    tracing::warn!("a login state was presented by another browser than the one that started it");
-    error_page(
-        StatusCode::FORBIDDEN,
-        "invalid_state",
-        "This login was started in another browser (or its cookies were cleared). Go back to the application and start again.",
-    )
-}
-
-/// 429 with `Retry-After: 60`: an HTML page, or a JSON error for API endpoints.
-pub fn too_many(json: bool, description: &str) -> Response {
-    let mut r = if json {
-        error(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", description)
-    } else {
-        error_page(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", description)
-    };
-    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
-    r
-}
-
 /// A `302 Found` redirect (what the hosted service sends; `Location` as given).
-pub fn found(location: &str) -> Response {
+pub fn found(location: &str) -> WebResult {
     match HeaderValue::from_str(location) {
-        Ok(v) => (StatusCode::FOUND, [(header::LOCATION, v)]).into_response(),
-        Err(_) => error_page(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "The redirect target is not a valid URL.",
-        ),
+        Ok(v) => Ok((StatusCode::FOUND, [(header::LOCATION, v)]).into_response()),
+        Err(_) => Err(WebError::bad_request("invalid_request", "The redirect target is not a valid URL.")),
     }
 }
 
@@ -378,10 +328,14 @@ async fn jwks(State(s): State<AppState>) -> Response {
     ([(header::CACHE_CONTROL, "public, max-age=300")], Json(s.tenant.keys.jwks())).into_response()
 }
 
-async fn saml_metadata(State(s): State<AppState>, Path(client_id): Path<String>) -> Response {
+async fn saml_metadata(State(s): State<AppState>, Path(client_id): Path<String>) -> WebResult {
     let t = &s.tenant;
     let Some(sp) = t.saml_sps.get(&client_id) else {
-        return error(StatusCode::NOT_FOUND, "unknown_client", "no SAML application with this client id");
+        return Ok(error(
+            StatusCode::NOT_FOUND,
+            "unknown_client",
+            "no SAML application with this client id",
+        ));
     };
     let want_signed = sp.request_cert.is_some();
     let entity_id = sp.settings.issuer.clone().unwrap_or_else(|| t.saml.default_issuer());
@@ -393,7 +347,7 @@ async fn saml_metadata(State(s): State<AppState>, Path(client_id): Path<String>)
         slo_url: &format!("{}/samlp/{}/logout", t.base_url, sp.client_id),
         want_authn_requests_signed: want_signed,
     });
-    ([(header::CONTENT_TYPE, "application/xml")], xml).into_response()
+    Ok(([(header::CONTENT_TYPE, "application/xml")], xml).into_response())
 }
 
 async fn not_found() -> Response {
@@ -485,8 +439,8 @@ pub async fn serve(tenant: Tenant, listen: SocketAddr) -> Result<(), ServerError
         let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
         loop {
             every.tick().await;
-            let s = sweeper.clone();
-            match tokio::task::spawn_blocking(move || s.store.sweep_expired(now_ms(&s))).await {
+            let now = now_ms(&sweeper);
+            match sweeper.login.blocking(move |io| io.store().sweep_expired(now)).await {
                 Ok(Ok(n)) if n > 0 => tracing::info!(rows = n, "expired records deleted"),
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::error!(error = %e, "sweeping expired records failed"),

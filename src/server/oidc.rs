@@ -10,12 +10,12 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::flow;
-use super::{AppState, ClientIp, SESSION_COOKIE, cookie, error, error_page, hash_secret, now_ms, pages, set_cookie, store_failure};
+use super::{AppState, ClientIp, SESSION_COOKIE, WebError, WebResult, cookie, error, hash_secret, now_ms, pages, set_cookie};
 use crate::config::OidcApp;
 use crate::login::LoginRequest;
 use crate::login::authorize::AuthorizeError;
-use crate::oidc::OAuthError;
 use crate::oidc::token_request::TokenRequest;
+use crate::oidc::{OAuthCode, OAuthError};
 
 /// `GET /.well-known/openid-configuration`.
 pub async fn discovery(State(state): State<AppState>) -> Response {
@@ -48,14 +48,14 @@ pub async fn authorize(
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
+) -> WebResult {
     match crate::login::authorize::validate(&state.tenant, &q) {
         Ok(login) => {
             let query: Map<String, Value> = q.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
             let http = flow::http_event("GET", &headers, ip, query);
             flow::begin(&state, LoginRequest::Oidc(login), http, &headers).await
         }
-        Err(AuthorizeError::Page { code, description }) => error_page(StatusCode::BAD_REQUEST, code, &description),
+        Err(AuthorizeError::Page { code, description }) => Err(WebError::bad_request(code, description)),
         Err(AuthorizeError::Redirect {
             redirect_uri,
             form_post,
@@ -75,10 +75,6 @@ pub async fn authorize(
     }
 }
 
-fn oauth_error(status: StatusCode, e: &OAuthError) -> Response {
-    error(status, &e.error, &e.error_description)
-}
-
 fn token_json(v: Value) -> Response {
     let mut r = Json(v).into_response();
     let h = r.headers_mut();
@@ -87,166 +83,85 @@ fn token_json(v: Value) -> Response {
     r
 }
 
-/// The HTTP status of an OAuth error's class.
-fn http_status(s: crate::oidc::OAuthStatus) -> StatusCode {
-    use crate::oidc::OAuthStatus as S;
-    match s {
-        S::BadRequest => StatusCode::BAD_REQUEST,
-        S::Unauthorized => StatusCode::UNAUTHORIZED,
-        S::Forbidden => StatusCode::FORBIDDEN,
-        S::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        S::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-    }
-}
-
 /// Authenticates the client: HTTP Basic or `client_secret` in the body for confidential clients,
 /// `client_id` alone for public ones. Failures are throttled per client id and per IP: past
 /// the tenant's limit in a minute every attempt is refused before the secret is compared.
-fn client<'a>(state: &'a AppState, request: &TokenRequest, ip: std::net::IpAddr) -> Result<&'a OidcApp, Response> {
-    let now = now_ms(state);
-    let limiter = &state.client_auth_limiter;
+async fn client(state: &AppState, request: &TokenRequest, ip: std::net::IpAddr) -> Result<OidcApp, WebError> {
+    let limiter = state.client_auth_limiter.clone();
     let (id, secret) = request.client_credentials();
-    let keys = [format!("ip:{ip}"), format!("client:{id}")];
-    if keys.iter().any(|k| limiter.exceeded(k, now)) {
-        tracing::warn!(%ip, client_id = %id, "client authentication throttled");
-        return Err(super::too_many(
-            true,
-            "Too many failed client authentications. Wait a minute and try again.",
-        ));
-    }
-    let result = authenticate_client(state, &id, secret);
-    if result.is_err() {
-        for k in &keys {
-            limiter.record(k, now);
-        }
-    }
-    result
+    let tenant = state.tenant.clone();
+    state
+        .login()
+        .blocking(move |io| {
+            let now = io.now_ms();
+            let keys = [format!("ip:{ip}"), format!("client:{id}")];
+            if keys.iter().any(|k| limiter.exceeded(io.store(), k, now)) {
+                tracing::warn!(%ip, client_id = %id, "client authentication throttled");
+                return Err(WebError::TooMany {
+                    json: true,
+                    description: "Too many failed client authentications. Wait a minute and try again.",
+                });
+            }
+            let result = authenticate_client(&tenant, &id, secret);
+            if result.is_err() {
+                for k in &keys {
+                    limiter.record(io.store(), k, now);
+                }
+            }
+            result
+        })
+        .await?
 }
 
-fn authenticate_client<'a>(state: &'a AppState, id: &str, secret: Option<String>) -> Result<&'a OidcApp, Response> {
-    let unauthorized = |d: &str| {
-        let mut r = error(StatusCode::UNAUTHORIZED, "invalid_client", d);
-        r.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"idpipe\""));
-        r
-    };
-    let Some(app) = state.tenant.oidc_clients.get(id) else {
+fn authenticate_client(tenant: &crate::config::Tenant, id: &str, secret: Option<String>) -> Result<OidcApp, WebError> {
+    let unauthorized = |d: &str| WebError::oauth_challenge(OAuthError::new(OAuthCode::InvalidClient, d), "Basic realm=\"idpipe\"");
+    let Some(app) = tenant.oidc_clients.get(id) else {
         return Err(unauthorized("unknown client"));
     };
     match (&app.client_secret, secret) {
-        (Some(expected), Some(given)) if crate::util::constant_time_eq(expected.as_bytes(), given.as_bytes()) => Ok(app),
+        (Some(expected), Some(given)) if crate::util::constant_time_eq(expected.as_bytes(), given.as_bytes()) => Ok(app.clone()),
         (Some(_), _) => Err(unauthorized("client authentication failed")),
-        (None, None) => Ok(app),
+        (None, None) => Ok(app.clone()),
         (None, Some(_)) => Err(unauthorized("this client is public and has no secret")),
     }
 }
 
 /// `POST /oauth/token` (form or JSON body).
-pub async fn token(State(state): State<AppState>, ClientIp(ip): ClientIp, headers: HeaderMap, RawForm(body): RawForm) -> Response {
+pub async fn token(State(state): State<AppState>, ClientIp(ip): ClientIp, headers: HeaderMap, RawForm(body): RawForm) -> WebResult {
     let h = |n: header::HeaderName| headers.get(n).and_then(|v| v.to_str().ok());
-    let request = match crate::oidc::token_request::parse(h(header::CONTENT_TYPE), h(header::AUTHORIZATION), &body) {
-        Ok(r) => r,
-        Err(e) => return error(http_status(e.status), &e.error, &e.error_description),
+    let request = crate::oidc::token_request::parse(h(header::CONTENT_TYPE), h(header::AUTHORIZATION), &body)?;
+    let app = client(&state, &request, ip).await?;
+    let form = request.params;
+    let body = match form.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => state.login().blocking(move |io| io.redeem_code(&app, &form)).await??,
+        Some("refresh_token") => {
+            let token = form
+                .get("refresh_token")
+                .cloned()
+                .ok_or_else(|| OAuthError::new(OAuthCode::InvalidRequest, "refresh_token is missing"))?;
+            state.login().refresh_exchange(&app, token).await?
+        }
+        Some("client_credentials") => client_credentials(&state, &app, &form)?,
+        Some(other) => {
+            return Err(OAuthError::new(OAuthCode::UnsupportedGrantType, &format!("grant_type '{other}' is not supported")).into());
+        }
+        None => return Err(OAuthError::new(OAuthCode::InvalidRequest, "grant_type is missing").into()),
     };
-    let app = match client(&state, &request, ip) {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    let form = &request.params;
-    match form.get("grant_type").map(String::as_str) {
-        Some("authorization_code") => code_grant(&state, app, form),
-        Some("refresh_token") => refresh(&state, app, form).await,
-        Some("client_credentials") => client_credentials(&state, app, form),
-        Some(other) => error(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            &format!("grant_type '{other}' is not supported"),
-        ),
-        None => error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is missing"),
-    }
+    Ok(token_json(body))
 }
 
-fn code_grant(state: &AppState, app: &OidcApp, form: &HashMap<String, String>) -> Response {
-    match state.login().redeem_code(app, form) {
-        Ok(body) => token_json(body),
-        Err(e) => oauth_error(http_status(e.status), &e),
-    }
-}
-
-async fn refresh(state: &AppState, app: &OidcApp, form: &HashMap<String, String>) -> Response {
-    let Some(token) = form.get("refresh_token").cloned() else {
-        return error(StatusCode::BAD_REQUEST, "invalid_request", "refresh_token is missing");
-    };
-    let st = state.clone();
-    let client = crate::login::code_grant::oidc_client(app);
-    let result = crate::login::watchdog::run_pipeline(move || {
-        let ctx = st.login();
-        let rt = ctx.refresh_tokens();
-        let issuer = st.issuer();
-        let api_for = |audience: &str| ctx.api(Some(audience));
-        let req = crate::login::RefreshRequest {
-            token: &token,
-            client: &client,
-            api_for: &api_for,
-            issuer: &issuer,
-            now_ms: now_ms(&st),
-        };
-        let store = st.store.clone();
-        let load = move |id: &str| store.user(id).ok().flatten();
-        let commit = |user_id: &str, outcome: &crate::pipeline::Outcome| {
-            st.store.apply_metadata(user_id, outcome).map_err(|e| {
-                tracing::error!(error = %e, "cannot apply the metadata changes of a refresh exchange");
-                OAuthError::new("temporarily_unavailable", "the refresh could not be completed; try again")
-            })
-        };
-        crate::login::refresh_grant(&st.tenant.executor, &st.tenant.keys.current, &rt, &req, &load, &commit)
-    })
-    .await;
-    match result {
-        Ok(Ok(r)) => {
-            let mut out = json!({
-                "access_token": r.tokens.access_token,
-                "token_type": "Bearer",
-                "expires_in": r.tokens.expires_in,
-                "scope": r.tokens.scopes.join(" "),
-                "refresh_token": r.refresh_token,
-            });
-            if let Some(id) = r.tokens.id_token {
-                out["id_token"] = id.into();
-            }
-            token_json(out)
-        }
-        Ok(Err(e)) => {
-            let status = http_status(e.status);
-            oauth_error(status, &e)
-        }
-        Err(crate::login::watchdog::PipelineStop::Abandoned) => {
-            error(StatusCode::FORBIDDEN, "access_denied", crate::pipeline::executor::GENERIC_FAILURE)
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "the refresh task failed");
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "the refresh could not be completed",
-            )
-        }
-    }
-}
-
-fn client_credentials(state: &AppState, app: &OidcApp, form: &HashMap<String, String>) -> Response {
+fn client_credentials(state: &AppState, app: &OidcApp, form: &HashMap<String, String>) -> Result<Value, OAuthError> {
     if app.client_secret.is_none() {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "unauthorized_client",
+        return Err(OAuthError::new(
+            OAuthCode::UnauthorizedClient,
             "client_credentials needs a confidential client",
-        );
+        ));
     }
     let Some(audience) = form.get("audience") else {
-        return error(StatusCode::BAD_REQUEST, "invalid_request", "audience is missing");
+        return Err(OAuthError::new(OAuthCode::InvalidRequest, "audience is missing"));
     };
     let Some(lifetime) = state.tenant.apis.get(audience) else {
-        return error(StatusCode::FORBIDDEN, "access_denied", &format!("Service not found: {audience}"));
+        return Err(OAuthError::new(OAuthCode::AccessDenied, &format!("Service not found: {audience}")));
     };
     let now = now_ms(state) / 1000;
     let scope = form.get("scope").cloned().unwrap_or_default();
@@ -260,21 +175,21 @@ fn client_credentials(state: &AppState, app: &OidcApp, form: &HashMap<String, St
     claims.insert("scope".into(), scope.clone().into());
     claims.insert("gty".into(), "client-credentials".into());
     match state.tenant.keys.current.sign(&claims) {
-        Ok(t) => token_json(json!({"access_token": t, "token_type": "Bearer", "expires_in": lifetime, "scope": scope})),
+        Ok(t) => Ok(json!({"access_token": t, "token_type": "Bearer", "expires_in": lifetime, "scope": scope})),
         Err(e) => {
             tracing::error!(error = %e, "cannot sign an access token");
-            error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "the token could not be issued")
+            Err(OAuthError::new(OAuthCode::ServerError, "the token could not be issued"))
         }
     }
 }
 
 /// `GET|POST /userinfo` with a bearer access token whose audience includes this endpoint.
-pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let deny = |d: &str| {
+pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> WebResult {
+    let deny = |d: &str| -> WebResult {
         let mut r = error(StatusCode::UNAUTHORIZED, "invalid_token", d);
         r.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
-        r
+        Ok(r)
     };
     let Some(token) = headers
         .get(header::AUTHORIZATION)
@@ -305,10 +220,9 @@ pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Resp
     let Some(sub) = claims.get("sub").and_then(Value::as_str) else {
         return deny("the access token has no subject");
     };
-    let user = match state.store.user(sub) {
-        Ok(Some(u)) => u,
-        Ok(None) => return deny("the user no longer exists"),
-        Err(e) => return store_failure(&e),
+    let id = sub.to_string();
+    let Some(user) = state.login().blocking(move |io| io.store().user(&id)).await?? else {
+        return deny("the user no longer exists");
     };
     let scopes: Vec<String> = claims
         .get("scope")
@@ -324,16 +238,17 @@ pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Resp
     let mut out = Map::new();
     out.insert("sub".into(), sub.into());
     crate::oidc::tokens::profile_claims(&event, &scopes, &mut out);
-    token_json(Value::Object(out))
+    Ok(token_json(Value::Object(out)))
 }
 
 /// `GET /v2/logout?client_id=&returnTo=` and `GET /oidc/logout?client_id=&post_logout_redirect_uri=&state=`:
 /// ends the session; goes back only to a URL in the client's `allowed_logout_urls`.
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
-    if let Some(raw) = cookie(&headers, SESSION_COOKIE)
-        && let Err(e) = state.store.delete_session(&hash_secret(&raw))
-    {
-        return store_failure(&e);
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> WebResult {
+    if let Some(raw) = cookie(&headers, SESSION_COOKIE) {
+        state
+            .login()
+            .blocking(move |io| io.store().delete_session(&hash_secret(&raw)))
+            .await??;
     }
     let clear = set_cookie(SESSION_COOKIE, "", Some(0), state.secure_cookies());
     let return_to = q.get("returnTo").or_else(|| q.get("post_logout_redirect_uri"));
@@ -349,10 +264,10 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, Query(q):
                 Some(s) => url::Url::parse_with_params(url, &[("state", s)]).map_or(url.clone(), |u| u.to_string()),
                 None => url.clone(),
             };
-            super::found(&target)
+            super::found(&target)?
         }
         (Some(url), _) => {
-            let mut r = error_page(
+            let mut r = super::error_page(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
                 &format!("You are logged out, but '{url}' is not an allowed logout URL of the application."),
@@ -363,7 +278,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, Query(q):
         (None, _) => pages::html(StatusCode::OK, &pages::logged_out_page()),
     };
     resp.headers_mut().append(header::SET_COOKIE, clear);
-    resp
+    Ok(resp)
 }
 
 #[cfg(test)]

@@ -1,8 +1,7 @@
 //! Sliding-minute limits over the store's shared counters ([`crate::store::RateLimitStore`]), so
 //! that every node counts the same events: login submissions per IP, logins started per IP,
 //! failed client authentications per client and per IP. A store failure refuses (fails closed).
-
-use std::sync::Arc;
+//! Called on the blocking pool with the store of a [`crate::login::Io`].
 
 use crate::store::Store;
 
@@ -10,7 +9,6 @@ const WINDOW_MS: i64 = 60_000;
 
 /// At most `per_minute` events per key in any sliding minute, counted in the store.
 pub struct RateLimiter {
-    store: Arc<dyn Store>,
     prefix: &'static str,
     per_minute: u32,
 }
@@ -26,8 +24,8 @@ impl std::fmt::Debug for RateLimiter {
 
 impl RateLimiter {
     /// A limiter of `per_minute` events per key; `prefix` keeps its keys apart from other limiters'.
-    pub fn new(store: Arc<dyn Store>, prefix: &'static str, per_minute: u32) -> Self {
-        RateLimiter { store, prefix, per_minute }
+    pub fn new(prefix: &'static str, per_minute: u32) -> Self {
+        RateLimiter { prefix, per_minute }
     }
 
     fn key(&self, key: &str) -> String {
@@ -35,18 +33,16 @@ impl RateLimiter {
     }
 
     /// Counts an event; false when the key already had `per_minute` in the last minute.
-    pub fn allow(&self, key: &str, now_ms: i64) -> bool {
-        self.store
-            .hit(&self.key(key), self.per_minute, WINDOW_MS, now_ms)
-            .unwrap_or_else(|e| {
-                tracing::error!(error = %e, "rate limit store unavailable: refused");
-                false
-            })
+    pub fn allow(&self, store: &dyn Store, key: &str, now_ms: i64) -> bool {
+        store.hit(&self.key(key), self.per_minute, WINDOW_MS, now_ms).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "rate limit store unavailable: refused");
+            false
+        })
     }
 
     /// Whether the key already had `per_minute` events in the last minute (nothing counted).
-    pub fn exceeded(&self, key: &str, now_ms: i64) -> bool {
-        self.store
+    pub fn exceeded(&self, store: &dyn Store, key: &str, now_ms: i64) -> bool {
+        store
             .count(&self.key(key), WINDOW_MS, now_ms)
             .map(|n| n >= self.per_minute)
             .unwrap_or_else(|e| {
@@ -56,8 +52,8 @@ impl RateLimiter {
     }
 
     /// Counts an event without checking (a failure, counted after the fact).
-    pub fn record(&self, key: &str, now_ms: i64) {
-        if let Err(e) = self.store.record(&self.key(key), now_ms) {
+    pub fn record(&self, store: &dyn Store, key: &str, now_ms: i64) {
+        if let Err(e) = store.record(&self.key(key), now_ms) {
             tracing::error!(error = %e, "rate limit store unavailable: event not counted");
         }
     }

@@ -6,21 +6,21 @@ use std::collections::HashMap;
 use axum::Form;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::Response;
 use serde_json::{Map, Value};
 
 use super::flow;
-use super::{AppState, ClientIp, SESSION_COOKIE, cookie, error_page, hash_secret, now_ms, pages, set_cookie, store_failure};
+use super::{AppState, ClientIp, SESSION_COOKIE, WebError, WebResult, cookie, hash_secret, now_ms, pages, set_cookie};
 use crate::config::SamlSp;
+use crate::login::Io;
 use crate::login::{LoginRequest, SamlLogin};
 use crate::pipeline::outcome::{DigestAlgorithm, SignatureAlgorithm};
 use crate::saml::StatusError;
 use crate::saml::request::{DEFAULT_MAX_AGE_SECONDS, Intake, IntakeRules, MAX_RELAY_STATE_BYTES, RequestError};
 use crate::store::StoreError;
 
-fn sp<'a>(state: &'a AppState, client_id: &str) -> Result<&'a SamlSp, Response> {
+fn sp<'a>(state: &'a AppState, client_id: &str) -> Result<&'a SamlSp, WebError> {
     state.tenant.saml_sps.get(client_id).ok_or_else(|| {
-        error_page(
+        WebError::page(
             StatusCode::NOT_FOUND,
             "unknown_client",
             "There is no SAML application with this client id.",
@@ -29,7 +29,7 @@ fn sp<'a>(state: &'a AppState, client_id: &str) -> Result<&'a SamlSp, Response> 
 }
 
 /// The SP and the certificate its requests must be signed with (if its settings name one).
-fn sp_and_cert<'a>(state: &'a AppState, client_id: &str) -> Result<(&'a SamlSp, Option<&'a openssl::x509::X509>), Response> {
+fn sp_and_cert<'a>(state: &'a AppState, client_id: &str) -> Result<(&'a SamlSp, Option<&'a openssl::x509::X509>), WebError> {
     let sp = sp(state, client_id)?;
     Ok((sp, sp.request_cert.as_ref()))
 }
@@ -45,13 +45,12 @@ fn rules(state: &AppState) -> IntakeRules {
 
 /// Runs a request intake (XML parsing and signature verification: CPU work bounded by the
 /// size limits) on the blocking pool, so that slow or costly requests never hold an async worker.
-async fn intake(f: impl FnOnce() -> Result<Intake, RequestError> + Send + 'static) -> Result<Intake, Response> {
+async fn intake(f: impl FnOnce() -> Result<Intake, RequestError> + Send + 'static) -> Result<Intake, WebError> {
     match tokio::task::spawn_blocking(f).await {
-        Ok(Ok(i)) => Ok(i),
-        Ok(Err(e)) => Err(refused(&e)),
+        Ok(r) => Ok(r?),
         Err(e) => {
             tracing::error!(error = %e, "the SAML intake task failed");
-            Err(error_page(
+            Err(WebError::page(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",
                 "The request could not be read.",
@@ -62,43 +61,27 @@ async fn intake(f: impl FnOnce() -> Result<Intake, RequestError> + Send + 'stati
 
 /// Records a request ID in the store (shared by every node, kept across restarts); a second
 /// use within its lifetime is a replay. The key is per SP and message type.
-fn remember_request(state: &AppState, sp: &SamlSp, kind: &str, id: &str) -> Result<(), Response> {
-    let key = hash_secret(&format!("{}\n{kind}\n{id}", sp.client_id));
-    let now = now_ms(state);
-    let lifetime_ms = (DEFAULT_MAX_AGE_SECONDS * 2 + state.tenant.saml.clock_skew_seconds.max(0)) * 1000;
-    match state.store.remember_request_id(&key, now + lifetime_ms, now) {
-        Ok(true) => Ok(()),
-        Ok(false) => {
-            tracing::warn!(client_id = %sp.client_id, kind, "replayed SAML request refused");
-            Err(refused(&RequestError::Replayed(id.to_string())))
-        }
-        Err(e) => Err(store_failure(&e)),
+fn remember_request(io: &Io, client_id: &str, kind: &str, id: &str) -> Result<(), WebError> {
+    let key = hash_secret(&format!("{client_id}\n{kind}\n{id}"));
+    let now = io.now_ms();
+    let lifetime_ms = (DEFAULT_MAX_AGE_SECONDS * 2 + io.tenant.saml.clock_skew_seconds.max(0)) * 1000;
+    if io.store().remember_request_id(&key, now + lifetime_ms, now)? {
+        Ok(())
+    } else {
+        tracing::warn!(client_id, kind, "replayed SAML request refused");
+        Err(RequestError::Replayed(id.to_string()).into())
     }
 }
 
 /// A request meant for another endpoint (e.g. a signed one forwarded here) is refused.
-fn check_destination(destination: Option<&str>, ours: &str, what: &str) -> Result<(), Response> {
+fn check_destination(destination: Option<&str>, ours: &str, what: &str) -> Result<(), WebError> {
     match destination.filter(|d| *d != ours) {
-        Some(d) => Err(error_page(
-            StatusCode::BAD_REQUEST,
+        Some(d) => Err(WebError::bad_request(
             "invalid_saml_request",
-            &format!("The {what}'s Destination '{d}' is not this endpoint ({ours})."),
+            format!("The {what}'s Destination '{d}' is not this endpoint ({ours})."),
         )),
         None => Ok(()),
     }
-}
-
-fn refused(e: &RequestError) -> Response {
-    // The request cannot be trusted, so nothing is sent to a URL it names: an error page.
-    tracing::info!(error = %e, "SAML request refused");
-    let status = match e {
-        RequestError::TooLarge | RequestError::RelayStateTooLong => StatusCode::PAYLOAD_TOO_LARGE,
-        RequestError::Unsigned | RequestError::SigAlgMissing | RequestError::SignatureStructure(_) | RequestError::BadSignature(_) => {
-            StatusCode::FORBIDDEN
-        }
-        _ => StatusCode::BAD_REQUEST,
-    };
-    error_page(status, "invalid_saml_request", &e.to_string())
 }
 
 fn query_map(raw: &str) -> Map<String, Value> {
@@ -115,21 +98,21 @@ async fn start(
     relay_state: Option<String>,
     http: crate::pipeline::event::Request,
     headers: &HeaderMap,
-) -> Response {
+) -> WebResult {
     let (request_id, request_issuer, acs, force_authn, is_passive, relay_state) = match intake {
         None if relay_state.as_ref().is_some_and(|r| r.len() > MAX_RELAY_STATE_BYTES) => {
-            return refused(&RequestError::RelayStateTooLong);
+            return Err(RequestError::RelayStateTooLong.into());
         }
         None => (None, None, None, false, false, relay_state),
         Some(i) => {
             let r = i.request;
             let ours = format!("{}/samlp/{}", state.tenant.base_url, sp.client_id);
-            if let Err(resp) = check_destination(r.destination.as_deref(), &ours, "AuthnRequest") {
-                return resp;
-            }
-            if let Err(resp) = remember_request(state, sp, "authn", &r.id) {
-                return resp;
-            }
+            check_destination(r.destination.as_deref(), &ours, "AuthnRequest")?;
+            let (client_id, id) = (sp.client_id.clone(), r.id.clone());
+            state
+                .login()
+                .blocking(move |io| remember_request(io, &client_id, "authn", &id))
+                .await??;
             (
                 Some(r.id),
                 r.issuer,
@@ -145,14 +128,13 @@ async fn start(
         Some(a) if sp.callbacks.contains(&a) => a,
         Some(a) => {
             tracing::warn!(client_id = %sp.client_id, acs = %a, "AssertionConsumerServiceURL not among the allowed callbacks");
-            return error_page(
-                StatusCode::BAD_REQUEST,
+            return Err(WebError::bad_request(
                 "invalid_acs_url",
-                &format!(
+                format!(
                     "The AssertionConsumerServiceURL '{a}' is not an allowed callback URL of the application '{}'.",
                     sp.client_id
                 ),
-            );
+            ));
         }
         None => sp.callbacks[0].clone(),
     };
@@ -175,11 +157,8 @@ pub async fn sso_redirect(
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
-) -> Response {
-    let (sp, cert) = match sp_and_cert(&state, &client_id) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> WebResult {
+    let (sp, cert) = sp_and_cert(&state, &client_id)?;
     let raw = raw.unwrap_or_default();
     let q = query_map(&raw);
     let http = flow::http_event("GET", &headers, ip, q.clone());
@@ -189,10 +168,8 @@ pub async fn sso_redirect(
         return start(&state, sp, None, rs, http, &headers).await;
     }
     let (cert, rules) = (cert.cloned(), rules(&state));
-    match intake(move || crate::saml::request::parse_redirect(&raw, cert.as_ref(), rules)).await {
-        Ok(i) => start(&state, sp, Some(i), None, http, &headers).await,
-        Err(r) => r,
-    }
+    let i = intake(move || crate::saml::request::parse_redirect(&raw, cert.as_ref(), rules)).await?;
+    start(&state, sp, Some(i), None, http, &headers).await
 }
 
 /// `POST /samlp/{client_id}`: HTTP-POST binding (form fields `SAMLRequest`, `RelayState`).
@@ -202,21 +179,16 @@ pub async fn sso_post(
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Form(f): Form<HashMap<String, String>>,
-) -> Response {
-    let (sp, cert) = match sp_and_cert(&state, &client_id) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> WebResult {
+    let (sp, cert) = sp_and_cert(&state, &client_id)?;
     let rs = f.get("RelayState").cloned();
     let http = flow::http_event("POST", &headers, ip, Map::new());
     let Some(req) = f.get("SAMLRequest") else {
         return start(&state, sp, None, rs, http, &headers).await;
     };
     let (req, cert, rules) = (req.clone(), cert.cloned(), rules(&state));
-    match intake(move || crate::saml::request::parse_post(&req, rs, cert.as_ref(), rules)).await {
-        Ok(i) => start(&state, sp, Some(i), None, http, &headers).await,
-        Err(r) => r,
-    }
+    let i = intake(move || crate::saml::request::parse_post(&req, rs, cert.as_ref(), rules)).await?;
+    start(&state, sp, Some(i), None, http, &headers).await
 }
 
 /// The SP's single-logout URL (`logout.callback` of its add-on settings).
@@ -250,41 +222,44 @@ struct LogoutResult {
 /// Ends the sessions a (verified, fresh, not replayed) LogoutRequest names: the cookie's session
 /// and the one of its SessionIndex (a cross-site POST does not carry the SameSite=Lax cookie),
 /// each only when it sent an assertion to this SP for this NameID.
-fn end_named_sessions(state: &AppState, sp: &SamlSp, headers: &HeaderMap, i: &Intake) -> Result<LogoutResult, StoreError> {
-    let now = now_ms(state);
+fn end_named_sessions(io: &Io, client_id: &str, session_cookie: Option<&str>, i: &Intake) -> Result<LogoutResult, StoreError> {
+    let now = io.now_ms();
     let name_id = i.request.subject.as_deref();
     let mut result = LogoutResult {
         cookie_session_ended: false,
         refused: false,
     };
     let mut candidates: Vec<(String, crate::store::SessionRecord, bool)> = Vec::new();
-    if let Some(raw) = cookie(headers, SESSION_COOKIE) {
-        let hash = hash_secret(&raw);
-        if let Some(r) = state.store.session(&hash, now)? {
+    if let Some(raw) = session_cookie {
+        let hash = hash_secret(raw);
+        if let Some(r) = io.store().session(&hash, now)? {
             candidates.push((hash, r, true));
         }
     }
     if let Some(sid) = i.request.session_index.as_deref()
-        && let Some((hash, r)) = state.store.session_by_sid(sid, now)?
+        && let Some((hash, r)) = io.store().session_by_sid(sid, now)?
         && !candidates.iter().any(|(h, _, _)| *h == hash)
     {
         candidates.push((hash, r, false));
     }
     for (hash, record, from_cookie) in candidates {
-        if names_session(&record, &sp.client_id, name_id) {
-            state.store.delete_session(&hash)?;
+        if names_session(&record, client_id, name_id) {
+            io.store().delete_session(&hash)?;
             result.cookie_session_ended |= from_cookie;
-            tracing::info!(client_id = %sp.client_id, "session ended by LogoutRequest");
+            tracing::info!(client_id, "session ended by LogoutRequest");
         } else {
             result.refused = true;
-            tracing::warn!(client_id = %sp.client_id, "LogoutRequest names a session that did not log in to this SP as this NameID");
+            tracing::warn!(
+                client_id,
+                "LogoutRequest names a session that did not log in to this SP as this NameID"
+            );
         }
     }
     Ok(result)
 }
 
 /// A signed LogoutResponse auto-POSTed to the SP's logout callback.
-fn logout_response(state: &AppState, sp: &SamlSp, cb: &str, i: &Intake, status: Option<&StatusError>) -> Response {
+fn logout_response(state: &AppState, sp: &SamlSp, cb: &str, i: &Intake, status: Option<&StatusError>) -> WebResult {
     let t = &state.tenant;
     let issuer = sp.settings.issuer.clone().unwrap_or_else(|| t.saml.default_issuer());
     let now = chrono::DateTime::from_timestamp_millis(now_ms(state)).unwrap_or_default();
@@ -300,36 +275,37 @@ fn logout_response(state: &AppState, sp: &SamlSp, cb: &str, i: &Intake, status: 
     ) {
         Ok(xml) => {
             tracing::info!(client_id = %sp.client_id, "SAML single logout answered");
-            pages::auto_post(
+            Ok(pages::auto_post(
                 StatusCode::OK,
                 &crate::saml::form::auto_post_form(cb, &xml, i.relay_state.as_deref()),
                 cb,
-            )
+            ))
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot build the LogoutResponse");
-            error_page(
+            Err(WebError::page(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",
                 "The logout response could not be built.",
-            )
+            ))
         }
     }
 }
 
 /// Answers a LogoutRequest: Destination, replay and session ownership checked first.
-fn handle_logout_request(state: &AppState, sp: &SamlSp, headers: &HeaderMap, i: Intake) -> Response {
+async fn handle_logout_request(state: &AppState, sp: &SamlSp, headers: &HeaderMap, i: Intake) -> WebResult {
     let ours = format!("{}/samlp/{}/logout", state.tenant.base_url, sp.client_id);
-    if let Err(r) = check_destination(i.request.destination.as_deref(), &ours, "LogoutRequest") {
-        return r;
-    }
-    if let Err(r) = remember_request(state, sp, "logout", &i.request.id) {
-        return r;
-    }
-    let result = match end_named_sessions(state, sp, headers, &i) {
-        Ok(r) => r,
-        Err(e) => return store_failure(&e),
-    };
+    check_destination(i.request.destination.as_deref(), &ours, "LogoutRequest")?;
+    let session_cookie = cookie(headers, SESSION_COOKIE);
+    let client_id = sp.client_id.clone();
+    let (i, result) = state
+        .login()
+        .blocking(move |io| -> Result<_, WebError> {
+            remember_request(io, &client_id, "logout", &i.request.id)?;
+            let r = end_named_sessions(io, &client_id, session_cookie.as_deref(), &i)?;
+            Ok((i, r))
+        })
+        .await??;
     let denied = result.refused.then(|| {
         StatusError::new(
             crate::saml::TopStatus::Requester,
@@ -338,22 +314,23 @@ fn handle_logout_request(state: &AppState, sp: &SamlSp, headers: &HeaderMap, i: 
         )
     });
     let mut resp = match logout_callback(sp) {
-        Some(cb) => logout_response(state, sp, &cb, &i, denied.as_ref()),
+        Some(cb) => logout_response(state, sp, &cb, &i, denied.as_ref())?,
         None => pages::html(StatusCode::OK, &pages::logged_out_page()),
     };
     if result.cookie_session_ended {
         resp.headers_mut()
             .append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", Some(0), state.secure_cookies()));
     }
-    resp
+    Ok(resp)
 }
 
 /// A logout without a LogoutRequest (the browser itself asked): its session ends.
-fn plain_logout(state: &AppState, sp: &SamlSp, headers: &HeaderMap, relay_state: Option<String>) -> Response {
-    if let Some(raw) = cookie(headers, SESSION_COOKIE)
-        && let Err(e) = state.store.delete_session(&hash_secret(&raw))
-    {
-        return store_failure(&e);
+async fn plain_logout(state: &AppState, sp: &SamlSp, headers: &HeaderMap, relay_state: Option<String>) -> WebResult {
+    if let Some(raw) = cookie(headers, SESSION_COOKIE) {
+        state
+            .login()
+            .blocking(move |io| io.store().delete_session(&hash_secret(&raw)))
+            .await??;
     }
     let mut resp = match logout_callback(sp) {
         Some(cb) => {
@@ -364,13 +341,13 @@ fn plain_logout(state: &AppState, sp: &SamlSp, headers: &HeaderMap, relay_state:
                     Err(_) => u,
                 };
             }
-            super::found(&u)
+            super::found(&u)?
         }
         None => pages::html(StatusCode::OK, &pages::logged_out_page()),
     };
     resp.headers_mut()
         .append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", Some(0), state.secure_cookies()));
-    resp
+    Ok(resp)
 }
 
 /// `GET /samlp/{client_id}/logout`: a LogoutRequest (HTTP-Redirect), or a plain logout.
@@ -379,22 +356,17 @@ pub async fn slo_redirect(
     Path(client_id): Path<String>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
-) -> Response {
-    let (sp, cert) = match sp_and_cert(&state, &client_id) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> WebResult {
+    let (sp, cert) = sp_and_cert(&state, &client_id)?;
     let raw = raw.unwrap_or_default();
     let q = query_map(&raw);
     if !q.contains_key("SAMLRequest") {
         let rs = q.get("RelayState").and_then(Value::as_str).map(str::to_string);
-        return plain_logout(&state, sp, &headers, rs);
+        return plain_logout(&state, sp, &headers, rs).await;
     }
     let (cert, rules) = (cert.cloned(), rules(&state));
-    match intake(move || crate::saml::request::parse_logout_redirect(&raw, cert.as_ref(), rules)).await {
-        Ok(i) => handle_logout_request(&state, sp, &headers, i),
-        Err(r) => r,
-    }
+    let i = intake(move || crate::saml::request::parse_logout_redirect(&raw, cert.as_ref(), rules)).await?;
+    handle_logout_request(&state, sp, &headers, i).await
 }
 
 /// `POST /samlp/{client_id}/logout`: a LogoutRequest (HTTP-POST).
@@ -403,18 +375,13 @@ pub async fn slo_post(
     Path(client_id): Path<String>,
     headers: HeaderMap,
     Form(f): Form<HashMap<String, String>>,
-) -> Response {
-    let (sp, cert) = match sp_and_cert(&state, &client_id) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> WebResult {
+    let (sp, cert) = sp_and_cert(&state, &client_id)?;
     let rs = f.get("RelayState").cloned();
     let Some(req) = f.get("SAMLRequest").cloned() else {
-        return plain_logout(&state, sp, &headers, rs);
+        return plain_logout(&state, sp, &headers, rs).await;
     };
     let (cert, rules) = (cert.cloned(), rules(&state));
-    match intake(move || crate::saml::request::parse_logout_post(&req, rs, cert.as_ref(), rules)).await {
-        Ok(i) => handle_logout_request(&state, sp, &headers, i),
-        Err(r) => r,
-    }
+    let i = intake(move || crate::saml::request::parse_logout_post(&req, rs, cert.as_ref(), rules)).await?;
+    handle_logout_request(&state, sp, &headers, i).await
 }
