@@ -12,7 +12,7 @@ use idpipe::pipeline::cache::ActionCache;
 use idpipe::pipeline::event::User;
 use idpipe::pipeline::executor::{FixedClock, Status};
 use idpipe::pipeline::{Event, Executor, Services, Trigger};
-use idpipe::store::{SqliteStore, StoreError, TransactionStore, UserStore};
+use idpipe::store::{SqliteStore, StoreError, UserStore};
 use serde_json::json;
 
 fn jane() -> User {
@@ -101,32 +101,6 @@ fn metadata_changes_of_a_login_are_applied_once_at_the_end() {
     assert_eq!(u.app_metadata.get("roles"), Some(&json!(["admin", "editor"])));
     assert!(u.user_metadata.get("color").is_none());
     assert_eq!(u.user_metadata.get("theme"), Some(&json!("dark")));
-}
-
-#[test]
-fn suspended_transactions_are_single_use_and_expire() {
-    let s = SqliteStore::in_memory().expect("db");
-    let mut ex = Executor::new(Services::default());
-    ex.add(
-        Trigger::PostLogin,
-        Arc::new(FnAction::post_login("r", |_, api| {
-            api.redirect().send_user_to("https://x.example.com/", None)?;
-            Ok(())
-        })),
-    );
-    let st = ex.start(
-        Trigger::PostLogin,
-        Event {
-            user: jane(),
-            ..Default::default()
-        },
-    );
-    s.save(&st, 10_000).expect("save");
-    assert!(s.take(&st.resume_state, 20_000).expect("take").is_none(), "expired");
-    s.save(&st, 10_000).expect("save");
-    let back = s.take(&st.resume_state, 5_000).expect("take").expect("found");
-    assert_eq!(back, st);
-    assert!(s.take(&st.resume_state, 5_000).expect("take").is_none(), "a state is used once");
 }
 
 #[test]

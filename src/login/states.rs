@@ -12,7 +12,46 @@
 //! for another browser fails with [`StateError::ForeignBrowser`] before anything is consumed.
 //! Only the engine makes these values (their fields are private), so an impossible transition
 //! (running the pipeline of a login that has not authenticated, resuming a login that was not
-//! redirected) does not compile.
+//! redirected) does not compile:
+//!
+//! ```no_run
+//! # use idpipe::login::{Authenticated, LoginContext, Redirected};
+//! // What compiles: an authenticated login runs; a redirected one resumes.
+//! async fn go(ctx: &LoginContext, a: Authenticated, r: Redirected) {
+//!     ctx.run(a).await;
+//!     ctx.resume(r, Default::default()).await;
+//! }
+//! ```
+//!
+//! ```compile_fail
+//! # use idpipe::login::{LoginContext, NewLogin};
+//! // A login whose user has not authenticated cannot run the post-login pipeline.
+//! async fn go(ctx: &LoginContext, n: NewLogin) {
+//!     ctx.run(n).await;
+//! }
+//! ```
+//!
+//! ```compile_fail
+//! # use idpipe::login::{AwaitingPassword, LoginContext};
+//! // A login waiting for its password cannot be resumed as if an action had redirected it.
+//! async fn go(ctx: &LoginContext, p: AwaitingPassword) {
+//!     ctx.resume(p, Default::default()).await;
+//! }
+//! ```
+//!
+//! ```compile_fail
+//! # use idpipe::login::Redirected;
+//! // Only the engine makes a state (after checking the store and the browser).
+//! let r = Redirected { key: "made-up".to_string() };
+//! ```
+//!
+//! ```compile_fail
+//! # use idpipe::login::LoginContext;
+//! // The store is not reachable from an async handler: only through `Io`, on the blocking pool.
+//! fn peek(ctx: &LoginContext) {
+//!     let _ = ctx.store;
+//! }
+//! ```
 
 use super::records::{Pending, SessionCtx};
 use super::request::LoginRequest;

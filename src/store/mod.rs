@@ -1,5 +1,5 @@
 //! Persistent state behind traits, so SQLite (the embedded default) and a future PostgreSQL
-//! implementation are interchangeable: users, sessions, login flows and transactions,
+//! implementation are interchangeable: users, sessions, login flows (typed login records),
 //! authorization codes, refresh tokens and the actions cache. Secrets are stored hashed (argon2
 //! passwords; SHA-256 of session ids, authorization codes and refresh tokens).
 //!
@@ -14,9 +14,9 @@ use serde_json::{Map, Value};
 
 use serde::{Deserialize, Serialize};
 
+use crate::pipeline::Outcome;
 use crate::pipeline::cache::ActionCache;
 use crate::pipeline::event::{AuthenticationMethod, User};
-use crate::pipeline::{Outcome, TransactionState};
 pub use refresh::{RefreshRecord, RefreshTokenStore};
 
 /// Why a store operation failed. Callers tell an outage (retry later, never a security
@@ -89,14 +89,6 @@ pub trait UserStore: Send + Sync {
     fn verify_password(&self, username: &str, password: &str) -> Result<Option<User>, StoreError>;
     /// Applies the outcome's aggregated metadata changes once, in one database transaction.
     fn apply_metadata(&self, user_id: &str, outcome: &Outcome) -> Result<(), StoreError>;
-}
-
-/// Login transactions suspended between HTTP requests (redirects, prompts, MFA).
-pub trait TransactionStore: Send + Sync {
-    /// Stores a transaction under its resume state, until `expires_at_ms`.
-    fn save(&self, state: &TransactionState, expires_at_ms: i64) -> Result<(), StoreError>;
-    /// Takes a transaction out (a state can be used once); expired ones are not returned.
-    fn take(&self, resume_state: &str, now_ms: i64) -> Result<Option<TransactionState>, StoreError>;
 }
 
 /// A login session (the SSO cookie points at it by a random id; the store keeps its hash).
@@ -223,38 +215,19 @@ pub trait RateLimitStore: Send + Sync {
 
 /// Housekeeping.
 pub trait Maintenance: Send + Sync {
-    /// Deletes what has expired (sessions, flows, transactions, codes a day after expiry, cache
+    /// Deletes what has expired (sessions, flows, codes a day after expiry, cache
     /// records, refresh tokens past their absolute expiry); returns how many rows went.
     fn sweep_expired(&self, now_ms: i64) -> Result<u64, StoreError>;
 }
 
 /// Everything the server persists. Implemented for any type that implements all the parts.
 pub trait Store:
-    UserStore
-    + TransactionStore
-    + SessionStore
-    + FlowStore
-    + CodeStore
-    + RefreshTokenStore
-    + ActionCache
-    + ReplayStore
-    + RateLimitStore
-    + Maintenance
+    UserStore + SessionStore + FlowStore + CodeStore + RefreshTokenStore + ActionCache + ReplayStore + RateLimitStore + Maintenance
 {
 }
 
-impl<
-    T: UserStore
-        + TransactionStore
-        + SessionStore
-        + FlowStore
-        + CodeStore
-        + RefreshTokenStore
-        + ActionCache
-        + ReplayStore
-        + RateLimitStore
-        + Maintenance,
-> Store for T
+impl<T: UserStore + SessionStore + FlowStore + CodeStore + RefreshTokenStore + ActionCache + ReplayStore + RateLimitStore + Maintenance>
+    Store for T
 {
 }
 

@@ -1,10 +1,9 @@
-//! What a login keeps between requests: sessions, flows, suspended transactions.
+//! What a login keeps between requests: sessions and flows (the typed login records).
 
 use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteStore, corrupt};
-use crate::pipeline::TransactionState;
-use crate::store::{FlowStore, SessionRecord, SessionStore, StoreError, TransactionStore};
+use crate::store::{FlowStore, SessionRecord, SessionStore, StoreError};
 
 impl SessionStore for SqliteStore {
     fn put_session(&self, id_hash: &str, record: &SessionRecord) -> Result<(), StoreError> {
@@ -100,38 +99,5 @@ impl FlowStore for SqliteStore {
         tx.execute("DELETE FROM flows WHERE key = ?1 OR expires_at <= ?2", params![key, now_ms])?;
         tx.commit()?;
         Ok(v)
-    }
-}
-
-impl TransactionStore for SqliteStore {
-    fn save(&self, state: &TransactionState, expires_at_ms: i64) -> Result<(), StoreError> {
-        let json = serde_json::to_string(state).map_err(corrupt)?;
-        let c = self.lock()?;
-        c.execute(
-            "INSERT OR REPLACE INTO transactions (resume_state, state, expires_at) VALUES (?1, ?2, ?3)",
-            params![state.resume_state, json, expires_at_ms],
-        )?;
-        Ok(())
-    }
-
-    fn take(&self, resume_state: &str, now_ms: i64) -> Result<Option<TransactionState>, StoreError> {
-        let mut c = self.lock()?;
-        let tx = c.transaction()?;
-        let row: Option<(String, i64)> = tx
-            .query_row(
-                "SELECT state, expires_at FROM transactions WHERE resume_state = ?1",
-                [resume_state],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        tx.execute(
-            "DELETE FROM transactions WHERE resume_state = ?1 OR expires_at <= ?2",
-            params![resume_state, now_ms],
-        )?;
-        tx.commit()?;
-        match row {
-            Some((json, exp)) if exp > now_ms => serde_json::from_str(&json).map(Some).map_err(corrupt),
-            _ => Ok(None),
-        }
     }
 }

@@ -91,6 +91,8 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX rate_events_key ON rate_events(key, at);
      CREATE INDEX rate_events_at ON rate_events(at);",
+    // Suspended pipelines live in `flows` as typed login records; the old table goes.
+    "DROP TABLE IF EXISTS transactions;",
 ];
 
 /// The schema version a freshly migrated database has (the number of migrations).
@@ -160,7 +162,6 @@ impl Maintenance for SqliteStore {
         let mut n = 0;
         n += tx.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now_ms])?;
         n += tx.execute("DELETE FROM flows WHERE expires_at <= ?1", [now_ms])?;
-        n += tx.execute("DELETE FROM transactions WHERE expires_at <= ?1", [now_ms])?;
         n += tx.execute("DELETE FROM actions_cache WHERE expires_at <= ?1", [now_ms])?;
         n += tx.execute("DELETE FROM request_ids WHERE expires_at <= ?1", [now_ms])?;
         // Every window is at most a minute long.
