@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use idpipe::pipeline::executor::Status;
 use idpipe::pipeline::{Event, Executor, Services, Trigger};
-use idpipe::saml::{AddonSettings, TenantSamlDefaults};
 
 use args::{Cli, Command, SamlCommand, UserCommand};
 
@@ -62,97 +61,81 @@ pub(crate) fn run(cli: Cli) -> Result<(String, bool), String> {
             event,
             actions,
             secrets,
-        } => {
-            let trigger = Trigger::parse(&trigger).ok_or_else(|| format!("unknown trigger '{trigger}'"))?;
-            let mut event: Event = json_file(&event)?;
-            let (executor, secrets) = executor_with(trigger, &actions, &secrets, Services::default())?;
-            event.secrets.extend(secrets);
-            let state = executor.start(trigger, event);
-            let failed = state.status() == Status::Failed;
-            let out = serde_json::json!({
-                "status": state.status(),
-                "suspension": state.suspension,
-                "outcome": state.outcome.redacted(),
-            });
-            Ok((serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?, !failed))
-        }
+        } => run_pipeline(&trigger, &event, &actions, &secrets),
         Command::Saml {
             command: cmd @ SamlCommand::Response { .. },
         } => saml::response(cmd),
+        Command::Saml {
+            command: cmd @ SamlCommand::Metadata { .. },
+        } => saml::metadata(cmd),
         Command::Oidc { command } => oidc::oidc(command),
         Command::User {
             command: UserCommand::Hash,
-        } => {
-            let password = read_password()?;
-            let mut salt = [0u8; 16];
-            openssl::rand::rand_bytes(&mut salt).map_err(|e| e.to_string())?;
-            let hash =
-                argon2::password_hash::PasswordHasher::hash_password_with_salt(&argon2::Argon2::default(), password.as_bytes(), &salt)
-                    .map_err(|e| e.to_string())?;
-            Ok((hash.to_string(), true))
-        }
+        } => user_hash(),
         Command::User {
             command: UserCommand::Add { db, username, profile },
-        } => {
-            use idpipe::store::UserStore;
-            let mut user: idpipe::pipeline::event::User = match &profile {
-                Some(p) => json_file(p)?,
-                None => Default::default(),
-            };
-            if user.user_id.is_empty() {
-                user.user_id = format!("auth0|{}", idpipe::util::random_hex(12));
-            }
-            if user.username.is_none() {
-                user.username = Some(username.clone());
-            }
-            let password = read_password()?;
-            let password = password.as_str();
-            let store = idpipe::store::SqliteStore::open(&db).map_err(|e| format!("{}: {e}", db.display()))?;
-            store.add_user(&username, password, &user).map_err(|e| e.to_string())?;
-            Ok((user.user_id, true))
-        }
-        Command::Serve { config, listen, db } => {
-            let mut tenant = idpipe::config::load(&config).map_err(|e| e.to_string())?;
-            if let Some(db) = db {
-                tenant.database = db;
-            }
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
-            runtime
-                .block_on(idpipe::server::serve(tenant, listen))
-                .map_err(|e| format!("{listen}: {e}"))?;
-            Ok((String::new(), true))
-        }
-        Command::Saml {
-            command:
-                SamlCommand::Metadata {
-                    settings,
-                    cert,
-                    key,
-                    tenant,
-                    base_url,
-                    client_id,
-                },
-        } => {
-            let addon = AddonSettings::from_json(&read(&settings)?).map_err(|e| format!("{}: {e}", settings.display()))?;
-            let key = saml::signing_key(cert, key)?;
-            let defaults = TenantSamlDefaults::new(&tenant, Arc::new(key));
-            let entity_id = addon.issuer.clone().unwrap_or_else(|| defaults.default_issuer());
-            let base = base_url.trim_end_matches('/');
-            let want_signed = idpipe::saml::settings::request_signing_cert(&addon, &Default::default())
-                .map_err(|e| e.to_string())?
-                .is_some();
-            let xml = idpipe::saml::metadata::metadata_xml(&idpipe::saml::metadata::MetadataInput {
-                entity_id: &entity_id,
-                signing_cert_b64: defaults.signing_key.cert_b64(),
-                next_cert_b64: None,
-                sso_url: &format!("{base}/samlp/{client_id}"),
-                slo_url: &format!("{base}/samlp/{client_id}/logout"),
-                want_authn_requests_signed: want_signed,
-            });
-            Ok((xml, true))
-        }
+        } => user_add(&db, &username, profile.as_deref()),
+        Command::Serve { config, listen, db } => serve(&config, listen, db),
     }
+}
+
+/// `idpipe run`: one trigger's pipeline over an event file.
+fn run_pipeline(trigger: &str, event: &Path, actions: &[PathBuf], secrets: &[String]) -> Result<(String, bool), String> {
+    let trigger = Trigger::parse(trigger).ok_or_else(|| format!("unknown trigger '{trigger}'"))?;
+    let mut event: Event = json_file(event)?;
+    let (executor, secrets) = executor_with(trigger, actions, secrets, Services::default())?;
+    event.secrets.extend(secrets);
+    let state = executor.start(trigger, event);
+    let failed = state.status() == Status::Failed;
+    let out = serde_json::json!({
+        "status": state.status(),
+        "suspension": state.suspension,
+        "outcome": state.outcome.redacted(),
+    });
+    Ok((serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?, !failed))
+}
+
+/// `idpipe user hash`: the argon2id hash of the password on stdin.
+fn user_hash() -> Result<(String, bool), String> {
+    let password = read_password()?;
+    let mut salt = [0u8; 16];
+    openssl::rand::rand_bytes(&mut salt).map_err(|e| e.to_string())?;
+    let hash = argon2::password_hash::PasswordHasher::hash_password_with_salt(&argon2::Argon2::default(), password.as_bytes(), &salt)
+        .map_err(|e| e.to_string())?;
+    Ok((hash.to_string(), true))
+}
+
+/// `idpipe user add`: a user in the database, with the password on stdin.
+fn user_add(db: &Path, username: &str, profile: Option<&Path>) -> Result<(String, bool), String> {
+    use idpipe::store::UserStore;
+    let mut user: idpipe::pipeline::event::User = match profile {
+        Some(p) => json_file(p)?,
+        None => Default::default(),
+    };
+    if user.user_id.is_empty() {
+        user.user_id = format!("auth0|{}", idpipe::util::random_hex(12));
+    }
+    if user.username.is_none() {
+        user.username = Some(username.to_string());
+    }
+    let password = read_password()?;
+    let store = idpipe::store::SqliteStore::open(db).map_err(|e| format!("{}: {e}", db.display()))?;
+    store.add_user(username, &password, &user).map_err(|e| e.to_string())?;
+    Ok((user.user_id, true))
+}
+
+/// `idpipe serve`.
+fn serve(config: &Path, listen: std::net::SocketAddr, db: Option<PathBuf>) -> Result<(String, bool), String> {
+    let mut tenant = idpipe::config::load(config).map_err(|e| e.to_string())?;
+    if let Some(db) = db {
+        tenant.database = db;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime
+        .block_on(idpipe::server::serve(tenant, listen))
+        .map_err(|e| format!("{listen}: {e}"))?;
+    Ok((String::new(), true))
 }

@@ -18,7 +18,6 @@ pub(super) fn jwt_signer(key: Option<PathBuf>) -> Result<idpipe::oidc::JwtSigner
 
 /// Runs `oidc tokens` / `oidc jwks`.
 pub(super) fn oidc(command: OidcCommand) -> Result<(String, bool), String> {
-    use idpipe::oidc::{ApiResource, OidcClient, TokenContext, refresh};
     match command {
         OidcCommand::Jwks { key, next_key } => {
             let mut set = idpipe::oidc::KeySet::new(jwt_signer(key)?);
@@ -27,90 +26,115 @@ pub(super) fn oidc(command: OidcCommand) -> Result<(String, bool), String> {
             }
             Ok((serde_json::to_string_pretty(&set.jwks()).map_err(|e| e.to_string())?, true))
         }
-        OidcCommand::Tokens {
-            user,
-            client,
-            audience,
-            scope,
-            nonce,
-            key,
-            issuer,
-            actions,
-            secrets,
-        } => {
-            let keys = jwt_signer(key)?;
-            let mut event = Event {
-                user: json_file(&user)?,
-                client: json_file(&client)?,
-                ..Default::default()
-            };
-            if event.client.client_id.is_empty() {
-                return Err(format!("{}: client_id is missing", client.display()));
-            }
-            let scopes: Vec<String> = scope.split_whitespace().map(str::to_string).collect();
-            event.transaction.protocol = "oidc-basic-profile".into();
-            event.transaction.requested_scopes = scopes.clone();
-            if let Some(a) = &audience {
-                event.resource_server = Some(idpipe::pipeline::event::ResourceServer {
-                    identifier: a.clone(),
-                    ..Default::default()
-                });
-            }
-            let now = chrono::Utc::now();
-            let (executor, secrets) = executor_with(Trigger::PostLogin, &actions, &secrets, Services::default())?;
-            event.secrets.extend(secrets);
-            let state = executor.start(Trigger::PostLogin, event);
-            if let Some(e) = idpipe::oidc::tokens::failure_to_oauth(&state.outcome) {
-                return Err(format!("login failed: {}: {}", e.error, e.error_description));
-            }
-            let issuer = if issuer.ends_with('/') { issuer } else { format!("{issuer}/") };
-            let oidc_client = OidcClient {
-                client_id: state.event.client.client_id.clone(),
-                id_token_lifetime: idpipe::oidc::tokens::DEFAULT_ID_TOKEN_LIFETIME,
-            };
-            let api = audience.map(|identifier| ApiResource {
-                identifier,
-                token_lifetime: idpipe::oidc::tokens::DEFAULT_ACCESS_TOKEN_LIFETIME,
-            });
-            let ctx = TokenContext {
-                issuer: &issuer,
-                client: &oidc_client,
-                api: api.as_ref(),
-                requested_scopes: &scopes,
-                nonce: nonce.as_deref(),
-                session_id: None,
-                auth_time: now.timestamp(),
-                now: now.timestamp(),
-            };
-            let issued = idpipe::oidc::issue_tokens(&keys, &state.event, &state.outcome, &ctx).map_err(|e| e.to_string())?;
-            let mut out = serde_json::json!({
-                "access_token": issued.access_token,
-                "expires_in": issued.expires_in,
-                "token_type": "Bearer",
-                "scope": issued.scopes.join(" "),
-            });
-            if let Some(id) = issued.id_token {
-                out["id_token"] = id.into();
-            }
-            if issued.scopes.iter().any(|s| s == "offline_access") {
-                let store = refresh::RefreshTokens {
-                    store: refresh::MemoryRefreshStore::default(),
-                    limits: Default::default(),
-                };
-                let grant = refresh::Grant {
-                    user_id: &state.event.user.user_id,
-                    client_id: &oidc_client.client_id,
-                    scopes: &issued.scopes,
-                    audience: api.as_ref().map(|a| a.identifier.as_str()),
-                    session_id: None,
-                    auth_time: None,
-                };
-                out["refresh_token"] = store
-                    .issue(&grant, &state.outcome.refresh_token, now.timestamp_millis())
-                    .map_err(|e| e.to_string())?
-                    .into();
-            }
-            Ok((serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?, true))
-        }
+        cmd @ OidcCommand::Tokens { .. } => tokens(cmd),
     }
+}
+
+/// The post-login event of `oidc tokens`.
+fn token_event(user: &std::path::Path, client: &std::path::Path, scopes: &[String], audience: Option<&str>) -> Result<Event, String> {
+    let mut event = Event {
+        user: json_file(user)?,
+        client: json_file(client)?,
+        ..Default::default()
+    };
+    if event.client.client_id.is_empty() {
+        return Err(format!("{}: client_id is missing", client.display()));
+    }
+    event.transaction.protocol = "oidc-basic-profile".into();
+    event.transaction.requested_scopes = scopes.to_vec();
+    if let Some(a) = audience {
+        event.resource_server = Some(idpipe::pipeline::event::ResourceServer {
+            identifier: a.to_string(),
+            ..Default::default()
+        });
+    }
+    Ok(event)
+}
+
+/// Runs `oidc tokens`.
+fn tokens(cmd: OidcCommand) -> Result<(String, bool), String> {
+    use idpipe::oidc::{ApiResource, OidcClient, TokenContext};
+    let OidcCommand::Tokens {
+        user,
+        client,
+        audience,
+        scope,
+        nonce,
+        key,
+        issuer,
+        actions,
+        secrets,
+    } = cmd
+    else {
+        return Err("not an oidc tokens command".into());
+    };
+    let keys = jwt_signer(key)?;
+    let scopes: Vec<String> = scope.split_whitespace().map(str::to_string).collect();
+    let mut event = token_event(&user, &client, &scopes, audience.as_deref())?;
+    let now = chrono::Utc::now();
+    let (executor, secrets) = executor_with(Trigger::PostLogin, &actions, &secrets, Services::default())?;
+    event.secrets.extend(secrets);
+    let state = executor.start(Trigger::PostLogin, event);
+    if let Some(e) = idpipe::oidc::tokens::failure_to_oauth(&state.outcome) {
+        return Err(format!("login failed: {}: {}", e.error, e.error_description));
+    }
+    let issuer = if issuer.ends_with('/') { issuer } else { format!("{issuer}/") };
+    let oidc_client = OidcClient {
+        client_id: state.event.client.client_id.clone(),
+        id_token_lifetime: idpipe::oidc::tokens::DEFAULT_ID_TOKEN_LIFETIME,
+    };
+    let api = audience.map(|identifier| ApiResource {
+        identifier,
+        token_lifetime: idpipe::oidc::tokens::DEFAULT_ACCESS_TOKEN_LIFETIME,
+    });
+    let ctx = TokenContext {
+        issuer: &issuer,
+        client: &oidc_client,
+        api: api.as_ref(),
+        requested_scopes: &scopes,
+        nonce: nonce.as_deref(),
+        session_id: None,
+        auth_time: now.timestamp(),
+        now: now.timestamp(),
+    };
+    let issued = idpipe::oidc::issue_tokens(&keys, &state.event, &state.outcome, &ctx).map_err(|e| e.to_string())?;
+    let mut out = serde_json::json!({
+        "access_token": issued.access_token,
+        "expires_in": issued.expires_in,
+        "token_type": "Bearer",
+        "scope": issued.scopes.join(" "),
+    });
+    if let Some(id) = &issued.id_token {
+        out["id_token"] = id.clone().into();
+    }
+    if issued.scopes.iter().any(|s| s == "offline_access") {
+        out["refresh_token"] = refresh_token(&state, &oidc_client, &issued.scopes, api.as_ref(), now)?.into();
+    }
+    Ok((serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?, true))
+}
+
+/// A refresh token (from an in-memory store: the dry run has no database).
+fn refresh_token(
+    state: &idpipe::pipeline::TransactionState,
+    client: &idpipe::oidc::OidcClient,
+    scopes: &[String],
+    api: Option<&idpipe::oidc::ApiResource>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<String, String> {
+    use idpipe::oidc::refresh;
+    let store = refresh::RefreshTokens {
+        store: refresh::MemoryRefreshStore::default(),
+        limits: Default::default(),
+    };
+    let grant = refresh::Grant {
+        user_id: &state.event.user.user_id,
+        client_id: &client.client_id,
+        scopes,
+        audience: api.map(|a| a.identifier.as_str()),
+        session_id: None,
+        auth_time: None,
+    };
+    store
+        .issue(&grant, &state.outcome.refresh_token, now.timestamp_millis())
+        .map_err(|e| e.to_string())
 }

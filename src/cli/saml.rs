@@ -32,6 +32,59 @@ pub(super) fn parse_now(now: Option<&str>) -> Result<chrono::DateTime<chrono::Ut
     }
 }
 
+/// A request file, parsed (its signature is checked by [`check_request`]).
+struct RequestFile {
+    request: saml::AuthnRequest,
+    xml: String,
+    path: PathBuf,
+}
+
+fn load_request(path: &std::path::Path) -> Result<RequestFile, String> {
+    let xml = read(path)?;
+    let request = saml::request::parse_xml(&xml).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(RequestFile {
+        request,
+        xml,
+        path: path.to_path_buf(),
+    })
+}
+
+/// The request, its signature verified when the SP settings (or an action) name a request
+/// signing certificate.
+fn check_request(
+    r: RequestFile,
+    addon: &AddonSettings,
+    overrides: &idpipe::pipeline::outcome::SamlOverrides,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<saml::AuthnRequest, String> {
+    let Some(cert) = saml::settings::request_signing_cert(addon, overrides).map_err(|e| e.to_string())? else {
+        return Ok(r.request);
+    };
+    let intake = saml::request::parse_post(
+        &base64::Engine::encode(&base64::engine::general_purpose::STANDARD, r.xml.as_bytes()),
+        None,
+        Some(&cert),
+        // Freshness and replay are transport concerns of the server, not of this dry run.
+        saml::request::IntakeRules {
+            max_age_seconds: i64::from(u32::MAX),
+            skew_seconds: i64::from(u32::MAX),
+            ..saml::request::IntakeRules::at(now)
+        },
+    )
+    .map_err(|e| format!("{}: {e}", r.path.display()))?;
+    Ok(intake.request)
+}
+
+/// The user's profile with the actions' metadata changes applied (what the server would store).
+fn profile_after(state: &idpipe::pipeline::TransactionState) -> serde_json::Map<String, serde_json::Value> {
+    let mut profile = state.event.user_json();
+    let (mut app, mut um) = (state.event.user.app_metadata.clone(), state.event.user.user_metadata.clone());
+    state.outcome.apply_user_metadata(&mut app, &mut um);
+    profile.insert("app_metadata".into(), app.into());
+    profile.insert("user_metadata".into(), um.into());
+    profile
+}
+
 /// Runs `saml response`.
 pub(super) fn response(cmd: SamlCommand) -> Result<(String, bool), String> {
     let SamlCommand::Response {
@@ -56,14 +109,7 @@ pub(super) fn response(cmd: SamlCommand) -> Result<(String, bool), String> {
     let addon = AddonSettings::from_json(&read(&settings)?).map_err(|e| format!("{}: {e}", settings.display()))?;
     // The request is parsed first; its signature is checked after the pipeline, because an
     // action's samlResponse.setSigningCert also decides whether requests must be signed.
-    let request = match &request {
-        None => None,
-        Some(p) => {
-            let xml = read(p)?;
-            let req = saml::request::parse_xml(&xml).map_err(|e| format!("{}: {e}", p.display()))?;
-            Some((req, xml, p.clone()))
-        }
-    };
+    let request = request.map(|p| load_request(&p)).transpose()?;
     let mut event = Event {
         user: serde_json::from_value(user_json).map_err(|e| format!("{}: {e}", user.display()))?,
         ..Default::default()
@@ -77,36 +123,20 @@ pub(super) fn response(cmd: SamlCommand) -> Result<(String, bool), String> {
     let (executor, secrets) = executor_with(Trigger::PostLogin, &actions, &secrets, services)?;
     event.secrets.extend(secrets);
     let state = executor.start(Trigger::PostLogin, event);
-    let mut request = request;
-    if let Some((req, xml, p)) = request.as_mut()
-        && let Some(cert) = saml::settings::request_signing_cert(&addon, &state.outcome.saml).map_err(|e| e.to_string())?
-    {
-        let intake = saml::request::parse_post(
-            &base64::Engine::encode(&base64::engine::general_purpose::STANDARD, xml.as_bytes()),
-            None,
-            Some(&cert),
-            // Freshness and replay are transport concerns of the server, not of this dry run.
-            saml::request::IntakeRules {
-                max_age_seconds: i64::from(u32::MAX),
-                skew_seconds: i64::from(u32::MAX),
-                ..saml::request::IntakeRules::at(now)
-            },
-        )
-        .map_err(|e| format!("{}: {e}", p.display()))?;
-        *req = intake.request;
-    }
-    let request = request.map(|(r, _, _)| r);
+    let request = match request {
+        Some(r) => Some(check_request(r, &addon, &state.outcome.saml, now)?),
+        None => None,
+    };
     let tenant_defaults = TenantSamlDefaults::new(&tenant, Arc::new(signing_key(cert, key)?));
+    let acs_url = acs
+        .or_else(|| request.as_ref().and_then(|r| r.assertion_consumer_service_url.clone()))
+        .unwrap_or_default();
     if let Some(f) = &state.outcome.failure {
         // A refused login is answered with a signed SAML error Response (exit code 1).
-        let acs = acs
-            .clone()
-            .or_else(|| request.as_ref().and_then(|r| r.assertion_consumer_service_url.clone()))
-            .unwrap_or_default();
         let issuer = addon.issuer.clone().unwrap_or_else(|| tenant_defaults.default_issuer());
         let xml = saml::build_error_response(
             &issuer,
-            &acs,
+            &acs_url,
             request.as_ref().map(|r| r.id.as_str()),
             &tenant_defaults.signing_key,
             idpipe::pipeline::outcome::SignatureAlgorithm::RsaSha256,
@@ -117,14 +147,7 @@ pub(super) fn response(cmd: SamlCommand) -> Result<(String, bool), String> {
         .map_err(|e| e.to_string())?;
         return Ok((xml, false));
     }
-    let mut profile = state.event.user_json();
-    let (mut app, mut um) = (state.event.user.app_metadata.clone(), state.event.user.user_metadata.clone());
-    state.outcome.apply_user_metadata(&mut app, &mut um);
-    profile.insert("app_metadata".into(), app.into());
-    profile.insert("user_metadata".into(), um.into());
-    let acs_url = acs
-        .or_else(|| request.as_ref().and_then(|r| r.assertion_consumer_service_url.clone()))
-        .unwrap_or_default();
+    let profile = profile_after(&state);
     let session_index = saml::response::new_id();
     let issued = saml::issue(&saml::IssueInput {
         tenant: &tenant_defaults,
@@ -141,4 +164,36 @@ pub(super) fn response(cmd: SamlCommand) -> Result<(String, bool), String> {
     })
     .map_err(|e| e.to_string())?;
     Ok((issued.response.xml, true))
+}
+
+/// Runs `saml metadata`.
+pub(super) fn metadata(cmd: SamlCommand) -> Result<(String, bool), String> {
+    let SamlCommand::Metadata {
+        settings,
+        cert,
+        key,
+        tenant,
+        base_url,
+        client_id,
+    } = cmd
+    else {
+        return Err("not a saml metadata command".into());
+    };
+    let addon = AddonSettings::from_json(&read(&settings)?).map_err(|e| format!("{}: {e}", settings.display()))?;
+    let key = signing_key(cert, key)?;
+    let defaults = TenantSamlDefaults::new(&tenant, Arc::new(key));
+    let entity_id = addon.issuer.clone().unwrap_or_else(|| defaults.default_issuer());
+    let base = base_url.trim_end_matches('/');
+    let want_signed = saml::settings::request_signing_cert(&addon, &Default::default())
+        .map_err(|e| e.to_string())?
+        .is_some();
+    let xml = saml::metadata::metadata_xml(&saml::metadata::MetadataInput {
+        entity_id: &entity_id,
+        signing_cert_b64: defaults.signing_key.cert_b64(),
+        next_cert_b64: None,
+        sso_url: &format!("{base}/samlp/{client_id}"),
+        slo_url: &format!("{base}/samlp/{client_id}/logout"),
+        want_authn_requests_signed: want_signed,
+    });
+    Ok((xml, true))
 }

@@ -226,6 +226,37 @@ fn check_xml_text(what: &str, s: &str) -> Result<(), SamlError> {
     }
 }
 
+/// The Success status.
+const SUCCESS: Status<'static> = Status {
+    top: ns::STATUS_SUCCESS,
+    second: None,
+    message: None,
+};
+
+/// A signed Response around an inner element: its document form and the canonical form that
+/// was signed. The canonical Response embeds the inner element's canonical form; the document
+/// form has the Signature after its Issuer and the inner element's document form in place of
+/// its canonical form (they end the same way).
+fn signed_response(
+    rp: &ResponseParts<'_>,
+    inner_doc: &str,
+    inner_canonical: &str,
+    sign: impl Fn(&str) -> Result<String, SamlError>,
+) -> Result<(String, String), SamlError> {
+    let mut c = XmlWriter::new();
+    let at = write_response(&mut c, rp, inner_canonical);
+    let sig = sign(&c.out)?;
+    let inner_end = c.out.len() - "</samlp:Response>".len();
+    let inner_start = inner_end - inner_canonical.len();
+    let mut doc = String::with_capacity(c.out.len() + sig.len() + 64);
+    doc.push_str(&c.out[..at]);
+    doc.push_str(&sig);
+    doc.push_str(&c.out[at..inner_start]);
+    doc.push_str(inner_doc);
+    doc.push_str(&c.out[inner_end..]);
+    Ok((doc, c.out))
+}
+
 /// Builds a success Response for `profile` (an `event.user` as JSON) with the action attributes.
 pub fn build_response(
     s: &ResolvedSettings,
@@ -279,37 +310,18 @@ pub fn build_response(
     }
 
     // 3. Response, signed when signResponse.
-    let now = saml_time(ctx.now);
-    let status = Status {
-        top: ns::STATUS_SUCCESS,
-        second: None,
-        message: None,
-    };
     let rp = ResponseParts {
         root: "samlp:Response",
         id: &response_id,
         issuer: &s.issuer,
         destination: &s.destination,
         in_response_to: ctx.in_response_to.as_deref(),
-        now: &now,
-        status: &status,
+        now: &saml_time(ctx.now),
+        status: &SUCCESS,
     };
     let xml = if s.sign_response {
-        // The canonical Response embeds the canonical Assertion (or the EncryptedAssertion).
-        let mut c = XmlWriter::new();
-        let at = write_response(&mut c, &rp, &inner_canonical);
-        let sig = sign(&response_id, &c.out)?;
-        // Document form: the canonical Response with the Signature after its Issuer and the
-        // inner element's document form in place of its canonical form (they end the same way).
-        let inner_end = c.out.len() - "</samlp:Response>".len();
-        let inner_start = inner_end - inner_canonical.len();
-        let mut doc = String::with_capacity(c.out.len() + sig.len() + 64);
-        doc.push_str(&c.out[..at]);
-        doc.push_str(&sig);
-        doc.push_str(&c.out[at..inner_start]);
-        doc.push_str(&inner_doc);
-        doc.push_str(&c.out[inner_end..]);
-        signed_c14n = c.out;
+        let (doc, c14n) = signed_response(&rp, &inner_doc, &inner_canonical, |c14n| sign(&response_id, c14n))?;
+        signed_c14n = c14n;
         doc
     } else {
         let mut d = XmlWriter::new();

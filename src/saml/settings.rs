@@ -417,45 +417,32 @@ pub fn parse_cert(what: &str, pem: &str) -> Result<X509, SamlError> {
     X509::from_pem(normalize_pem(pem).as_bytes()).map_err(|_| SamlError::Key(format!("{what} is not a valid PEM certificate")))
 }
 
-/// Resolves every setting: action override, else SP settings, else tenant default.
-pub fn resolve(
-    tenant: &TenantSamlDefaults,
-    addon: &AddonSettings,
-    ov: &SamlOverrides,
-    req: &RequestDefaults,
-) -> Result<ResolvedSettings, SamlError> {
-    fn pick<T: Clone>(a: &Option<T>, b: &Option<T>) -> Option<T> {
-        a.clone().or_else(|| b.clone())
-    }
-    let lifetime_seconds = match (ov.lifetime_in_seconds, &addon.lifetime_in_seconds) {
-        (Some(n), _) => n,
-        (None, Some(v)) => positive_lifetime(v)?,
-        (None, None) => 3600,
-    };
-    let signature_algorithm = match (ov.signature_algorithm, &addon.signature_algorithm) {
+fn pick<T: Clone>(a: &Option<T>, b: &Option<T>) -> Option<T> {
+    a.clone().or_else(|| b.clone())
+}
+
+/// The signature and digest algorithms: the action's, else the SP's, else RSA-SHA256/SHA-256.
+fn algorithms(addon: &AddonSettings, ov: &SamlOverrides) -> Result<(SignatureAlgorithm, DigestAlgorithm), SamlError> {
+    let signature = match (ov.signature_algorithm, &addon.signature_algorithm) {
         (Some(a), _) => a,
         (None, Some(s)) => parse_sig(s)?,
         (None, None) => SignatureAlgorithm::RsaSha256,
     };
-    let digest_algorithm = match (ov.digest_algorithm, &addon.digest_algorithm) {
+    let digest = match (ov.digest_algorithm, &addon.digest_algorithm) {
         (Some(a), _) => a,
         (None, Some(s)) => parse_digest(s)?,
         (None, None) => DigestAlgorithm::Sha256,
     };
-    check_xml_text(addon, req)?;
-    let audience = pick(&ov.audience, &addon.audience)
-        .or_else(|| req.request_issuer.clone())
-        .unwrap_or_else(|| req.client_id.clone());
-    if audience.is_empty() {
-        return Err(SamlError::Settings("no audience: set `audience` in the SP settings".into()));
-    }
-    if req.acs_url.is_empty() && (pick(&ov.recipient, &addon.recipient).is_none() || pick(&ov.destination, &addon.destination).is_none()) {
-        return Err(SamlError::Settings(
-            "no ACS URL: the request has none and the SP has no callback".into(),
-        ));
-    }
-    // What the SP's settings fix is parsed once (cached on the settings); an action's override of
-    // the signing pair or the encryption target is parsed for its login only.
+    Ok((signature, digest))
+}
+
+/// The signing pair and the encryption target. What the SP's settings fix is parsed once
+/// (cached on the settings); an action's override is parsed for its login only.
+fn keys(
+    tenant: &TenantSamlDefaults,
+    addon: &AddonSettings,
+    ov: &SamlOverrides,
+) -> Result<(Arc<SigningKey>, Option<EncryptionTarget>), SamlError> {
     let parsed = addon.parsed.get_or_parse(addon)?;
     let signing_key = if ov.cert.is_none() && ov.key.is_none() {
         parsed.signing_key.clone().unwrap_or_else(|| tenant.signing_key.clone())
@@ -471,7 +458,36 @@ pub fn resolve(
             addon.encryption_algorithm.as_deref(),
         )?
     };
-    let mappings = parsed.mappings.clone();
+    Ok((signing_key, encryption))
+}
+
+/// Resolves every setting: action override, else SP settings, else tenant default.
+pub fn resolve(
+    tenant: &TenantSamlDefaults,
+    addon: &AddonSettings,
+    ov: &SamlOverrides,
+    req: &RequestDefaults,
+) -> Result<ResolvedSettings, SamlError> {
+    let lifetime_seconds = match (ov.lifetime_in_seconds, &addon.lifetime_in_seconds) {
+        (Some(n), _) => n,
+        (None, Some(v)) => positive_lifetime(v)?,
+        (None, None) => 3600,
+    };
+    let (signature_algorithm, digest_algorithm) = algorithms(addon, ov)?;
+    check_xml_text(addon, req)?;
+    let audience = pick(&ov.audience, &addon.audience)
+        .or_else(|| req.request_issuer.clone())
+        .unwrap_or_else(|| req.client_id.clone());
+    if audience.is_empty() {
+        return Err(SamlError::Settings("no audience: set `audience` in the SP settings".into()));
+    }
+    if req.acs_url.is_empty() && (pick(&ov.recipient, &addon.recipient).is_none() || pick(&ov.destination, &addon.destination).is_none()) {
+        return Err(SamlError::Settings(
+            "no ACS URL: the request has none and the SP has no callback".into(),
+        ));
+    }
+    let (signing_key, encryption) = keys(tenant, addon, ov)?;
+    let mappings = addon.parsed.get_or_parse(addon)?.mappings.clone();
 
     Ok(ResolvedSettings {
         issuer: pick(&ov.issuer, &addon.issuer).unwrap_or_else(|| tenant.default_issuer()),

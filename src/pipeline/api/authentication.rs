@@ -76,65 +76,14 @@ fn request_mfa(
     factors: Vec<Factor>,
     args: Vec<Value>,
 ) -> Result<(), ApiError> {
-    let allowed = match mode {
-        MfaMode::Challenge => CHALLENGE_FACTORS,
-        MfaMode::Enroll => ENROLL_FACTORS,
-    };
-    if factors.is_empty() {
-        let e = ApiError::InvalidArgument {
-            method,
-            reason: "at least one factor is required".into(),
-        };
-        return Err(core.refuse(method, args, e, true));
-    }
-    if let Some(bad) = factors.iter().find(|f| !allowed.contains(&f.factor_type.as_str())) {
-        let e = ApiError::InvalidArgument {
-            method,
-            reason: format!("unsupported factor type '{}' (supported: {})", bad.factor_type, allowed.join(", ")),
-        };
-        return Err(core.refuse(method, args, e, true));
-    }
-    if let Err(e) = super::redirect::check_can_suspend(core, method) {
+    if let Err(e) = check_factors(core, method, mode, &factors) {
         return Err(core.refuse(method, args, e, true));
     }
     core.record(method, args);
-
-    let enabled = |t: &str| core.services.enabled_factors.iter().any(|f| f == t);
-    let user = &core.event.user;
-    let enrolled = |t: &str| {
-        user.enrolled_factors.iter().any(|f| f.factor_type == t)
-            || (t == "email" && user.email_verified == Some(true) && user.email.is_some())
+    // Already satisfied in this transaction: nothing to do (seed 001).
+    let Some(usable) = usable_factors(core, mode, &factors) else {
+        return Ok(());
     };
-    let completed = |t: &str| core.outcome.completed_mfa.iter().any(|c| c == t);
-    let mut usable = Vec::new();
-    let mut warnings = Vec::new();
-    match mode {
-        MfaMode::Challenge => {
-            // Already satisfied in this transaction: nothing to do (seed 001).
-            if factors.iter().any(|f| completed(&f.factor_type)) {
-                return Ok(());
-            }
-            for f in &factors {
-                if enabled(&f.factor_type) && enrolled(&f.factor_type) {
-                    usable.push(f.clone());
-                } else {
-                    warnings.push(format!(
-                        "w: An MFA challenge is used in a PostLogin action, but the requested factor {} is not properly set up. Enable the requested factor and ensure the user is enrolled with it.",
-                        f.factor_type
-                    ));
-                }
-            }
-        }
-        MfaMode::Enroll => {
-            // Factors already enrolled, enrolled in this transaction, or disabled are ignored.
-            for f in &factors {
-                if enabled(&f.factor_type) && !enrolled(&f.factor_type) && !completed(&f.factor_type) {
-                    usable.push(f.clone());
-                }
-            }
-        }
-    }
-    core.trace.warnings.extend(warnings);
     if usable.is_empty() {
         match mode {
             MfaMode::Challenge => core.fail(FailureKind::MfaUnavailable, "mfar", MFAR_MESSAGE),
@@ -153,6 +102,68 @@ fn request_mfa(
         usable,
     }));
     Ok(())
+}
+
+/// The factors are known for the mode, and the pipeline may suspend here.
+fn check_factors(core: &ApiCore<'_>, method: &'static str, mode: MfaMode, factors: &[Factor]) -> Result<(), ApiError> {
+    let allowed = match mode {
+        MfaMode::Challenge => CHALLENGE_FACTORS,
+        MfaMode::Enroll => ENROLL_FACTORS,
+    };
+    if factors.is_empty() {
+        return Err(ApiError::InvalidArgument {
+            method,
+            reason: "at least one factor is required".into(),
+        });
+    }
+    if let Some(bad) = factors.iter().find(|f| !allowed.contains(&f.factor_type.as_str())) {
+        return Err(ApiError::InvalidArgument {
+            method,
+            reason: format!("unsupported factor type '{}' (supported: {})", bad.factor_type, allowed.join(", ")),
+        });
+    }
+    super::redirect::check_can_suspend(core, method)
+}
+
+/// The requested factors the user can use now (enabled and enrolled for a challenge; enabled
+/// and not yet enrolled for an enrolment); `None` when a challenge was already satisfied in
+/// this transaction. Challenge factors that are not set up leave a `w` warning.
+fn usable_factors(core: &mut ApiCore<'_>, mode: MfaMode, factors: &[Factor]) -> Option<Vec<Factor>> {
+    let enabled = |t: &str| core.services.enabled_factors.iter().any(|f| f == t);
+    let user = &core.event.user;
+    let enrolled = |t: &str| {
+        user.enrolled_factors.iter().any(|f| f.factor_type == t)
+            || (t == "email" && user.email_verified == Some(true) && user.email.is_some())
+    };
+    let completed = |t: &str| core.outcome.completed_mfa.iter().any(|c| c == t);
+    let mut usable = Vec::new();
+    let mut warnings = Vec::new();
+    match mode {
+        MfaMode::Challenge => {
+            if factors.iter().any(|f| completed(&f.factor_type)) {
+                return None;
+            }
+            for f in factors {
+                if enabled(&f.factor_type) && enrolled(&f.factor_type) {
+                    usable.push(f.clone());
+                } else {
+                    warnings.push(format!(
+                        "w: An MFA challenge is used in a PostLogin action, but the requested factor {} is not properly set up. Enable the requested factor and ensure the user is enrolled with it.",
+                        f.factor_type
+                    ));
+                }
+            }
+        }
+        // Factors already enrolled, enrolled in this transaction, or disabled are ignored.
+        MfaMode::Enroll => usable.extend(
+            factors
+                .iter()
+                .filter(|f| enabled(&f.factor_type) && !enrolled(&f.factor_type) && !completed(&f.factor_type))
+                .cloned(),
+        ),
+    }
+    core.trace.warnings.extend(warnings);
+    Some(usable)
 }
 
 fn with_additional(factor: Factor, options: Option<&Value>) -> Result<Vec<Factor>, String> {
