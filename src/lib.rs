@@ -9,6 +9,7 @@
 
 pub mod actions;
 pub mod config;
+mod ffi;
 pub mod login;
 pub mod oidc;
 pub mod pipeline;

@@ -7,7 +7,6 @@
 
 pub mod encryption;
 pub mod form;
-mod libxml_log;
 pub mod mapping;
 pub mod metadata;
 pub mod request;

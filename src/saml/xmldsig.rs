@@ -143,7 +143,7 @@ fn precheck(xml: &str) -> Result<(), RequestError> {
 /// aside) whose namespace names are all absolute URIs.
 pub fn parse_strict(xml: &str) -> Result<Document, RequestError> {
     precheck(xml)?;
-    crate::saml::libxml_log::route_errors();
+    crate::ffi::route_libxml_errors();
     let options = ParserOptions {
         recover: false,
         no_def_dtd: true,

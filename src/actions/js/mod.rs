@@ -10,7 +10,6 @@
 //! * Limits: a memory limit per runtime (one runtime per action), a stack limit, and a CPU time
 //!   limit: the interrupt handler stops the script at the action's deadline.
 
-mod alloc;
 mod fetch;
 mod host;
 
@@ -22,6 +21,7 @@ use rquickjs::{CatchResultExt, CaughtError, Context, Function, Module, Runtime, 
 
 pub use fetch::FetchPolicy;
 
+use crate::ffi::CurrentApi;
 use crate::pipeline::{Action, ActionError, Event, Phase, PostChallengeApi, PostLoginApi, Trigger};
 
 const PRELUDE: &str = include_str!("prelude.js");
@@ -198,7 +198,7 @@ struct Inner {
 
 /// A runtime with the limits and the CPU-time interrupt installed.
 fn limited_runtime(config: &JsConfig) -> Result<(Runtime, Arc<AtomicU64>), String> {
-    let runtime = Runtime::new_with_alloc(alloc::MiAllocator).map_err(|e| e.to_string())?;
+    let runtime = Runtime::new_with_alloc(crate::ffi::MiAllocator).map_err(|e| e.to_string())?;
     runtime.set_memory_limit(config.memory_limit);
     runtime.set_max_stack_size(config.max_stack);
     // A sandbox lives for one login: collecting garbage during it is wasted time unless the
@@ -232,7 +232,9 @@ impl Inner {
             // sandbox will hand out. The sandbox is used by one login only, so nothing here can
             // leak between logins.
             for bytecode in [prelude, &self.bytecode, warm_up] {
-                let module = host::load_module(&ctx, bytecode).catch(&ctx).map_err(|e| caught_message(e).0)?;
+                let module = crate::ffi::load_module(&ctx, bytecode)
+                    .catch(&ctx)
+                    .map_err(|e| caught_message(e).0)?;
                 let (_, promise) = module.eval().catch(&ctx).map_err(|e| caught_message(e).0)?;
                 promise.finish::<()>().catch(&ctx).map_err(|e| caught_message(e).0)?;
             }
@@ -403,10 +405,11 @@ impl JsAction {
     /// Runs the handler on this thread. A built-in that ignores the interrupt is bounded by the
     /// prelude's length guard; the login-level watchdog (`pipeline::watch`) answers the login at
     /// the deadline whatever the script does.
-    fn run(&self, trigger: Trigger, phase: Phase, event: &Event, api: host::CurrentApi, deadline: Instant) -> Result<(), ActionError> {
+    fn run(&self, trigger: Trigger, phase: Phase, event: &Event, api: CurrentApi<'_, '_>, deadline: Instant) -> Result<(), ActionError> {
         let event_json = serde_json::to_string(event).map_err(|e| ActionError::new(e.to_string()))?;
-        let _guard = host::enter(api, self.inner.fetch.clone());
-        self.inner.invoke(trigger, phase, event_json, deadline)
+        host::with_invocation(api, self.inner.fetch.clone(), || {
+            self.inner.invoke(trigger, phase, event_json, deadline)
+        })
     }
 }
 
@@ -465,29 +468,25 @@ impl Action for JsAction {
     fn on_execute_post_login(&self, event: &Event, api: &mut PostLoginApi<'_>) -> Result<(), ActionError> {
         let deadline = api.core.deadline();
         let trigger = api.core.trigger();
-        let ptr = (api as *mut PostLoginApi<'_>).cast::<()>();
-        self.run(trigger, Phase::Execute, event, host::CurrentApi::PostLogin(ptr), deadline)
+        self.run(trigger, Phase::Execute, event, CurrentApi::PostLogin(api), deadline)
     }
 
     fn on_continue_post_login(&self, event: &Event, api: &mut PostLoginApi<'_>) -> Result<(), ActionError> {
         let deadline = api.core.deadline();
         let trigger = api.core.trigger();
-        let ptr = (api as *mut PostLoginApi<'_>).cast::<()>();
-        self.run(trigger, Phase::Continue, event, host::CurrentApi::PostLogin(ptr), deadline)
+        self.run(trigger, Phase::Continue, event, CurrentApi::PostLogin(api), deadline)
     }
 
     fn on_execute_post_challenge(&self, event: &Event, api: &mut PostChallengeApi<'_>) -> Result<(), ActionError> {
         let deadline = api.core.deadline();
         let trigger = api.core.trigger();
-        let ptr = (api as *mut PostChallengeApi<'_>).cast::<()>();
-        self.run(trigger, Phase::Execute, event, host::CurrentApi::PostChallenge(ptr), deadline)
+        self.run(trigger, Phase::Execute, event, CurrentApi::PostChallenge(api), deadline)
     }
 
     fn on_continue_post_challenge(&self, event: &Event, api: &mut PostChallengeApi<'_>) -> Result<(), ActionError> {
         let deadline = api.core.deadline();
         let trigger = api.core.trigger();
-        let ptr = (api as *mut PostChallengeApi<'_>).cast::<()>();
-        self.run(trigger, Phase::Continue, event, host::CurrentApi::PostChallenge(ptr), deadline)
+        self.run(trigger, Phase::Continue, event, CurrentApi::PostChallenge(api), deadline)
     }
 }
 
