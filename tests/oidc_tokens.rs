@@ -290,6 +290,28 @@ fn key_rotation_publishes_next_and_keeps_retired_keys() {
     assert_ne!(v[1]["header"]["kid"], old_kid.as_str());
     // kid is the RFC 7638 thumbprint: stable across parses of the same key.
     assert_eq!(keys().jwk().kid, old_kid);
+    // idpipe itself (id_token_hint, /userinfo) verifies tokens of the current and retired keys,
+    // and nothing else: a token whose kid names the retired key but is signed by another key,
+    // or alg none, is refused.
+    let old_id = old.id_token.as_deref().unwrap_or_default();
+    let new_id = new.id_token.as_deref().unwrap_or_default();
+    assert_eq!(set.verify(old_id).and_then(|c| c.get("aud").cloned()), Some("demo-app".into()));
+    assert!(set.verify(new_id).is_some());
+    assert!(
+        set.current.verify(old_id).is_none(),
+        "the current key alone does not verify old tokens"
+    );
+    let mut parts: Vec<&str> = old_id.split('.').collect();
+    let new_sig = new_id.rsplit('.').next().unwrap_or_default();
+    parts[2] = new_sig;
+    assert!(set.verify(&parts.join(".")).is_none(), "retired kid, another key's signature");
+    let b64 = |v: &str| base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, v);
+    let none = format!(
+        "{}.{}.",
+        b64(&format!("{{\"alg\":\"none\",\"kid\":\"{old_kid}\"}}")),
+        old_id.split('.').nth(1).unwrap_or_default()
+    );
+    assert!(set.verify(&none).is_none(), "alg none");
 }
 
 const NOW_MS: i64 = 1_795_428_000_000;

@@ -43,6 +43,33 @@ impl PublicJwk {
     }
 }
 
+/// Verifies a compact RS256 JWT with the key `key_of` finds for its header's `kid`, and returns
+/// its claims. Any other algorithm (`none`, HS256, ...) is refused before any crypto.
+fn verify_rs256<'k, T: openssl::pkey::HasPublic + 'k>(
+    token: &str,
+    key_of: impl Fn(&str) -> Option<&'k openssl::pkey::PKeyRef<T>>,
+) -> Option<serde_json::Map<String, Value>> {
+    let mut parts = token.split('.');
+    let (h, p, sig) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let header: Value = serde_json::from_slice(&B64URL.decode(h).ok()?).ok()?;
+    if header.get("alg")?.as_str()? != "RS256" {
+        return None;
+    }
+    let key = key_of(header.get("kid")?.as_str()?)?;
+    let sig = B64URL.decode(sig).ok()?;
+    let mut v = openssl::sign::Verifier::new(MessageDigest::sha256(), key).ok()?;
+    v.update(h.as_bytes()).ok()?;
+    v.update(b".").ok()?;
+    v.update(p.as_bytes()).ok()?;
+    if !v.verify(&sig).ok()? {
+        return None;
+    }
+    serde_json::from_slice(&B64URL.decode(p).ok()?).ok()
+}
+
 /// A private key that signs JWTs, parsed once.
 pub struct JwtSigner {
     key: PKey<Private>,
@@ -86,24 +113,7 @@ impl JwtSigner {
     /// Verifies a compact RS256 JWT this key signed (header `kid` must be this key's) and
     /// returns its claims. Expiry and audience are the caller's to check.
     pub fn verify(&self, token: &str) -> Option<serde_json::Map<String, Value>> {
-        let mut parts = token.split('.');
-        let (h, p, sig) = (parts.next()?, parts.next()?, parts.next()?);
-        if parts.next().is_some() {
-            return None;
-        }
-        let header: Value = serde_json::from_slice(&B64URL.decode(h).ok()?).ok()?;
-        if header.get("alg")?.as_str()? != "RS256" || header.get("kid")?.as_str()? != self.jwk.kid {
-            return None;
-        }
-        let sig = B64URL.decode(sig).ok()?;
-        let mut v = openssl::sign::Verifier::new(MessageDigest::sha256(), &self.key).ok()?;
-        v.update(h.as_bytes()).ok()?;
-        v.update(b".").ok()?;
-        v.update(p.as_bytes()).ok()?;
-        if !v.verify(&sig).ok()? {
-            return None;
-        }
-        serde_json::from_slice(&B64URL.decode(p).ok()?).ok()
+        verify_rs256(token, |kid| (kid == self.jwk.kid).then_some(&*self.key))
     }
 
     /// Signs the claims as a compact RS256 JWT.
@@ -139,6 +149,8 @@ pub struct KeySet {
     pub next: Option<PublicJwk>,
     /// Published, no longer signing.
     pub retired: Vec<PublicJwk>,
+    /// The retired keys' public halves, parsed once: tokens they signed still verify.
+    retired_keys: Vec<(String, PKey<openssl::pkey::Public>)>,
 }
 
 impl KeySet {
@@ -148,6 +160,7 @@ impl KeySet {
             current,
             next: None,
             retired: Vec::new(),
+            retired_keys: Vec::new(),
         }
     }
 
@@ -161,11 +174,28 @@ impl KeySet {
     pub fn rotate(self, next: JwtSigner) -> Self {
         let mut retired = self.retired;
         retired.push(self.current.jwk().clone());
+        let mut retired_keys = self.retired_keys;
+        let public = self.current.key.public_key_to_der().and_then(|der| PKey::public_key_from_der(&der));
+        match public {
+            Ok(k) => retired_keys.push((self.current.jwk.kid.clone(), k)),
+            // Published but not verifiable here: tokens it signed are refused (fail closed).
+            Err(e) => tracing::error!(error = %e, "cannot keep the retired key's public half"),
+        }
         KeySet {
             current: next,
             next: None,
             retired,
+            retired_keys,
         }
+    }
+
+    /// Verifies a token signed by the current key or a retired one (by `kid`), and returns its
+    /// claims. A key published as `next` has signed nothing yet, so it verifies nothing.
+    pub fn verify(&self, token: &str) -> Option<serde_json::Map<String, Value>> {
+        if let Some(claims) = self.current.verify(token) {
+            return Some(claims);
+        }
+        verify_rs256(token, |kid| self.retired_keys.iter().find(|(k, _)| k == kid).map(|(_, key)| &**key))
     }
 
     /// The JWKS document.

@@ -198,7 +198,7 @@ pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> WebR
     else {
         return deny("a bearer access token is required");
     };
-    let Some(claims) = state.tenant.keys.current.verify(token.trim()) else {
+    let Some(claims) = state.tenant.keys.verify(token.trim()) else {
         return deny("the access token is invalid");
     };
     let now = now_ms(&state) / 1000;
@@ -255,7 +255,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, Query(q):
     let client_id = q.get("client_id").cloned().or_else(|| {
         // /oidc/logout: the client is the ID token's audience (its signature is checked).
         q.get("id_token_hint")
-            .and_then(|t| state.tenant.keys.current.verify(t))
+            .and_then(|t| state.tenant.keys.verify(t))
             .and_then(|c| c.get("aud").and_then(Value::as_str).map(str::to_string))
     });
     let mut resp = match (return_to, client_id.and_then(|c| state.tenant.oidc_clients.get(&c))) {
