@@ -39,6 +39,8 @@ fn bench(c: &mut Criterion) {
         session_id: Some("s"),
         auth_time: 1,
         now: 1,
+        claims: None,
+        acr_values: &[],
     };
     let mut g = c.benchmark_group("oidc");
     g.throughput(Throughput::Elements(1));

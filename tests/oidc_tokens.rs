@@ -44,6 +44,8 @@ fn ctx<'a>(client: &'a OidcClient, api: Option<&'a ApiResource>, scopes: &'a [St
         session_id: None,
         auth_time: now,
         now,
+        claims: None,
+        acr_values: &[],
     }
 }
 
@@ -108,6 +110,8 @@ fn id_and_access_tokens_verify_with_pyjwt_and_carry_every_claim() {
         session_id: Some("sess_1"),
         auth_time: now - 30,
         now,
+        claims: None,
+        acr_values: &[],
     };
     let t = issue_tokens(&k, &st.event, &st.outcome, &ctx).expect("tokens");
     let jwks = KeySet::new(keys()).jwks();

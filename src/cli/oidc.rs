@@ -96,6 +96,8 @@ fn tokens(cmd: OidcCommand) -> Result<(String, bool), String> {
         session_id: None,
         auth_time: now.timestamp(),
         now: now.timestamp(),
+        claims: None,
+        acr_values: &[],
     };
     let issued = idpipe::oidc::issue_tokens(&keys, &state.event, &state.outcome, &ctx).map_err(|e| e.to_string())?;
     let mut out = serde_json::json!({

@@ -93,6 +93,22 @@ pub fn validate(tenant: &Tenant, q: &HashMap<String, String>) -> Result<OidcLogi
     if prompt.as_deref().is_some_and(|p| !PROMPTS.contains(&p)) {
         return Err(fail("invalid_request", "prompt must be none, login or consent"));
     }
+    // OIDC Core 6: request objects are not supported (said in discovery).
+    if get("request").is_some() {
+        return Err(fail("request_not_supported", "request objects are not supported"));
+    }
+    if get("request_uri").is_some() {
+        return Err(fail("request_uri_not_supported", "request_uri is not supported"));
+    }
+    let claims = match get("claims") {
+        Some(c) => crate::oidc::claims::ClaimsRequest::parse(c).map_err(|d| fail("invalid_request", &d))?,
+        None => Default::default(),
+    };
+    let display = get("display");
+    if display.is_some_and(|d| !["page", "popup", "touch", "wap"].contains(&d)) {
+        return Err(fail("invalid_request", "display must be page, popup, touch or wap"));
+    }
+    let bounded = |k: &str| get(k).filter(|v| v.len() <= 256).map(str::to_string);
     // OIDC Core 3.1.2.1: the session's authentication may be at most max_age seconds old.
     let max_age = match get("max_age").map(str::parse::<u64>) {
         None => None,
@@ -110,6 +126,15 @@ pub fn validate(tenant: &Tenant, q: &HashMap<String, String>) -> Result<OidcLogi
         code_challenge,
         response_mode: response_mode.clone(),
         prompt,
+        claims,
+        acr_values: get("acr_values")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(16)
+            .map(str::to_string)
+            .collect(),
+        login_hint: bounded("login_hint"),
+        ui_locales: bounded("ui_locales"),
     })
 }
 

@@ -66,6 +66,8 @@ impl LoginContext {
             session_id: Some(&rec.sid),
             auth_time: rec.auth_time,
             now: now / 1000,
+            claims: Some(&o.claims),
+            acr_values: &o.acr_values,
         };
         let issued = match crate::oidc::issue_tokens(&self.tenant.keys.current, &rec.event, &rec.outcome, &ctx) {
             Ok(i) => i,

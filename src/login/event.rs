@@ -49,6 +49,12 @@ impl LoginContext {
                 ev.transaction.redirect_uri = Some(o.redirect_uri.clone());
                 ev.transaction.state = o.state.clone();
                 ev.transaction.prompt = o.prompt.clone();
+                ev.transaction.acr_values = o.acr_values.clone();
+                ev.transaction.locale = o
+                    .ui_locales
+                    .as_deref()
+                    .and_then(|l| l.split_whitespace().next())
+                    .map(str::to_string);
                 ev.resource_server = o.audience.as_ref().map(|a| event::ResourceServer {
                     identifier: a.clone(),
                     ..Default::default()

@@ -147,8 +147,18 @@ impl LoginContext {
                 if let Some(st) = &o.state {
                     fields.push(("state".into(), st.clone()));
                 }
-                oidc_callback(o, fields)
+                self.oidc_callback(o, fields)
             }
+        }
+    }
+
+    /// Back to the application's redirect URI, with RFC 9207's `iss`.
+    fn oidc_callback(&self, o: &OidcLogin, mut fields: Vec<(String, String)>) -> Answer {
+        fields.push(("iss".into(), self.issuer()));
+        Answer::OidcCallback {
+            redirect_uri: o.redirect_uri.clone(),
+            form_post: o.response_mode == "form_post",
+            fields,
         }
     }
 }
@@ -177,14 +187,6 @@ impl super::Io {
         if let Some(st) = &o.state {
             fields.push(("state".into(), st.clone()));
         }
-        oidc_callback(o, fields)
-    }
-}
-
-fn oidc_callback(o: &OidcLogin, fields: Vec<(String, String)>) -> Answer {
-    Answer::OidcCallback {
-        redirect_uri: o.redirect_uri.clone(),
-        form_post: o.response_mode == "form_post",
-        fields,
+        self.oidc_callback(o, fields)
     }
 }

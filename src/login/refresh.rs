@@ -91,6 +91,8 @@ pub fn refresh_grant<S: RefreshTokenStore>(
                 // OIDC Core 12.2: the time of the original authentication, not of this exchange.
                 auth_time: rec.auth_time.unwrap_or(rec.created_at / 1000),
                 now: req.now_ms / 1000,
+                claims: None,
+                acr_values: &[],
             };
             let issued = issue_tokens(keys, &state.event, &state.outcome, &ctx).map_err(|e| match e {
                 OidcError::Denied(o) => o,

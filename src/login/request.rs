@@ -45,6 +45,18 @@ pub struct OidcLogin {
     /// `max_age` (s): an older session authentication means a new login.
     #[serde(default)]
     pub max_age: Option<u64>,
+    /// The `claims` parameter (OIDC Core 5.5).
+    #[serde(default)]
+    pub claims: crate::oidc::claims::ClaimsRequest,
+    /// `acr_values` (space-separated in the request), for the actions and `acr`.
+    #[serde(default)]
+    pub acr_values: Vec<String>,
+    /// `login_hint`: pre-fills the login page's username.
+    #[serde(default)]
+    pub login_hint: Option<String>,
+    /// `ui_locales` (the first one becomes `event.transaction.locale`).
+    #[serde(default)]
+    pub ui_locales: Option<String>,
 }
 
 /// The protocol request a login answers.
@@ -81,6 +93,14 @@ impl LoginRequest {
         match self {
             LoginRequest::Saml(s) => s.force_authn,
             LoginRequest::Oidc(o) => o.prompt.as_deref() == Some("login"),
+        }
+    }
+
+    /// The username to pre-fill on the login page (OIDC `login_hint`).
+    pub fn login_hint(&self) -> Option<&str> {
+        match self {
+            LoginRequest::Oidc(o) => o.login_hint.as_deref(),
+            LoginRequest::Saml(_) => None,
         }
     }
 

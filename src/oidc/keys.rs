@@ -75,6 +75,8 @@ pub struct JwtSigner {
     key: PKey<Private>,
     jwk: PublicJwk,
     header_b64: String,
+    /// The header of access tokens (RFC 9068: `typ` `at+jwt`).
+    at_header_b64: String,
 }
 
 impl std::fmt::Debug for JwtSigner {
@@ -96,7 +98,14 @@ impl JwtSigner {
         let jwk = PublicJwk::from_key(&key)?;
         let header = json!({"alg": "RS256", "kid": jwk.kid, "typ": "JWT"});
         let header_b64 = B64URL.encode(header.to_string());
-        Ok(JwtSigner { key, jwk, header_b64 })
+        let at_header = json!({"alg": "RS256", "kid": jwk.kid, "typ": "at+jwt"});
+        let at_header_b64 = B64URL.encode(at_header.to_string());
+        Ok(JwtSigner {
+            key,
+            jwk,
+            header_b64,
+            at_header_b64,
+        })
     }
 
     /// Reads a PEM file.
@@ -116,11 +125,26 @@ impl JwtSigner {
         verify_rs256(token, |kid| (kid == self.jwk.kid).then_some(&*self.key))
     }
 
-    /// Signs the claims as a compact RS256 JWT.
+    /// Signs the claims as a compact RS256 JWT (`typ` `JWT`).
     pub fn sign(&self, claims: &serde_json::Map<String, Value>) -> Result<String, OidcError> {
+        self.sign_with_header(&self.header_b64, claims)
+    }
+
+    /// Signs an access token (RFC 9068: `typ` `at+jwt`).
+    pub fn sign_access_token(&self, claims: &serde_json::Map<String, Value>) -> Result<String, OidcError> {
+        self.sign_with_header(&self.at_header_b64, claims)
+    }
+
+    /// Signs a token with another `typ` (e.g. `logout+jwt`).
+    pub fn sign_typed(&self, typ: &str, claims: &serde_json::Map<String, Value>) -> Result<String, OidcError> {
+        let header = B64URL.encode(json!({"alg": "RS256", "kid": self.jwk.kid, "typ": typ}).to_string());
+        self.sign_with_header(&header, claims)
+    }
+
+    fn sign_with_header(&self, header_b64: &str, claims: &serde_json::Map<String, Value>) -> Result<String, OidcError> {
         let payload = serde_json::to_vec(claims).map_err(|e| OidcError::Key(e.to_string()))?;
-        let mut token = String::with_capacity(self.header_b64.len() + payload.len() * 4 / 3 + 350);
-        token.push_str(&self.header_b64);
+        let mut token = String::with_capacity(header_b64.len() + payload.len() * 4 / 3 + 350);
+        token.push_str(header_b64);
         token.push('.');
         B64URL.encode_string(payload, &mut token);
         let mut signer = Signer::new(MessageDigest::sha256(), &self.key)?;

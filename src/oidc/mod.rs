@@ -1,5 +1,6 @@
 //! The OIDC issuer: ID tokens, access tokens and refresh tokens from the same pipeline outcome.
 
+pub mod claims;
 pub mod keys;
 pub mod refresh;
 pub mod token_request;
@@ -43,6 +44,12 @@ pub enum OAuthCode {
     UnsupportedGrantType,
     /// `invalid_scope`.
     InvalidScope,
+    /// `unsupported_token_type` (RFC 7009).
+    UnsupportedTokenType,
+    /// `request_not_supported` (OIDC Core 3.1.2.6).
+    RequestNotSupported,
+    /// `request_uri_not_supported` (OIDC Core 3.1.2.6).
+    RequestUriNotSupported,
     /// `access_denied` (403).
     AccessDenied,
     /// `server_error` (500).
@@ -68,6 +75,9 @@ impl OAuthCode {
             OAuthCode::UnauthorizedClient => "unauthorized_client",
             OAuthCode::UnsupportedGrantType => "unsupported_grant_type",
             OAuthCode::InvalidScope => "invalid_scope",
+            OAuthCode::UnsupportedTokenType => "unsupported_token_type",
+            OAuthCode::RequestNotSupported => "request_not_supported",
+            OAuthCode::RequestUriNotSupported => "request_uri_not_supported",
             OAuthCode::AccessDenied => "access_denied",
             OAuthCode::ServerError => "server_error",
             OAuthCode::TemporarilyUnavailable => "temporarily_unavailable",

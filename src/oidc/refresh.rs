@@ -125,6 +125,15 @@ impl<S: RefreshTokenStore> RefreshTokens<S> {
         Ok(self.store.get(&hash(token))?.map(|r| r.family))
     }
 
+    /// The record of a token that can still be exchanged (not used, revoked or expired), without
+    /// consuming it (introspection, revocation).
+    pub fn active(&self, token: &str, now: i64) -> Result<Option<RefreshRecord>, StoreError> {
+        Ok(self
+            .store
+            .get(&hash(token))?
+            .filter(|r| !r.used && !r.revoked && now < r.expires_at && now < r.idle_expires_at))
+    }
+
     /// Checks a presented token and consumes it. Reusing an already rotated token revokes the
     /// family. Returns the record, for the pipeline run and the rotation.
     pub fn redeem(&self, token: &str, client_id: &str, now: i64) -> Result<RefreshRecord, OAuthError> {

@@ -49,6 +49,10 @@ pub struct TokenContext<'a> {
     pub auth_time: i64,
     /// Now (seconds).
     pub now: i64,
+    /// The `claims` request parameter, if any.
+    pub claims: Option<&'a super::claims::ClaimsRequest>,
+    /// `acr_values` of the authorization request.
+    pub acr_values: &'a [String],
 }
 
 /// The issued tokens.
@@ -88,30 +92,17 @@ pub fn failure_to_oauth(outcome: &Outcome) -> Option<OAuthError> {
 
 /// The standard claims of the profile the scopes ask for (also served by `/userinfo`).
 pub fn profile_claims(event: &Event, scopes: &[String], claims: &mut Map<String, Value>) {
-    let u = &event.user;
-    let has = |s: &str| scopes.iter().any(|x| x == s);
-    let mut put = |k: &str, v: Option<Value>| {
-        if let Some(v) = v.filter(|v| !v.is_null()) {
-            claims.insert(k.to_string(), v);
-        }
-    };
-    if has("profile") {
-        put("name", u.name.clone().map(Value::from));
-        put("given_name", u.given_name.clone().map(Value::from));
-        put("family_name", u.family_name.clone().map(Value::from));
-        put("nickname", u.nickname.clone().map(Value::from));
-        put("preferred_username", u.username.clone().map(Value::from));
-        put("picture", u.picture.clone().map(Value::from));
-        put("updated_at", u.updated_at.clone().map(Value::from));
-    }
-    if has("email") {
-        put("email", u.email.clone().map(Value::from));
-        put("email_verified", u.email_verified.map(Value::from));
-    }
-    if has("phone") {
-        put("phone_number", u.phone_number.clone().map(Value::from));
-    }
+    super::claims::profile_claims(event, scopes, &[], claims);
 }
+
+/// The access token's claim that carries the standard claims an authorization request asked
+/// `/userinfo` for by name (the `claims` parameter), so that `/userinfo` can serve them.
+pub const USERINFO_CLAIMS: &str = "https://idpipe.dev/userinfo_claims";
+
+/// `acr` of a multi-factor login (the value the hosted service uses).
+pub const ACR_MFA: &str = "http://schemas.openid.net/pape/policies/2007/06/multi-factor";
+/// `acr` of a password login.
+pub const ACR_PASSWORD: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport";
 
 /// `amr` from the authentication methods (`pwd`, `mfa`, custom URLs), de-duplicated.
 fn amr(event: &Event, outcome: &Outcome) -> Vec<String> {
@@ -162,7 +153,13 @@ pub fn issue_tokens(keys: &JwtSigner, event: &Event, outcome: &Outcome, ctx: &To
         if !amr.is_empty() {
             id_claims.insert("amr".into(), amr.into());
         }
-        profile_claims(event, ctx.requested_scopes, &mut id_claims);
+        let named = ctx.claims.map_or(&[][..], |c| c.id_token.as_slice());
+        super::claims::profile_claims(event, ctx.requested_scopes, named, &mut id_claims);
+        // `acr` when the application asked (acr_values, or by name) or MFA happened.
+        let mfa = !outcome.completed_mfa.is_empty();
+        if mfa || !ctx.acr_values.is_empty() || named.iter().any(|n| n == "acr") {
+            id_claims.insert("acr".into(), if mfa { ACR_MFA } else { ACR_PASSWORD }.into());
+        }
         add_custom(&outcome.id_token_claims, &mut id_claims);
         Some(keys.sign(&id_claims)?)
     } else {
@@ -185,9 +182,15 @@ pub fn issue_tokens(keys: &JwtSigner, event: &Event, outcome: &Outcome, ctx: &To
     access_claims.insert("iat".into(), ctx.now.into());
     access_claims.insert("exp".into(), (ctx.now + lifetime as i64).into());
     access_claims.insert("azp".into(), ctx.client.client_id.clone().into());
+    // RFC 9068: client_id and a unique jti (typ at+jwt in the header).
+    access_claims.insert("client_id".into(), ctx.client.client_id.clone().into());
+    access_claims.insert("jti".into(), crate::util::random_hex(16).into());
     access_claims.insert("scope".into(), scopes.join(" ").into());
+    if let Some(c) = ctx.claims.filter(|c| !c.userinfo.is_empty()) {
+        access_claims.insert(USERINFO_CLAIMS.into(), c.userinfo.clone().into());
+    }
     add_custom(&outcome.access_token_claims, &mut access_claims);
-    let access_token = keys.sign(&access_claims)?;
+    let access_token = keys.sign_access_token(&access_claims)?;
     Ok(IssuedTokens {
         id_token,
         access_token,

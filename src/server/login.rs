@@ -34,8 +34,9 @@ pub struct LoginForm {
     csrf: String,
 }
 
-/// The CSRF token bound to the browser's CSRF cookie and to the login's state.
-fn csrf_token(state: &AppState, cookie_value: &str, login_state: &str) -> String {
+/// The CSRF token bound to the browser's CSRF cookie and to the login's state (or a form's
+/// purpose).
+pub(super) fn csrf_token(state: &AppState, cookie_value: &str, login_state: &str) -> String {
     let sign = || -> Result<Vec<u8>, openssl::error::ErrorStack> {
         let key = PKey::hmac(state.csrf_key.as_slice())?;
         let mut s = Signer::new(MessageDigest::sha256(), &key)?;
@@ -65,17 +66,37 @@ fn render(
     err: Option<&str>,
     status: StatusCode,
 ) -> axum::response::Response {
-    let existing = cookie(headers, CSRF_COOKIE).filter(|c| c.len() == 32 && c.bytes().all(|b| b.is_ascii_hexdigit()));
-    let csrf_cookie = existing.clone().unwrap_or_else(|| crate::util::random_hex(16));
-    let token = csrf_token(state, &csrf_cookie, p.key());
+    let (token, set) = csrf_for(state, headers, p.key());
+    // OIDC `login_hint` pre-fills the username the first time the form is shown.
+    let username = if username.is_empty() {
+        p.request().login_hint().unwrap_or_default()
+    } else {
+        username
+    };
     let mut r = pages::html(status, &pages::login_page(&app_name(state, p), p.key(), &token, username, err));
-    if existing.is_none() {
-        r.headers_mut().append(
-            header::SET_COOKIE,
-            set_cookie(CSRF_COOKIE, &csrf_cookie, None, state.secure_cookies()),
-        );
+    if let Some(c) = set {
+        r.headers_mut().append(header::SET_COOKIE, c);
     }
     r
+}
+
+/// A CSRF token for a form of `purpose`, and the CSRF cookie to set when the browser has none.
+pub(super) fn csrf_for(state: &AppState, headers: &HeaderMap, purpose: &str) -> (String, Option<axum::http::HeaderValue>) {
+    let existing = cookie(headers, CSRF_COOKIE).filter(|c| c.len() == 32 && c.bytes().all(|b| b.is_ascii_hexdigit()));
+    let csrf_cookie = existing.clone().unwrap_or_else(|| crate::util::random_hex(16));
+    let token = csrf_token(state, &csrf_cookie, purpose);
+    let set = existing
+        .is_none()
+        .then(|| set_cookie(CSRF_COOKIE, &csrf_cookie, None, state.secure_cookies()));
+    (token, set)
+}
+
+/// Whether a form's CSRF token matches the browser's CSRF cookie for `purpose` (constant time).
+pub(super) fn csrf_ok(state: &AppState, headers: &HeaderMap, purpose: &str, presented: &str) -> bool {
+    cookie(headers, CSRF_COOKIE).is_some_and(|c| {
+        let expected = csrf_token(state, &c, purpose);
+        !expected.is_empty() && crate::util::constant_time_eq(expected.as_bytes(), presented.as_bytes())
+    })
 }
 
 fn expired() -> WebError {
@@ -111,10 +132,7 @@ pub async fn login_submit(
     if f.state.is_empty() || f.state.len() > 64 {
         return Err(expired());
     }
-    let csrf_ok = cookie(&headers, CSRF_COOKIE).is_some_and(|c| {
-        let expected = csrf_token(&state, &c, &f.state);
-        !expected.is_empty() && crate::util::constant_time_eq(expected.as_bytes(), f.csrf.as_bytes())
-    });
+    let csrf_ok = csrf_ok(&state, &headers, &f.state, &f.csrf);
     let username = f.username.trim().to_string();
     let well_formed = !username.is_empty() && !f.password.is_empty() && username.len() <= 256 && f.password.len() <= 1024;
     let presented = BrowserBinding::presented_hash(&headers);

@@ -18,6 +18,8 @@
 mod error;
 mod flow;
 mod login;
+mod logout;
+mod oauth;
 mod oidc;
 mod pages;
 mod ratelimit;
@@ -383,11 +385,13 @@ pub fn router(state: AppState) -> Router {
         .route("/samlp/metadata/{client_id}", get(saml_metadata))
         .route("/samlp/{client_id}", get(saml::sso_redirect).post(saml::sso_post))
         .route("/samlp/{client_id}/logout", get(saml::slo_redirect).post(saml::slo_post))
-        .route("/authorize", get(oidc::authorize))
+        .route("/authorize", get(oidc::authorize).post(oidc::authorize_post))
         .route("/oauth/token", post(oidc::token))
-        .route("/userinfo", get(oidc::userinfo).post(oidc::userinfo))
-        .route("/v2/logout", get(oidc::logout))
-        .route("/oidc/logout", get(oidc::logout))
+        .route("/oauth/revoke", post(oauth::revoke))
+        .route("/oauth/introspect", post(oauth::introspect))
+        .route("/userinfo", get(oauth::userinfo).post(oauth::userinfo))
+        .route("/v2/logout", get(logout::v2_logout))
+        .route("/oidc/logout", get(logout::oidc_logout).post(logout::oidc_logout_post))
         .route("/u/login", get(login::login_page).post(login::login_submit))
         .route("/continue", get(login::continue_get).post(login::continue_post))
         .fallback(not_found)

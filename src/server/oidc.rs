@@ -3,14 +3,15 @@
 
 use std::collections::HashMap;
 
+use axum::Form;
 use axum::Json;
 use axum::extract::{Query, RawForm, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::flow;
-use super::{AppState, ClientIp, SESSION_COOKIE, WebError, WebResult, cookie, error, hash_secret, now_ms, pages, set_cookie};
+use super::{AppState, ClientIp, WebError, WebResult, now_ms};
 use crate::config::OidcApp;
 use crate::login::LoginRequest;
 use crate::login::authorize::AuthorizeError;
@@ -27,6 +28,10 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
         "userinfo_endpoint": format!("{b}/userinfo"),
         "jwks_uri": format!("{b}/.well-known/jwks.json"),
         "end_session_endpoint": format!("{b}/oidc/logout"),
+        "revocation_endpoint": format!("{b}/oauth/revoke"),
+        "introspection_endpoint": format!("{b}/oauth/introspect"),
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
@@ -34,12 +39,25 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": ["S256"],
-        "scopes_supported": ["openid", "profile", "email", "phone", "offline_access"],
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "amr", "name", "given_name",
-            "family_name", "nickname", "preferred_username", "picture", "updated_at", "email", "email_verified", "phone_number"],
-        "prompt_values_supported": ["none", "login"],
+        "scopes_supported": ["openid", "profile", "email", "address", "phone", "offline_access"],
+        "claims_supported": claims_supported(),
+        "claims_parameter_supported": true,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
+        "acr_values_supported": [crate::oidc::tokens::ACR_PASSWORD, crate::oidc::tokens::ACR_MFA],
+        "display_values_supported": ["page", "popup", "touch", "wap"],
+        "claim_types_supported": ["normal"],
+        "prompt_values_supported": ["none", "login", "consent"],
     });
     ([(header::CACHE_CONTROL, "public, max-age=300")], Json(doc)).into_response()
+}
+
+/// Every claim an ID token or `/userinfo` may carry.
+fn claims_supported() -> Vec<&'static str> {
+    let mut c = vec!["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "amr", "acr", "azp"];
+    c.extend(crate::oidc::claims::STANDARD_CLAIMS.iter().map(|(n, _)| *n).filter(|n| *n != "sub"));
+    c
 }
 
 /// `GET /authorize`.
@@ -49,11 +67,31 @@ pub async fn authorize(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> WebResult {
+    authorization_request(&state, ip, &headers, "GET", q).await
+}
+
+/// `POST /authorize` (OIDC Core 3.1.2.1: the same parameters, form-encoded).
+pub async fn authorize_post(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Form(q): Form<HashMap<String, String>>,
+) -> WebResult {
+    authorization_request(&state, ip, &headers, "POST", q).await
+}
+
+async fn authorization_request(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    headers: &HeaderMap,
+    method: &str,
+    q: HashMap<String, String>,
+) -> WebResult {
     match crate::login::authorize::validate(&state.tenant, &q) {
         Ok(login) => {
             let query: Map<String, Value> = q.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
-            let http = flow::http_event("GET", &headers, ip, query);
-            flow::begin(&state, LoginRequest::Oidc(login), http, &headers).await
+            let http = flow::http_event(method, headers, ip, query);
+            flow::begin(state, LoginRequest::Oidc(login), http, headers).await
         }
         Err(AuthorizeError::Page { code, description }) => Err(WebError::bad_request(code, description)),
         Err(AuthorizeError::Redirect {
@@ -70,12 +108,14 @@ pub async fn authorize(
             if let Some(s) = app_state {
                 fields.push(("state".to_string(), s));
             }
+            // RFC 9207: every authorization response names its issuer.
+            fields.push(("iss".to_string(), state.issuer()));
             flow::oidc_redirect(&redirect_uri, form_post, &fields)
         }
     }
 }
 
-fn token_json(v: Value) -> Response {
+pub(super) fn token_json(v: Value) -> Response {
     let mut r = Json(v).into_response();
     let h = r.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -86,7 +126,7 @@ fn token_json(v: Value) -> Response {
 /// Authenticates the client: HTTP Basic or `client_secret` in the body for confidential clients,
 /// `client_id` alone for public ones. Failures are throttled per client id and per IP: past
 /// the tenant's limit in a minute every attempt is refused before the secret is compared.
-async fn client(state: &AppState, request: &TokenRequest, ip: std::net::IpAddr) -> Result<OidcApp, WebError> {
+pub(super) async fn client(state: &AppState, request: &TokenRequest, ip: std::net::IpAddr) -> Result<OidcApp, WebError> {
     let limiter = state.client_auth_limiter.clone();
     let (id, secret) = request.client_credentials();
     let tenant = state.tenant.clone();
@@ -172,113 +212,17 @@ fn client_credentials(state: &AppState, app: &OidcApp, form: &HashMap<String, St
     claims.insert("iat".into(), now.into());
     claims.insert("exp".into(), (now + *lifetime as i64).into());
     claims.insert("azp".into(), app.client_id.clone().into());
+    claims.insert("client_id".into(), app.client_id.clone().into());
+    claims.insert("jti".into(), crate::util::random_hex(16).into());
     claims.insert("scope".into(), scope.clone().into());
     claims.insert("gty".into(), "client-credentials".into());
-    match state.tenant.keys.current.sign(&claims) {
+    match state.tenant.keys.current.sign_access_token(&claims) {
         Ok(t) => Ok(json!({"access_token": t, "token_type": "Bearer", "expires_in": lifetime, "scope": scope})),
         Err(e) => {
             tracing::error!(error = %e, "cannot sign an access token");
             Err(OAuthError::new(OAuthCode::ServerError, "the token could not be issued"))
         }
     }
-}
-
-/// `GET|POST /userinfo` with a bearer access token whose audience includes this endpoint.
-pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> WebResult {
-    let deny = |d: &str| -> WebResult {
-        let mut r = error(StatusCode::UNAUTHORIZED, "invalid_token", d);
-        r.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
-        Ok(r)
-    };
-    let Some(token) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    else {
-        return deny("a bearer access token is required");
-    };
-    let Some(claims) = state.tenant.keys.verify(token.trim()) else {
-        return deny("the access token is invalid");
-    };
-    let now = now_ms(&state) / 1000;
-    if claims.get("exp").and_then(Value::as_i64).is_none_or(|e| e <= now) {
-        return deny("the access token has expired");
-    }
-    if claims.get("iss").and_then(Value::as_str) != Some(state.issuer().as_str()) {
-        return deny("the access token has another issuer");
-    }
-    let userinfo_url = format!("{}userinfo", state.issuer());
-    let aud_ok = match claims.get("aud") {
-        Some(Value::String(a)) => *a == userinfo_url,
-        Some(Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(&userinfo_url)),
-        _ => false,
-    };
-    if !aud_ok {
-        return deny("the access token is not for /userinfo (its audience does not include it)");
-    }
-    let Some(sub) = claims.get("sub").and_then(Value::as_str) else {
-        return deny("the access token has no subject");
-    };
-    let id = sub.to_string();
-    let Some(user) = state.login().blocking(move |io| io.store().user(&id)).await?? else {
-        return deny("the user no longer exists");
-    };
-    let scopes: Vec<String> = claims
-        .get("scope")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
-    let event = crate::pipeline::Event {
-        user,
-        ..Default::default()
-    };
-    let mut out = Map::new();
-    out.insert("sub".into(), sub.into());
-    crate::oidc::tokens::profile_claims(&event, &scopes, &mut out);
-    Ok(token_json(Value::Object(out)))
-}
-
-/// `GET /v2/logout?client_id=&returnTo=` and `GET /oidc/logout?client_id=&post_logout_redirect_uri=&state=`:
-/// ends the session; goes back only to a URL in the client's `allowed_logout_urls`.
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> WebResult {
-    if let Some(raw) = cookie(&headers, SESSION_COOKIE) {
-        state
-            .login()
-            .blocking(move |io| io.store().delete_session(&hash_secret(&raw)))
-            .await??;
-    }
-    let clear = set_cookie(SESSION_COOKIE, "", Some(0), state.secure_cookies());
-    let return_to = q.get("returnTo").or_else(|| q.get("post_logout_redirect_uri"));
-    let client_id = q.get("client_id").cloned().or_else(|| {
-        // /oidc/logout: the client is the ID token's audience (its signature is checked).
-        q.get("id_token_hint")
-            .and_then(|t| state.tenant.keys.verify(t))
-            .and_then(|c| c.get("aud").and_then(Value::as_str).map(str::to_string))
-    });
-    let mut resp = match (return_to, client_id.and_then(|c| state.tenant.oidc_clients.get(&c))) {
-        (Some(url), Some(app)) if app.allowed_logout_urls.iter().any(|u| u == url) => {
-            let target = match q.get("state") {
-                Some(s) => url::Url::parse_with_params(url, &[("state", s)]).map_or(url.clone(), |u| u.to_string()),
-                None => url.clone(),
-            };
-            super::found(&target)?
-        }
-        (Some(url), _) => {
-            let mut r = super::error_page(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                &format!("You are logged out, but '{url}' is not an allowed logout URL of the application."),
-            );
-            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            r
-        }
-        (None, _) => pages::html(StatusCode::OK, &pages::logged_out_page()),
-    };
-    resp.headers_mut().append(header::SET_COOKIE, clear);
-    Ok(resp)
 }
 
 #[cfg(test)]

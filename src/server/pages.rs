@@ -112,6 +112,22 @@ pub fn logged_out_page() -> String {
     layout("Logged out", "<h1>You are logged out</h1><p>You can close this window.</p>")
 }
 
+/// "Log out?": a form that posts the (already validated) logout request back with `confirm`.
+pub fn logout_confirmation(app_name: Option<&str>, fields: &[(&str, &str)]) -> String {
+    let inputs: String = fields
+        .iter()
+        .map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", esc(k), esc(v)))
+        .collect();
+    let from = app_name.map_or(String::new(), |a| format!(" <strong>{}</strong> asks to log you out.", esc(a)));
+    layout(
+        "Log out?",
+        &format!(
+            "<h1>Log out?</h1><p>Do you want to log out of your account?{from}</p>\
+<form method=\"post\" action=\"/oidc/logout\" id=\"logout\">{inputs}<button type=\"submit\">Log out</button></form>"
+        ),
+    )
+}
+
 /// OAuth `response_mode=form_post`: an auto-submitting form to the redirect URI.
 pub fn form_post(action: &str, fields: &[(&str, &str)]) -> String {
     let inputs: String = fields
