@@ -62,6 +62,8 @@ pub struct OidcLogin {
 /// The protocol request a login answers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "protocol", rename_all = "snake_case")]
+// One per login, moved a few times: the variants' size difference does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum LoginRequest {
     /// SAML SSO.
     Saml(SamlLogin),
