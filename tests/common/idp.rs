@@ -15,6 +15,10 @@ pub const SP_BASE: &str = "http://127.0.0.1:8091";
 pub const APP_CALLBACK: &str = "http://127.0.0.1:8092/callback";
 /// Secret of the confidential OIDC app `web`.
 pub const WEB_SECRET: &str = "web-app-secret-for-tests-only";
+/// Secret of the confidential OIDC app `rp` (the conformance relying party).
+pub const RP_SECRET: &str = "rp-secret-for-tests-only";
+/// The registered logout URL of `rp` (with a query of its own, which must be kept).
+pub const RP_LOGOUT: &str = "http://127.0.0.1:8092/logged-out?from=idp";
 
 thread_local! {
     /// `timeout|"a.js", "b.js"` for the next start (see `start_with_actions`).
@@ -173,6 +177,13 @@ client_id = "web"
 name = "Web app"
 redirect_uris = ["{APP_CALLBACK}"]
 client_secret = "{WEB_SECRET}"
+
+[[oidc_clients]]
+client_id = "rp"
+name = "Conformance RP"
+redirect_uris = ["{APP_CALLBACK}"]
+client_secret = "{RP_SECRET}"
+allowed_logout_urls = ["{RP_LOGOUT}"]
 
 [[oidc_clients]]
 client_id = "web-deny"
