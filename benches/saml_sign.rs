@@ -23,12 +23,14 @@ fn bench(c: &mut Criterion) {
         request_issuer: Some("https://sp.example.com/metadata".into()),
         acs_url: "https://sp.example.com/acs".into(),
         client_id: "sp".into(),
+        ..Default::default()
     };
     let ctx = ResponseContext {
         in_response_to: Some("_req".into()),
         session_index: "_sess".into(),
         now: Utc::now(),
         authn_instant: None,
+        name_id: None,
     };
     let attrs = vec![(
         "https://example.com/roles".to_string(),

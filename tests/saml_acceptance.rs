@@ -41,6 +41,8 @@ fn issue_with(addon: Value, ov: SamlOverrides, req: Option<&AuthnRequest>) -> Re
         session_index: "_sess_abc",
         authn_instant: None,
         now: Utc::now(),
+        name_id: None,
+        authn_context_class_ref: None,
     })
     .map(|i| i.response)
 }

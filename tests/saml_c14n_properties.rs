@@ -95,6 +95,8 @@ proptest! {
             acs_url: "https://sp.example.com/acs?a=1&b=<2>", client_id: "prop", relay_state: None,
             session_index: "_s", now: Utc::now(),
             authn_instant: None,
+            name_id: None,
+            authn_context_class_ref: None,
         });
         let r = match issued {
             Ok(i) => i.response,

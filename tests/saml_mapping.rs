@@ -21,6 +21,7 @@ fn claims_for(addon: Value, ov: SamlOverrides, profile: &Map<String, Value>) -> 
         request_issuer: Some("sp".into()),
         acs_url: "https://sp/acs".into(),
         client_id: "c".into(),
+        ..Default::default()
     };
     let s = resolve(&tenant(), &addon, &ov, &req).expect("resolves");
     map_claims(profile, &s, &ov.attributes)
@@ -130,6 +131,7 @@ fn each_option_on_and_off() {
         request_issuer: None,
         acs_url: "https://sp/acs".into(),
         client_id: "c".into(),
+        ..Default::default()
     };
     let s = resolve(&t, &addon, &SamlOverrides::default(), &req).expect("resolve");
     assert!(map_claims(&base, &s, &[]).iter().any(|c| c.name == "urn:corp:nickname"));
@@ -162,6 +164,7 @@ fn sp_mappings_dotted_paths_multiple_uris_and_suppression() {
         request_issuer: None,
         acs_url: "https://sp/acs".into(),
         client_id: "c".into(),
+        ..Default::default()
     };
     let e = resolve(&tenant(), &addon, &SamlOverrides::default(), &req)
         .err()
@@ -223,6 +226,8 @@ fn full(addon: Value, ov: SamlOverrides, with_request: bool) -> (String, saml::I
         now: DateTime::parse_from_rfc3339("2026-11-23T10:00:00.123Z")
             .expect("time")
             .with_timezone(&Utc),
+        name_id: None,
+        authn_context_class_ref: None,
     })
     .expect("issues");
     (issued.response.xml.clone(), issued)
@@ -357,6 +362,7 @@ fn invalid_sp_settings_are_clear_errors() {
         request_issuer: None,
         acs_url: "https://sp/acs".into(),
         client_id: "c".into(),
+        ..Default::default()
     };
     for (addon, needle) in [
         (json!({"lifetimeInSeconds": 0}), "lifetimeInSeconds"),
@@ -383,6 +389,7 @@ fn what_the_sp_settings_fix_is_parsed_once_and_action_overrides_per_login() {
         request_issuer: None,
         acs_url: "https://sp.example.com/acs".into(),
         client_id: "sp".into(),
+        ..Default::default()
     };
     assert_eq!(format!("{:?}", addon.parsed), "ParseCache(empty)");
     let first = resolve(&tenant(), &addon, &SamlOverrides::default(), &req).expect("resolves");

@@ -63,6 +63,7 @@ fn session(sid: &str, expires_at: i64) -> SessionRecord {
         saml_participants: vec![SamlParticipant {
             client_id: "sp".into(),
             name_id: "jane@example.com".into(),
+            name_id_format: Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress".into()),
         }],
     }
 }
@@ -223,6 +224,35 @@ fn request_ids_are_accepted_once_until_they_expire() {
         assert!(s.remember_request_id("sp|_1", 3_000, 1_000).expect("expired"), "{b}");
         let wins = concurrently(s, |s| s.remember_request_id("sp|_race", 1_000, 0).expect("remember"));
         assert_eq!(wins, 1, "{b}");
+    });
+}
+
+#[test]
+fn persistent_name_ids_are_stable_opaque_per_sp_and_created_only_when_allowed() {
+    each(|b, s| {
+        assert_eq!(s.persistent_name_id("sp1", "u1", false, 0).expect("read"), None, "{b}: not created");
+        let a = s.persistent_name_id("sp1", "u1", true, 0).expect("create").expect("an id");
+        assert!(a.len() >= 32 && !a.contains("u1"), "{b}: opaque: {a}");
+        assert_eq!(
+            s.persistent_name_id("sp1", "u1", false, 1).expect("read").as_deref(),
+            Some(a.as_str()),
+            "{b}: stable"
+        );
+        let other_sp = s.persistent_name_id("sp2", "u1", true, 0).expect("create").expect("an id");
+        let other_user = s.persistent_name_id("sp1", "u2", true, 0).expect("create").expect("an id");
+        assert!(
+            other_sp != a && other_user != a && other_sp != other_user,
+            "{b}: one per user and SP"
+        );
+        // Concurrent first logins agree on one identifier.
+        let ids = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+        let seen = ids.clone();
+        concurrently(s, move |s| {
+            let v = s.persistent_name_id("sp3", "u9", true, 0).expect("create").expect("an id");
+            seen.lock().expect("lock").insert(v);
+            true
+        });
+        assert_eq!(ids.lock().expect("lock").len(), 1, "{b}");
     });
 }
 

@@ -161,6 +161,8 @@ pub(super) fn response(cmd: SamlCommand) -> Result<(String, bool), String> {
         session_index: &session_index,
         authn_instant: None,
         now,
+        name_id: None,
+        authn_context_class_ref: None,
     })
     .map_err(|e| e.to_string())?;
     Ok((issued.response.xml, true))

@@ -44,6 +44,8 @@ pub(super) struct TenantFile {
     #[serde(default)]
     pub(super) saml_requests: Option<SamlRequestsFile>,
     #[serde(default)]
+    pub(super) saml: Option<SamlFile>,
+    #[serde(default)]
     pub(super) server: Option<ServerFile>,
 }
 
@@ -60,6 +62,19 @@ pub(super) struct ServerFile {
     pub(super) secret: Option<String>,
     /// A file holding the server secret, created with a random one when absent.
     pub(super) secret_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SamlFile {
+    /// NotBefore = IssueInstant minus this; also the skew allowed on requests' IssueInstant.
+    pub(super) clock_skew_seconds: Option<i64>,
+    /// Sign the IdP metadata (default true).
+    pub(super) sign_metadata: Option<bool>,
+    /// The metadata's `validUntil`, this long after it is served (default 7 days).
+    pub(super) metadata_valid_seconds: Option<u64>,
+    /// The metadata's `cacheDuration` (default 1 day).
+    pub(super) metadata_cache_seconds: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -109,6 +124,9 @@ pub(super) struct SamlSpFile {
     pub(super) callbacks: Vec<String>,
     /// Path of the add-on settings JSON.
     pub(super) settings: Option<PathBuf>,
+    /// `AssertionConsumerServiceIndex` -> ACS URL (one of the callbacks).
+    #[serde(default)]
+    pub(super) acs_indexes: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]

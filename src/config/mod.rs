@@ -58,6 +58,19 @@ pub struct SamlSp {
     pub settings: AddonSettings,
     /// The certificate the SP's requests must be signed with (`signingCert`), parsed once.
     pub request_cert: Option<openssl::x509::X509>,
+    /// `AssertionConsumerServiceIndex` -> ACS URL (from the SP's metadata; each URL is one of
+    /// the callbacks). Without it, index `i` names `callbacks[i]`.
+    pub acs_indexes: std::collections::BTreeMap<u32, String>,
+}
+
+impl SamlSp {
+    /// The ACS URL an `AssertionConsumerServiceIndex` names, if registered.
+    pub fn acs_by_index(&self, index: u32) -> Option<&str> {
+        if self.acs_indexes.is_empty() {
+            return self.callbacks.get(index as usize).map(String::as_str);
+        }
+        self.acs_indexes.get(&index).map(String::as_str)
+    }
 }
 
 /// An OIDC application.
@@ -148,6 +161,21 @@ impl Default for ServerLimits {
     }
 }
 
+/// How the IdP metadata is published (`[saml]`).
+#[derive(Debug, Clone, Copy)]
+pub struct MetadataPolicy {
+    /// Enveloped signature with the tenant key.
+    pub sign: bool,
+    /// `validUntil` = now + this (seconds).
+    pub valid_seconds: u64,
+    /// `cacheDuration` (seconds).
+    pub cache_seconds: u64,
+}
+
+/// The default NotBefore backdating and request IssueInstant skew, in seconds: SPs whose clocks
+/// lag reject an assertion whose NotBefore equals its IssueInstant.
+pub const DEFAULT_CLOCK_SKEW_SECONDS: i64 = 60;
+
 /// Session and refresh-token lifetimes, in seconds.
 #[derive(Debug, Clone, Copy)]
 pub struct Lifetimes {
@@ -167,6 +195,8 @@ pub struct Tenant {
     pub saml: TenantSamlDefaults,
     /// Base64 DER of the next SAML signing certificate, during a rotation.
     pub next_saml_cert_b64: Option<String>,
+    /// How the IdP metadata is published.
+    pub metadata: MetadataPolicy,
     /// OIDC keys (current signs; next published).
     pub keys: KeySet,
     /// SAML SPs by client id.
@@ -262,7 +292,17 @@ pub fn load_str(text: &str, file: &str) -> Result<Tenant, ConfigError> {
     }
     http_url(&f.base_url).map_err(|r| c.invalid("base_url", r))?;
     let base_url = f.base_url.trim_end_matches('/').to_string();
-    let (saml, keys, next_saml_cert_b64) = c.keys(&f)?;
+    let (mut saml, keys, next_saml_cert_b64) = c.keys(&f)?;
+    let saml_file = f.saml.as_ref();
+    saml.clock_skew_seconds = saml_file.and_then(|s| s.clock_skew_seconds).unwrap_or(DEFAULT_CLOCK_SKEW_SECONDS);
+    if !(0..=3600).contains(&saml.clock_skew_seconds) {
+        return Err(c.invalid("saml.clock_skew_seconds", "between 0 and 3600".into()));
+    }
+    let metadata = MetadataPolicy {
+        sign: saml_file.and_then(|s| s.sign_metadata).unwrap_or(true),
+        valid_seconds: saml_file.and_then(|s| s.metadata_valid_seconds).unwrap_or(7 * 86400),
+        cache_seconds: saml_file.and_then(|s| s.metadata_cache_seconds).unwrap_or(86400),
+    };
     let saml_sps = c.saml_sps(f.saml_sps, &saml)?;
     let oidc_clients = c.oidc_clients(f.oidc_clients, &saml_sps)?;
     let apis = f
@@ -296,6 +336,7 @@ pub fn load_str(text: &str, file: &str) -> Result<Tenant, ConfigError> {
         base_url,
         saml,
         next_saml_cert_b64,
+        metadata,
         keys,
         saml_sps,
         oidc_clients,

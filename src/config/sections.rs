@@ -88,11 +88,23 @@ impl Checker {
                 request_issuer: None,
                 acs_url: sp.callbacks[0].clone(),
                 client_id: sp.client_id.clone(),
+                name_id_format: None,
+                authn_context_class_ref: None,
             };
             crate::saml::settings::resolve(saml, &settings, &Default::default(), &probe)
                 .map_err(|e| self.invalid(&key("settings"), e.to_string()))?;
             if out.contains_key(&sp.client_id) {
                 return Err(self.invalid(&key("client_id"), format!("duplicate client id '{}'", sp.client_id)));
+            }
+            let mut acs_indexes = std::collections::BTreeMap::new();
+            for (i, url) in &sp.acs_indexes {
+                let index: u32 = i
+                    .parse()
+                    .map_err(|_| self.invalid(&key("acs_indexes"), format!("'{i}' is not an index (a whole number)")))?;
+                if !sp.callbacks.contains(url) {
+                    return Err(self.invalid(&key("acs_indexes"), format!("'{url}' is not one of the callbacks")));
+                }
+                acs_indexes.insert(index, url.clone());
             }
             out.insert(
                 sp.client_id.clone(),
@@ -102,6 +114,7 @@ impl Checker {
                     callbacks: sp.callbacks,
                     settings,
                     request_cert,
+                    acs_indexes,
                 },
             );
         }

@@ -10,83 +10,10 @@ use super::{CODE_LIFETIME_MS, LoginContext};
 use crate::pipeline::Outcome;
 use crate::pipeline::event::Event;
 use crate::pipeline::outcome::{DigestAlgorithm, Failure, SignatureAlgorithm};
-use crate::saml::{self, AuthnRequest, StatusError};
-use crate::store::{SamlParticipant, SessionRecord, StoreError};
-
-fn request_of(s: &SamlLogin) -> Option<AuthnRequest> {
-    s.request_id.as_ref().map(|id| AuthnRequest {
-        id: id.clone(),
-        issuer: s.request_issuer.clone(),
-        ..Default::default()
-    })
-}
+use crate::saml::{self, StatusError};
+use crate::store::{SessionRecord, StoreError};
 
 impl LoginContext {
-    /// The signed Response (or a signed error Response), and the SP with the NameID it received
-    /// when an assertion was issued.
-    pub(crate) fn issue_saml(
-        &self,
-        s: &SamlLogin,
-        ev: &Event,
-        outcome: &Outcome,
-        session: &SessionRecord,
-    ) -> (Answer, Option<SamlParticipant>) {
-        let t = &self.tenant;
-        let Some(sp) = t.saml_sps.get(&s.client_id) else {
-            let a = Answer::error(
-                super::PageError::BadRequest,
-                "unknown_client",
-                "The SAML application no longer exists.",
-            );
-            return (a, None);
-        };
-        let mut profile = ev.user_json();
-        // `api.authentication.setPrimaryUser`: the SP sees the primary user (NameID, claims).
-        if let Some(primary) = &outcome.primary_user_id {
-            profile.insert("user_id".into(), primary.clone().into());
-        }
-        let (mut app, mut um) = (ev.user.app_metadata.clone(), ev.user.user_metadata.clone());
-        outcome.apply_user_metadata(&mut app, &mut um);
-        profile.insert("app_metadata".into(), app.into());
-        profile.insert("user_metadata".into(), um.into());
-        let request = request_of(s);
-        let issued = saml::issue(&saml::IssueInput {
-            tenant: &t.saml,
-            addon: &sp.settings,
-            outcome,
-            profile: &profile,
-            request: request.as_ref(),
-            acs_url: &s.acs_url,
-            client_id: &s.client_id,
-            relay_state: s.relay_state.as_deref(),
-            session_index: &session.sid,
-            // SSO through an existing session: the time the user authenticated, not now.
-            authn_instant: chrono::DateTime::from_timestamp_millis(session.auth_time_ms()),
-            now: self.now(),
-        });
-        match issued {
-            Ok(i) => {
-                tracing::info!(client_id = %s.client_id, response_id = %i.response.response_id, "SAML response issued");
-                let participant = SamlParticipant {
-                    client_id: s.client_id.clone(),
-                    name_id: i.response.name_id.clone(),
-                };
-                let answer = Answer::SamlPost {
-                    acs_url: s.acs_url.clone(),
-                    xml: i.response.xml,
-                    relay_state: i.relay_state,
-                };
-                (answer, Some(participant))
-            }
-            Err(e) => {
-                // e.g. no attribute for the NameID: the SP gets a signed error, like the hosted service.
-                tracing::warn!(error = %e, client_id = %s.client_id, "cannot build the SAML response");
-                let status = StatusError::new(saml::TopStatus::Responder, None, e.to_string());
-                (self.saml_error(s, &status), None)
-            }
-        }
-    }
-
     /// A signed SAML error Response for the ACS URL.
     pub fn saml_error(&self, s: &SamlLogin, status: &StatusError) -> Answer {
         let t = &self.tenant;

@@ -18,6 +18,7 @@ mod issue;
 pub mod records;
 pub mod refresh;
 pub mod request;
+mod saml_issue;
 mod session;
 mod states;
 mod steps;

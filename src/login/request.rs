@@ -19,6 +19,12 @@ pub struct SamlLogin {
     pub force_authn: bool,
     /// `IsPassive`.
     pub is_passive: bool,
+    /// `NameIDPolicy`, if the request has one.
+    #[serde(default)]
+    pub name_id_policy: Option<crate::saml::policy::NameIdPolicy>,
+    /// `RequestedAuthnContext`, if the request has one.
+    #[serde(default)]
+    pub requested_authn_context: Option<crate::saml::policy::RequestedAuthnContext>,
 }
 
 /// An OIDC authorization request (already validated).

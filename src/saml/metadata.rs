@@ -30,10 +30,58 @@ const FRIENDLY: [(&str, &str); 5] = [
     ("user_id", "Name ID"),
 ];
 
-/// The metadata XML (no declaration; pretty-printed).
+/// The metadata XML (no declaration; pretty-printed; unsigned, no validity period).
 pub fn metadata_xml(m: &MetadataInput<'_>) -> String {
+    write(m, &[("xmlns", ns::METADATA), ("entityID", m.entity_id)]).0
+}
+
+/// How a metadata document is published: its validity (`validUntil`, `cacheDuration`) and,
+/// with a key, an enveloped signature (RSA-SHA256, exclusive C14N) over the EntityDescriptor.
+pub struct Publication<'a> {
+    /// Signs the document when given.
+    pub key: Option<&'a super::SigningKey>,
+    /// `validUntil`.
+    pub valid_until: chrono::DateTime<chrono::Utc>,
+    /// `cacheDuration`, in seconds.
+    pub cache_seconds: u64,
+}
+
+/// The metadata XML with `validUntil` and `cacheDuration`, signed when the publication has a key.
+pub fn published_metadata_xml(m: &MetadataInput<'_>, p: &Publication<'_>) -> Result<String, super::SamlError> {
+    let id = super::response::new_id();
+    let valid_until = super::response::saml_time(p.valid_until);
+    let cache = format!("PT{}S", p.cache_seconds);
+    // Exclusive C14N order: namespace declarations, then attributes by name.
+    let attrs = [
+        ("xmlns", ns::METADATA),
+        ("ID", id.as_str()),
+        ("cacheDuration", cache.as_str()),
+        ("entityID", m.entity_id),
+        ("validUntil", valid_until.as_str()),
+    ];
+    let (doc, after_start) = write(m, &attrs);
+    let Some(key) = p.key else {
+        return Ok(doc);
+    };
+    // The document is written in canonical form; the root element ends before the last newline.
+    let canonical = doc.trim_end_matches('\n');
+    let sig = super::signing::signature_element(
+        key,
+        crate::pipeline::outcome::SignatureAlgorithm::RsaSha256,
+        crate::pipeline::outcome::DigestAlgorithm::Sha256,
+        &id,
+        canonical.as_bytes(),
+    )?;
+    // SAML metadata 3.1: the Signature is the EntityDescriptor's first child.
+    Ok(format!("{}{sig}{}", &doc[..after_start], &doc[after_start..]))
+}
+
+/// Writes the document with the root's attributes; returns it and the offset just after the
+/// root's start tag.
+fn write(m: &MetadataInput<'_>, root_attrs: &[(&str, &str)]) -> (String, usize) {
     let mut w = XmlWriter::new();
-    w.open("EntityDescriptor", &[("xmlns", ns::METADATA), ("entityID", m.entity_id)]);
+    w.open("EntityDescriptor", root_attrs);
+    let after_start = w.out.len();
     w.raw("\n  ");
     let mut idp: Vec<(&str, &str)> = Vec::new();
     if m.want_authn_requests_signed {
@@ -55,11 +103,13 @@ pub fn metadata_xml(m: &MetadataInput<'_>) -> String {
         w.raw("\n    ");
         w.leaf("SingleLogoutService", &[("Binding", binding), ("Location", m.slo_url)], "");
     }
+    // `unspecified` first: SP libraries that take the first listed format (python3-saml's
+    // metadata import) then get the SP settings' NameID, as before NameIDPolicy was honoured.
     for f in [
+        ns::NAMEID_UNSPECIFIED,
         "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
         "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
         "urn:oasis:names:tc:SAML:2.0:nameid-format:transient",
-        ns::NAMEID_UNSPECIFIED,
     ] {
         w.raw("\n    ");
         w.leaf("NameIDFormat", &[], f);
@@ -88,5 +138,5 @@ pub fn metadata_xml(m: &MetadataInput<'_>) -> String {
     w.raw("\n");
     w.close("EntityDescriptor");
     w.raw("\n");
-    w.out
+    (w.out, after_start)
 }

@@ -9,6 +9,7 @@ pub mod encryption;
 pub mod form;
 pub mod mapping;
 pub mod metadata;
+pub mod policy;
 pub mod request;
 pub mod response;
 pub mod settings;
@@ -118,6 +119,10 @@ pub struct IssueInput<'a> {
     pub authn_instant: Option<chrono::DateTime<chrono::Utc>>,
     /// Now.
     pub now: chrono::DateTime<chrono::Utc>,
+    /// The NameID (format, value) the request's `NameIDPolicy` decided; `None`: the settings'.
+    pub name_id: Option<(String, String)>,
+    /// The AuthnContextClassRef the login met, used unless the settings or an action set one.
+    pub authn_context_class_ref: Option<String>,
 }
 
 /// A response ready to POST to the SP.
@@ -137,6 +142,8 @@ pub fn issue(input: &IssueInput<'_>) -> Result<Issued, SamlError> {
         request_issuer: input.request.and_then(|r| r.issuer.clone()),
         acs_url: input.acs_url.to_string(),
         client_id: input.client_id.to_string(),
+        name_id_format: input.name_id.as_ref().map(|(f, _)| f.clone()),
+        authn_context_class_ref: input.authn_context_class_ref.clone(),
     };
     let resolved = settings::resolve(input.tenant, input.addon, ov, &req)?;
     let ctx = ResponseContext {
@@ -144,6 +151,7 @@ pub fn issue(input: &IssueInput<'_>) -> Result<Issued, SamlError> {
         session_index: input.session_index.to_string(),
         now: input.now,
         authn_instant: input.authn_instant,
+        name_id: input.name_id.as_ref().map(|(_, v)| v.clone()),
     };
     let built = build_response(&resolved, input.profile, &ov.attributes, &ctx)?;
     let relay_state = ov

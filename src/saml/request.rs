@@ -116,6 +116,12 @@ pub struct AuthnRequest {
     pub subject: Option<String>,
     /// The requested `AuthnContextClassRef`, when exactly one is given.
     pub requested_authn_context_class_ref: Option<String>,
+    /// `NameIDPolicy/@AllowCreate` (absent: `None`).
+    pub name_id_policy_allow_create: Option<bool>,
+    /// Every `RequestedAuthnContext/AuthnContextClassRef`, in order.
+    pub requested_authn_context: Vec<String>,
+    /// `RequestedAuthnContext/@Comparison` (absent: `exact`).
+    pub authn_context_comparison: Option<String>,
     /// `SessionIndex` (LogoutRequest only).
     pub session_index: Option<String>,
     /// Whether a signature was verified.
@@ -203,17 +209,23 @@ fn read_message(doc: &Document, root_name: &'static str) -> Result<AuthnRequest,
         req.subject = child(&children, ns::ASSERTION, "Subject")
             .and_then(|s| s.get_child_elements().into_iter().find(|c| is(c, ns::ASSERTION, "NameID")))
             .map(|n| text(&n));
-        req.name_id_policy_format = child(&children, ns::PROTOCOL, "NameIDPolicy").and_then(|p| p.get_attribute_no_ns("Format"));
+        if let Some(policy) = child(&children, ns::PROTOCOL, "NameIDPolicy") {
+            req.name_id_policy_format = policy.get_attribute_no_ns("Format");
+            req.name_id_policy_allow_create = policy.get_attribute_no_ns("AllowCreate").map(|v| v == "true" || v == "1");
+        }
         if let Some(rac) = child(&children, ns::PROTOCOL, "RequestedAuthnContext") {
             let refs: Vec<String> = rac
                 .get_child_elements()
                 .iter()
                 .filter(|c| is(c, ns::ASSERTION, "AuthnContextClassRef"))
                 .map(text)
+                .take(16)
                 .collect();
             if let [one] = refs.as_slice() {
                 req.requested_authn_context_class_ref = Some(one.clone());
             }
+            req.requested_authn_context = refs;
+            req.authn_context_comparison = rac.get_attribute_no_ns("Comparison");
         }
     }
     Ok(req)

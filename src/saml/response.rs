@@ -25,6 +25,8 @@ pub struct ResponseContext {
     pub now: DateTime<Utc>,
     /// When the user authenticated (defaults to `now`).
     pub authn_instant: Option<DateTime<Utc>>,
+    /// The NameID value decided by the request's policy; `None`: chosen by the probes.
+    pub name_id: Option<String>,
 }
 
 /// A built response.
@@ -271,7 +273,13 @@ pub fn build_response(
             check_xml_text(&format!("a value of attribute {}", c.name), &value_text(v))?;
         }
     }
-    let name_id = choose_name_id(&claims, &s.name_identifier_probes)?;
+    let name_id = match &ctx.name_id {
+        Some(v) => {
+            check_xml_text("the NameID", v)?;
+            v.clone()
+        }
+        None => choose_name_id(&claims, &s.name_identifier_probes)?,
+    };
     let assertion_id = new_id();
     let response_id = new_id();
     let parts = AssertionParts {
@@ -287,7 +295,7 @@ pub fn build_response(
     let mut c = XmlWriter::new();
     let splices = write_assertion(&mut c, &parts);
     let assertion_c14n = c.out;
-    let assertion_signature = if s.sign_response {
+    let assertion_signature = if s.sign_response && !s.sign_both {
         None
     } else {
         Some(sign(&assertion_id, &assertion_c14n)?)
@@ -303,7 +311,16 @@ pub fn build_response(
             write_encrypted_assertion(&mut w, &enc, target);
             (w.out.clone(), w.out)
         }
-        None => (assertion_doc, if s.sign_response { assertion_c14n.clone() } else { String::new() }),
+        // The canonical form of the signed Assertion inside the Response: the Signature element
+        // is written canonically and exclusive C14N drops the document's `xmlns:xs`.
+        None if s.sign_response => {
+            let canonical = match &assertion_signature {
+                Some(sig) => splice(&assertion_c14n, splices.after_issuer, sig),
+                None => assertion_c14n.clone(),
+            };
+            (assertion_doc, canonical)
+        }
+        None => (assertion_doc, String::new()),
     };
     if !s.sign_response {
         signed_c14n = assertion_c14n;

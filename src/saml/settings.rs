@@ -62,6 +62,9 @@ pub struct AddonSettings {
     pub lifetime_in_seconds: Option<Value>,
     /// `signResponse`.
     pub sign_response: Option<bool>,
+    /// idpipe extension `signResponseAndAssertion`: sign the Assertion, then the Response
+    /// around it (SP libraries that want both, e.g. @node-saml's defaults).
+    pub sign_response_and_assertion: Option<bool>,
     /// `nameIdentifierFormat`.
     pub name_identifier_format: Option<String>,
     /// `nameIdentifierProbes`.
@@ -308,6 +311,8 @@ pub struct ResolvedSettings {
     pub lifetime_seconds: u64,
     /// Sign the Response instead of the Assertion.
     pub sign_response: bool,
+    /// Sign the Assertion too when the Response is signed (`signResponseAndAssertion`).
+    pub sign_both: bool,
     /// NameID format.
     pub name_identifier_format: String,
     /// Claim names tried for the NameID.
@@ -351,6 +356,10 @@ pub struct RequestDefaults {
     pub acs_url: String,
     /// The SP's client id (audience of last resort for IdP-initiated logins).
     pub client_id: String,
+    /// The NameID format the request's policy decided (used unless the settings fix one).
+    pub name_id_format: Option<String>,
+    /// The AuthnContextClassRef the login met (used unless the settings set one).
+    pub authn_context_class_ref: Option<String>,
 }
 
 fn positive_lifetime(v: &Value) -> Result<u64, SamlError> {
@@ -495,13 +504,16 @@ pub fn resolve(
         recipient: pick(&ov.recipient, &addon.recipient).unwrap_or_else(|| req.acs_url.clone()),
         destination: pick(&ov.destination, &addon.destination).unwrap_or_else(|| req.acs_url.clone()),
         lifetime_seconds,
-        sign_response: pick(&ov.sign_response, &addon.sign_response).unwrap_or(false),
+        sign_response: pick(&ov.sign_response, &addon.sign_response).unwrap_or(false) || addon.sign_response_and_assertion == Some(true),
+        sign_both: addon.sign_response_and_assertion == Some(true),
         name_identifier_format: pick(&ov.name_identifier_format, &addon.name_identifier_format)
+            .or_else(|| req.name_id_format.clone())
             .unwrap_or_else(|| super::ns::NAMEID_UNSPECIFIED.to_string()),
         name_identifier_probes: pick(&ov.name_identifier_probes, &addon.name_identifier_probes)
             .unwrap_or_else(|| DEFAULT_PROBES.iter().map(|s| s.to_string()).collect()),
         authn_context_class_ref: pick(&ov.authn_context_class_ref, &addon.authn_context_class_ref)
             .filter(|s| !s.is_empty())
+            .or_else(|| req.authn_context_class_ref.clone())
             .unwrap_or_else(|| super::ns::AC_UNSPECIFIED.to_string()),
         include_attribute_name_format: pick(&ov.include_attribute_name_format, &addon.include_attribute_name_format).unwrap_or(true),
         typed_attributes: pick(&ov.typed_attributes, &addon.typed_attributes).unwrap_or(true),

@@ -36,6 +36,8 @@ pub enum SubStatus {
     InvalidNameIdPolicy,
     /// A logout did not reach every session participant.
     PartialLogout,
+    /// The requested authentication context cannot be met.
+    NoAuthnContext,
 }
 
 impl SubStatus {
@@ -47,6 +49,7 @@ impl SubStatus {
             SubStatus::NoPassive => "urn:oasis:names:tc:SAML:2.0:status:NoPassive",
             SubStatus::InvalidNameIdPolicy => "urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy",
             SubStatus::PartialLogout => "urn:oasis:names:tc:SAML:2.0:status:PartialLogout",
+            SubStatus::NoAuthnContext => "urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext",
         }
     }
 }

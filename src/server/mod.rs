@@ -36,7 +36,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use crate::config::Tenant;
-use crate::saml::metadata::{MetadataInput, metadata_xml};
+use crate::saml::metadata::{MetadataInput, Publication, published_metadata_xml};
 use crate::store::{SqliteStore, Store, StoreError};
 
 /// Largest request body accepted anywhere (SAML POST bindings included).
@@ -341,15 +341,29 @@ async fn saml_metadata(State(s): State<AppState>, Path(client_id): Path<String>)
     };
     let want_signed = sp.request_cert.is_some();
     let entity_id = sp.settings.issuer.clone().unwrap_or_else(|| t.saml.default_issuer());
-    let xml = metadata_xml(&MetadataInput {
+    let input = MetadataInput {
         entity_id: &entity_id,
         signing_cert_b64: t.saml.signing_key.cert_b64(),
         next_cert_b64: t.next_saml_cert_b64.as_deref(),
         sso_url: &format!("{}/samlp/{}", t.base_url, sp.client_id),
         slo_url: &format!("{}/samlp/{}/logout", t.base_url, sp.client_id),
         want_authn_requests_signed: want_signed,
-    });
-    Ok(([(header::CONTENT_TYPE, "application/xml")], xml).into_response())
+    };
+    let now = chrono::DateTime::from_timestamp_millis(now_ms(&s)).unwrap_or_default();
+    let publication = Publication {
+        key: t.metadata.sign.then_some(&*t.saml.signing_key),
+        valid_until: now + chrono::Duration::seconds(t.metadata.valid_seconds.min(i64::MAX as u64 / 2000) as i64),
+        cache_seconds: t.metadata.cache_seconds,
+    };
+    let xml = published_metadata_xml(&input, &publication).map_err(|e| {
+        tracing::error!(error = %e, "cannot sign the metadata");
+        WebError::page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "The metadata could not be signed.",
+        )
+    })?;
+    Ok(([(header::CONTENT_TYPE, "application/samlmetadata+xml")], xml).into_response())
 }
 
 async fn not_found() -> Response {

@@ -90,6 +90,37 @@ fn query_map(raw: &str) -> Map<String, Value> {
         .collect()
 }
 
+/// The ACS URL of a request: its `AssertionConsumerServiceURL` if registered, the URL its
+/// `AssertionConsumerServiceIndex` names, else the SP's first callback. No open redirect: only
+/// a registered callback is ever used.
+fn acs_url_of(sp: &SamlSp, request: Option<&crate::saml::AuthnRequest>) -> Result<String, WebError> {
+    let url = request.and_then(|r| r.assertion_consumer_service_url.clone());
+    let index = request.and_then(|r| r.assertion_consumer_service_index);
+    match (url, index) {
+        (Some(a), _) if sp.callbacks.contains(&a) => Ok(a),
+        (Some(a), _) => {
+            tracing::warn!(client_id = %sp.client_id, acs = %a, "AssertionConsumerServiceURL not among the allowed callbacks");
+            Err(WebError::bad_request(
+                "invalid_acs_url",
+                format!(
+                    "The AssertionConsumerServiceURL '{a}' is not an allowed callback URL of the application '{}'.",
+                    sp.client_id
+                ),
+            ))
+        }
+        (None, Some(i)) => sp.acs_by_index(i).map(str::to_string).ok_or_else(|| {
+            WebError::bad_request(
+                "invalid_acs_url",
+                format!(
+                    "The AssertionConsumerServiceIndex {i} is not registered for the application '{}'.",
+                    sp.client_id
+                ),
+            )
+        }),
+        (None, None) => Ok(sp.callbacks[0].clone()),
+    }
+}
+
 /// Checks the parsed request (replay, ACS allow-list) and starts the login.
 async fn start(
     state: &AppState,
@@ -99,53 +130,56 @@ async fn start(
     http: crate::pipeline::event::Request,
     headers: &HeaderMap,
 ) -> WebResult {
-    let (request_id, request_issuer, acs, force_authn, is_passive, relay_state) = match intake {
+    let request = match intake {
         None if relay_state.as_ref().is_some_and(|r| r.len() > MAX_RELAY_STATE_BYTES) => {
             return Err(RequestError::RelayStateTooLong.into());
         }
-        None => (None, None, None, false, false, relay_state),
+        None => None,
         Some(i) => {
-            let r = i.request;
             let ours = format!("{}/samlp/{}", state.tenant.base_url, sp.client_id);
-            check_destination(r.destination.as_deref(), &ours, "AuthnRequest")?;
-            let (client_id, id) = (sp.client_id.clone(), r.id.clone());
+            check_destination(i.request.destination.as_deref(), &ours, "AuthnRequest")?;
+            let (client_id, id) = (sp.client_id.clone(), i.request.id.clone());
             state
                 .login()
                 .blocking(move |io| remember_request(io, &client_id, "authn", &id))
                 .await??;
-            (
-                Some(r.id),
-                r.issuer,
-                r.assertion_consumer_service_url,
-                r.force_authn,
-                r.is_passive,
-                i.relay_state,
-            )
+            Some(i)
         }
     };
-    let acs_url = match acs {
-        // No open redirect: only a registered callback is ever used.
-        Some(a) if sp.callbacks.contains(&a) => a,
-        Some(a) => {
-            tracing::warn!(client_id = %sp.client_id, acs = %a, "AssertionConsumerServiceURL not among the allowed callbacks");
-            return Err(WebError::bad_request(
-                "invalid_acs_url",
-                format!(
-                    "The AssertionConsumerServiceURL '{a}' is not an allowed callback URL of the application '{}'.",
-                    sp.client_id
-                ),
-            ));
-        }
-        None => sp.callbacks[0].clone(),
+    let (relay_state, request) = match request {
+        Some(i) => (i.relay_state, Some(i.request)),
+        None => (relay_state, None),
     };
-    let login = SamlLogin {
-        client_id: sp.client_id.clone(),
-        request_id,
-        request_issuer,
-        acs_url,
-        relay_state,
-        force_authn,
-        is_passive,
+    let acs_url = acs_url_of(sp, request.as_ref())?;
+    let login = match request {
+        None => SamlLogin {
+            client_id: sp.client_id.clone(),
+            request_id: None,
+            request_issuer: None,
+            acs_url,
+            relay_state,
+            force_authn: false,
+            is_passive: false,
+            name_id_policy: None,
+            requested_authn_context: None,
+        },
+        Some(r) => SamlLogin {
+            client_id: sp.client_id.clone(),
+            request_id: Some(r.id),
+            request_issuer: r.issuer,
+            acs_url,
+            relay_state,
+            force_authn: r.force_authn,
+            is_passive: r.is_passive,
+            name_id_policy: r.name_id_policy_format.is_some().then(|| crate::saml::policy::NameIdPolicy {
+                format: r.name_id_policy_format,
+                allow_create: r.name_id_policy_allow_create,
+            }),
+            requested_authn_context: (!r.requested_authn_context.is_empty()).then(|| crate::saml::policy::RequestedAuthnContext {
+                class_refs: r.requested_authn_context,
+                comparison: r.authn_context_comparison,
+            }),
+        },
     };
     flow::begin(state, LoginRequest::Saml(login), http, headers).await
 }

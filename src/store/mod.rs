@@ -143,6 +143,9 @@ pub struct SamlParticipant {
     pub client_id: String,
     /// The NameID value sent to it.
     pub name_id: String,
+    /// Its format (transient identifiers are reused for the session's later logins to this SP).
+    #[serde(default)]
+    pub name_id_format: Option<String>,
 }
 
 /// Sessions.
@@ -200,6 +203,14 @@ pub trait ReplayStore: Send + Sync {
     fn remember_request_id(&self, key: &str, expires_at_ms: i64, now_ms: i64) -> Result<bool, StoreError>;
 }
 
+/// The persistent NameIDs (SAML `nameid-format:persistent`): one stable opaque identifier per
+/// user and SP, never derived from the user id.
+pub trait NameIdStore: Send + Sync {
+    /// The identifier of `user_id` at `sp`; created (random) when absent and `allow_create`,
+    /// else `None`. Two concurrent calls for one pair return the same identifier.
+    fn persistent_name_id(&self, sp: &str, user_id: &str, allow_create: bool, now_ms: i64) -> Result<Option<String>, StoreError>;
+}
+
 /// Sliding-window event counters shared by every node: login submissions per IP, logins started
 /// per IP, failed client authentications per client and per IP.
 pub trait RateLimitStore: Send + Sync {
@@ -222,12 +233,31 @@ pub trait Maintenance: Send + Sync {
 
 /// Everything the server persists. Implemented for any type that implements all the parts.
 pub trait Store:
-    UserStore + SessionStore + FlowStore + CodeStore + RefreshTokenStore + ActionCache + ReplayStore + RateLimitStore + Maintenance
+    UserStore
+    + SessionStore
+    + FlowStore
+    + CodeStore
+    + RefreshTokenStore
+    + ActionCache
+    + ReplayStore
+    + NameIdStore
+    + RateLimitStore
+    + Maintenance
 {
 }
 
-impl<T: UserStore + SessionStore + FlowStore + CodeStore + RefreshTokenStore + ActionCache + ReplayStore + RateLimitStore + Maintenance>
-    Store for T
+impl<
+    T: UserStore
+        + SessionStore
+        + FlowStore
+        + CodeStore
+        + RefreshTokenStore
+        + ActionCache
+        + ReplayStore
+        + NameIdStore
+        + RateLimitStore
+        + Maintenance,
+> Store for T
 {
 }
 

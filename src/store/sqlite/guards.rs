@@ -1,9 +1,9 @@
 //! Shared counters and one-time IDs: rate-limit events and SAML request IDs.
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStore;
-use crate::store::{RateLimitStore, ReplayStore, StoreError};
+use crate::store::{NameIdStore, RateLimitStore, ReplayStore, StoreError};
 
 impl RateLimitStore for SqliteStore {
     fn hit(&self, key: &str, limit: u32, window_ms: i64, now_ms: i64) -> Result<bool, StoreError> {
@@ -36,6 +36,34 @@ impl RateLimitStore for SqliteStore {
         let c = self.lock()?;
         c.execute("INSERT INTO rate_events (key, at) VALUES (?1, ?2)", params![key, now_ms])?;
         Ok(())
+    }
+}
+
+impl NameIdStore for SqliteStore {
+    fn persistent_name_id(&self, sp: &str, user_id: &str, allow_create: bool, now_ms: i64) -> Result<Option<String>, StoreError> {
+        let c = self.lock()?;
+        let get = |c: &rusqlite::Connection| -> Result<Option<String>, StoreError> {
+            Ok(c.query_row(
+                "SELECT value FROM persistent_name_ids WHERE sp = ?1 AND user_id = ?2",
+                params![sp, user_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+        };
+        if let Some(v) = get(&c)? {
+            return Ok(Some(v));
+        }
+        if !allow_create {
+            return Ok(None);
+        }
+        let mut bytes = [0u8; 24];
+        openssl::rand::rand_bytes(&mut bytes).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let value = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes);
+        c.execute(
+            "INSERT OR IGNORE INTO persistent_name_ids (sp, user_id, value, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![sp, user_id, value, now_ms],
+        )?;
+        get(&c)
     }
 }
 

@@ -93,6 +93,13 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX rate_events_at ON rate_events(at);",
     // Suspended pipelines live in `flows` as typed login records; the old table goes.
     "DROP TABLE IF EXISTS transactions;",
+    "CREATE TABLE persistent_name_ids (
+        sp TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        value TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (sp, user_id)
+     );",
 ];
 
 /// The schema version a freshly migrated database has (the number of migrations).
