@@ -171,11 +171,11 @@ async fn start(
             relay_state,
             force_authn: r.force_authn,
             is_passive: r.is_passive,
-            name_id_policy: r.name_id_policy_format.is_some().then(|| crate::saml::policy::NameIdPolicy {
+            name_id_policy: r.name_id_policy_format.is_some().then_some(crate::saml::policy::NameIdPolicy {
                 format: r.name_id_policy_format,
                 allow_create: r.name_id_policy_allow_create,
             }),
-            requested_authn_context: (!r.requested_authn_context.is_empty()).then(|| crate::saml::policy::RequestedAuthnContext {
+            requested_authn_context: (!r.requested_authn_context.is_empty()).then_some(crate::saml::policy::RequestedAuthnContext {
                 class_refs: r.requested_authn_context,
                 comparison: r.authn_context_comparison,
             }),
