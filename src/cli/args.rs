@@ -49,6 +49,11 @@ pub(crate) enum Command {
         #[arg(long)]
         db: Option<PathBuf>,
     },
+    /// Service providers.
+    Sp {
+        #[command(subcommand)]
+        command: SpCommand,
+    },
     /// SAML dry runs.
     Saml {
         #[command(subcommand)]
@@ -120,6 +125,26 @@ pub(crate) enum OidcCommand {
         /// A next key to publish ahead of a rotation.
         #[arg(long)]
         next_key: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum SpCommand {
+    /// Reads an SP's metadata: writes its add-on settings JSON and prints the tenant entry
+    /// (`[[saml_sps]]` with callbacks and ACS indexes) to add to the tenant file.
+    Import {
+        /// The SP's metadata XML.
+        #[arg(long)]
+        metadata: PathBuf,
+        /// The client id to give it (`/samlp/{client_id}`).
+        #[arg(long)]
+        client_id: String,
+        /// Display name (default: the entity ID).
+        #[arg(long)]
+        name: Option<String>,
+        /// Where to write the add-on settings JSON.
+        #[arg(long)]
+        settings_out: PathBuf,
     },
 }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use idpipe::pipeline::executor::Status;
 use idpipe::pipeline::{Event, Executor, Services, Trigger};
 
-use args::{Cli, Command, SamlCommand, UserCommand};
+use args::{Cli, Command, SamlCommand, SpCommand, UserCommand};
 
 /// The password on the first line of stdin (at least 8 characters).
 fn read_password() -> Result<String, String> {
@@ -69,6 +69,15 @@ pub(crate) fn run(cli: Cli) -> Result<(String, bool), String> {
             command: cmd @ SamlCommand::Metadata { .. },
         } => saml::metadata(cmd),
         Command::Oidc { command } => oidc::oidc(command),
+        Command::Sp {
+            command:
+                SpCommand::Import {
+                    metadata,
+                    client_id,
+                    name,
+                    settings_out,
+                },
+        } => saml::sp_import(&metadata, &client_id, name.as_deref(), &settings_out),
         Command::User {
             command: UserCommand::Hash,
         } => user_hash(),

@@ -199,3 +199,55 @@ pub(super) fn metadata(cmd: SamlCommand) -> Result<(String, bool), String> {
     });
     Ok((xml, true))
 }
+
+/// Runs `sp import`: the SP's add-on settings JSON (written to `settings_out`) and the tenant
+/// entry (printed).
+pub(super) fn sp_import(
+    metadata: &std::path::Path,
+    client_id: &str,
+    name: Option<&str>,
+    settings_out: &std::path::Path,
+) -> Result<(String, bool), String> {
+    let m = saml::sp_metadata::parse(&read(metadata)?).map_err(|e| format!("{}: {e}", metadata.display()))?;
+    let acs = m.post_acs();
+    if acs.is_empty() {
+        return Err(format!(
+            "{}: no AssertionConsumerService with the HTTP-POST binding",
+            metadata.display()
+        ));
+    }
+    let mut settings = serde_json::json!({ "audience": m.entity_id });
+    if let Some(slo) = &m.slo_url {
+        settings["logout"] = serde_json::json!({"callback": slo, "slo_enabled": true});
+    }
+    // The SP signs its AuthnRequests: idpipe then requires and checks the signature.
+    if m.authn_requests_signed
+        && let Some(c) = &m.signing_cert
+    {
+        settings["signingCert"] = c.clone().into();
+    }
+    if let Some(c) = &m.encryption_cert {
+        let public = openssl::x509::X509::from_pem(c.as_bytes())
+            .and_then(|x| x.public_key())
+            .and_then(|k| k.public_key_to_pem())
+            .map_err(|e| format!("{}: the encryption certificate: {e}", metadata.display()))?;
+        settings["encryptionCert"] = c.clone().into();
+        settings["encryptionPublicKey"] = String::from_utf8_lossy(&public).into_owned().into();
+    }
+    let json = serde_json::to_string_pretty(&settings).map_err(|e| e.to_string())?;
+    std::fs::write(settings_out, json + "\n").map_err(|e| format!("{}: {e}", settings_out.display()))?;
+    let q = |s: &str| serde_json::Value::from(s).to_string();
+    let callbacks: Vec<String> = acs.iter().map(|a| q(&a.location)).collect();
+    let mut toml = format!(
+        "[[saml_sps]]\nclient_id = {}\nname = {}\ncallbacks = [{}]\nsettings = {}\n",
+        q(client_id),
+        q(name.unwrap_or(&m.entity_id)),
+        callbacks.join(", "),
+        q(&settings_out.display().to_string()),
+    );
+    toml.push_str("[saml_sps.acs_indexes]\n");
+    for a in &acs {
+        toml.push_str(&format!("{} = {}\n", q(&a.index.to_string()), q(&a.location)));
+    }
+    Ok((toml, true))
+}

@@ -41,6 +41,8 @@ impl LoginContext {
                 ev.client.name = t.saml_sps.get(&s.client_id).map(|sp| sp.name.clone()).unwrap_or_default();
                 ev.transaction.protocol = "samlp".into();
                 ev.transaction.redirect_uri = Some(s.acs_url.clone());
+                // RequestedAuthnContext, as OIDC's acr_values: an action may step up for it.
+                ev.transaction.acr_values = s.requested_authn_context.as_ref().map(|r| r.class_refs.clone()).unwrap_or_default();
             }
             LoginRequest::Oidc(o) => {
                 ev.client.name = t.oidc_clients.get(&o.client_id).map(|c| c.name.clone()).unwrap_or_default();

@@ -14,6 +14,7 @@ pub mod request;
 pub mod response;
 pub mod settings;
 pub mod signing;
+pub mod sp_metadata;
 pub mod status;
 pub(crate) mod xml;
 pub mod xmldsig;

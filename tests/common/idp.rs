@@ -123,6 +123,15 @@ impl Idp {
                 ),
             ),
             ("sp-deny", sp_settings(sp_base, "")),
+            ("sp-both", sp_settings(sp_base, ", \"signResponseAndAssertion\": true")),
+            ("sp-two", sp_settings(sp_base, "")),
+            (
+                "sp-fixed",
+                sp_settings(
+                    sp_base,
+                    ", \"nameIdentifierFormat\": \"urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified\"",
+                ),
+            ),
             ("sp-kiosk", sp_settings(sp_base, "")),
         ];
         let mut sps = String::new();
@@ -144,6 +153,7 @@ impl Idp {
             "fixtures/e2e/deny-client.js",
             "fixtures/e2e/session-policy.js",
             "fixtures/e2e/step-up.js",
+            "fixtures/e2e/acr-attribute.js",
         ]
         .iter()
         .map(|a| format!("\"{}\"", p(a)))
