@@ -15,6 +15,7 @@ pub mod authorize;
 pub mod code_grant;
 mod event;
 mod issue;
+pub mod logout;
 pub mod records;
 pub mod refresh;
 pub mod request;

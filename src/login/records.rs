@@ -77,6 +77,8 @@ pub enum FlowV1 {
     AwaitingPassword(Box<Pending>),
     /// Redirected by an action, waiting for `/continue` (the resume state).
     Redirected(Box<Suspended>),
+    /// A single logout going from one session participant to the next.
+    LoggingOut(Box<super::logout::LogoutChain>),
 }
 
 fn pending_key(state: &str) -> String {
@@ -87,11 +89,11 @@ fn suspended_key(resume_state: &str) -> String {
     format!("continue:{resume_state}")
 }
 
-fn encode(flow: FlowV1) -> Result<String, StoreError> {
+pub(super) fn encode(flow: FlowV1) -> Result<String, StoreError> {
     serde_json::to_string(&StoredFlow::V1(flow)).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn decode(json: &str) -> Result<FlowV1, StoreError> {
+pub(super) fn decode(json: &str) -> Result<FlowV1, StoreError> {
     match serde_json::from_str::<StoredFlow>(json) {
         Ok(StoredFlow::V1(f)) => Ok(f),
         Err(e) => {
@@ -117,7 +119,7 @@ impl Io {
         match self.store.flow(&pending_key(state), self.now_ms())? {
             Some(json) => match decode(&json)? {
                 FlowV1::AwaitingPassword(p) => Ok(Some(*p)),
-                FlowV1::Redirected(_) => Err(StoreError::Corrupt("a login-page state names a redirected login".into())),
+                _ => Err(StoreError::Corrupt("a login-page state names another kind of record".into())),
             },
             None => Ok(None),
         }
@@ -139,7 +141,7 @@ impl Io {
         match json {
             Some(json) => match decode(&json)? {
                 FlowV1::Redirected(s) => Ok(Some(*s)),
-                FlowV1::AwaitingPassword(_) => Err(StoreError::Corrupt("a resume state names a pending login".into())),
+                _ => Err(StoreError::Corrupt("a resume state names another kind of record".into())),
             },
             None => Ok(None),
         }

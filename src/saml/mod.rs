@@ -7,6 +7,7 @@
 
 pub mod encryption;
 pub mod form;
+pub mod logout;
 pub mod mapping;
 pub mod metadata;
 pub mod policy;

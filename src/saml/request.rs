@@ -122,6 +122,10 @@ pub struct AuthnRequest {
     pub requested_authn_context: Vec<String>,
     /// `RequestedAuthnContext/@Comparison` (absent: `exact`).
     pub authn_context_comparison: Option<String>,
+    /// `InResponseTo` (a LogoutResponse).
+    pub in_response_to: Option<String>,
+    /// The status codes, top-level first (a LogoutResponse).
+    pub status_codes: Vec<String>,
     /// `SessionIndex` (LogoutRequest only).
     pub session_index: Option<String>,
     /// Whether a signature was verified.
@@ -202,7 +206,18 @@ fn read_message(doc: &Document, root_name: &'static str) -> Result<AuthnRequest,
     let children = root.get_child_elements();
     let text = |n: &Node| n.get_content().trim().to_string();
     req.issuer = child(&children, ns::ASSERTION, "Issuer").map(text);
-    if root_name == "LogoutRequest" {
+    if root_name == "LogoutResponse" {
+        req.in_response_to = attr("InResponseTo");
+        let mut status = child(&children, ns::PROTOCOL, "Status")
+            .and_then(|s| s.get_child_elements().into_iter().find(|c| is(c, ns::PROTOCOL, "StatusCode")));
+        while let Some(code) = status.take() {
+            req.status_codes.extend(code.get_attribute_no_ns("Value"));
+            status = code.get_child_elements().into_iter().find(|c| is(c, ns::PROTOCOL, "StatusCode"));
+            if req.status_codes.len() >= 4 {
+                break;
+            }
+        }
+    } else if root_name == "LogoutRequest" {
         req.subject = child(&children, ns::ASSERTION, "NameID").map(text);
         req.session_index = child(&children, ns::PROTOCOL, "SessionIndex").map(text);
     } else {
@@ -308,6 +323,21 @@ pub fn parse_logout_redirect(raw_query: &str, signing_cert: Option<&X509>, rules
     redirect_intake(raw_query, signing_cert, rules, "LogoutRequest")
 }
 
+/// HTTP-Redirect binding of a LogoutResponse (`SAMLResponse`; same checks as [`parse_redirect`]).
+pub fn parse_logout_response_redirect(raw_query: &str, signing_cert: Option<&X509>, rules: IntakeRules) -> Result<Intake, RequestError> {
+    redirect_intake(raw_query, signing_cert, rules, "LogoutResponse")
+}
+
+/// HTTP-POST binding of a LogoutResponse (the `SAMLResponse` field).
+pub fn parse_logout_response_post(
+    saml_response: &str,
+    relay_state: Option<String>,
+    signing_cert: Option<&X509>,
+    rules: IntakeRules,
+) -> Result<Intake, RequestError> {
+    post_intake(saml_response, relay_state, signing_cert, rules, "LogoutResponse")
+}
+
 /// HTTP-POST binding of a LogoutRequest (same checks as [`parse_post`]).
 pub fn parse_logout_post(
     saml_request: &str,
@@ -329,11 +359,12 @@ fn redirect_intake(raw_query: &str, signing_cert: Option<&X509>, rules: IntakeRu
     if raw_query.len() > MAX_ENCODED_BYTES * 2 {
         return Err(RequestError::TooLarge);
     }
+    let param = if root == "LogoutResponse" { "SAMLResponse" } else { "SAMLRequest" };
     let mut raw: HashMap<&str, &str> = HashMap::new();
     for part in raw_query.split('&') {
         let (k, v) = part.split_once('=').unwrap_or((part, ""));
         // Why refuse duplicates: the signed octets and the parsed values must name one value.
-        if raw.insert(k, v).is_some() && ["SAMLRequest", "RelayState", "SigAlg", "Signature"].contains(&k) {
+        if raw.insert(k, v).is_some() && [param, "RelayState", "SigAlg", "Signature"].contains(&k) {
             return Err(RequestError::DuplicateParameter(k.to_string()));
         }
     }
@@ -343,9 +374,7 @@ fn redirect_intake(raw_query: &str, signing_cert: Option<&X509>, rules: IntakeRu
             .map(|(_, v)| v.into_owned())
             .unwrap_or_default()
     };
-    let saml_raw = raw
-        .get("SAMLRequest")
-        .ok_or_else(|| RequestError::Invalid("SAMLRequest is missing".into()))?;
+    let saml_raw = raw.get(param).ok_or_else(|| RequestError::Invalid(format!("{param} is missing")))?;
     let encoded = decode(saml_raw);
     if encoded.len() > MAX_ENCODED_BYTES {
         return Err(RequestError::TooLarge);
@@ -362,7 +391,7 @@ fn redirect_intake(raw_query: &str, signing_cert: Option<&X509>, rules: IntakeRu
             let sig_alg_raw = raw.get("SigAlg").ok_or(RequestError::SigAlgMissing)?;
             let md = rules.algorithms.signature_digest(&decode(sig_alg_raw))?;
             // Bindings spec 3.4.4.1: verify over the octets as received, in this order.
-            let mut signed = format!("SAMLRequest={saml_raw}");
+            let mut signed = format!("{param}={saml_raw}");
             if let Some(rs) = raw.get("RelayState") {
                 signed.push_str(&format!("&RelayState={rs}"));
             }

@@ -7,6 +7,8 @@ use super::ns;
 /// The top-level status of an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TopStatus {
+    /// Done, with a second-level code that qualifies it (e.g. a `PartialLogout`).
+    Success,
     /// The request was wrong (`Requester`).
     Requester,
     /// The IdP refused or failed (`Responder`).
@@ -17,6 +19,7 @@ impl TopStatus {
     /// The status code URI.
     pub fn uri(self) -> &'static str {
         match self {
+            TopStatus::Success => ns::STATUS_SUCCESS,
             TopStatus::Requester => ns::STATUS_REQUESTER,
             TopStatus::Responder => ns::STATUS_RESPONDER,
         }

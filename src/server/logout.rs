@@ -16,13 +16,15 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::login::{csrf_for, csrf_ok};
-use super::{AppState, SESSION_COOKIE, WebError, WebResult, cookie, hash_secret, pages, set_cookie};
+use super::slo;
+use super::{AppState, BrowserBinding, SESSION_COOKIE, WebError, WebResult, cookie, hash_secret, pages, set_cookie};
+use crate::login::logout::LogoutFinish;
 
 /// The CSRF purpose of the logout confirmation form.
 const CONFIRM: &str = "logout-confirmation";
 
 /// Ends the browser's session (if any) and clears its cookie on `resp`.
-async fn end_session(state: &AppState, headers: &HeaderMap, mut resp: Response) -> WebResult {
+async fn end_session_now(state: &AppState, headers: &HeaderMap, mut resp: Response) -> WebResult {
     if let Some(raw) = cookie(headers, SESSION_COOKIE) {
         state
             .login()
@@ -32,6 +34,23 @@ async fn end_session(state: &AppState, headers: &HeaderMap, mut resp: Response) 
     resp.headers_mut()
         .append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", Some(0), state.secure_cookies()));
     Ok(resp)
+}
+
+/// Ends the browser's session (if any); its SAML participants are told (single logout) before
+/// the browser goes where `finish` says.
+async fn end_session(state: &AppState, headers: &HeaderMap, finish: LogoutFinish) -> WebResult {
+    let ended = match cookie(headers, SESSION_COOKIE) {
+        Some(raw) => state.login().blocking(move |io| slo::end_session(io, &raw)).await??,
+        None => None,
+    };
+    let browser = BrowserBinding::of(headers);
+    match ended
+        .as_ref()
+        .and_then(|s| slo::chain_for(state, &browser, s, None, finish.clone()))
+    {
+        Some(chain) => slo::next_step(state, chain, &browser).await,
+        None => slo::finish_without_chain(state, finish),
+    }
 }
 
 /// `url` with `state` added to its query (an existing query is kept).
@@ -62,18 +81,21 @@ fn allowed_target(state: &AppState, client_id: Option<&str>, url: &str) -> Resul
 /// (a logout is never refused); goes back only to a URL in the client's `allowed_logout_urls`,
 /// else an error page says the user is logged out but not sent back.
 pub async fn v2_logout(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> WebResult {
-    let resp = match q.get("returnTo") {
+    let finish = match q.get("returnTo") {
         Some(url) => match allowed_target(&state, q.get("client_id").map(String::as_str), url) {
-            Ok(target) => super::found(&target)?,
-            Err(_) => super::error_page(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                &format!("You are logged out, but '{url}' is not an allowed logout URL of the application."),
-            ),
+            Ok(target) => LogoutFinish::Redirect { url: target },
+            Err(_) => {
+                let page = super::error_page(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    &format!("You are logged out, but '{url}' is not an allowed logout URL of the application."),
+                );
+                return end_session_now(&state, &headers, page).await;
+            }
         },
-        None => pages::html(StatusCode::OK, &pages::logged_out_page()),
+        None => LogoutFinish::Page,
     };
-    end_session(&state, &headers, resp).await
+    end_session(&state, &headers, finish).await
 }
 
 /// `GET /oidc/logout`.
@@ -124,12 +146,14 @@ async fn rp_logout(state: &AppState, headers: &HeaderMap, p: HashMap<String, Str
     if hint.is_none() && !confirmed {
         return Ok(confirmation(state, headers, client_id.as_deref(), target.as_deref(), get("state")));
     }
-    let resp = match target {
-        Some(url) => super::found(&with_state(&url, get("state")))?,
-        None => pages::html(StatusCode::OK, &pages::logged_out_page()),
+    let finish = match target {
+        Some(url) => LogoutFinish::Redirect {
+            url: with_state(&url, get("state")),
+        },
+        None => LogoutFinish::Page,
     };
     tracing::info!(client_id = ?client_id, "RP-initiated logout");
-    end_session(state, headers, resp).await
+    end_session(state, headers, finish).await
 }
 
 /// "Log out?" with a CSRF-protected form that posts the validated request back.

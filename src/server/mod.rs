@@ -24,6 +24,7 @@ mod oidc;
 mod pages;
 mod ratelimit;
 mod saml;
+mod slo;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -398,7 +399,7 @@ pub fn router(state: AppState) -> Router {
         .route("/.well-known/openid-configuration", get(oidc::discovery))
         .route("/samlp/metadata/{client_id}", get(saml_metadata))
         .route("/samlp/{client_id}", get(saml::sso_redirect).post(saml::sso_post))
-        .route("/samlp/{client_id}/logout", get(saml::slo_redirect).post(saml::slo_post))
+        .route("/samlp/{client_id}/logout", get(slo::slo_redirect).post(slo::slo_post))
         .route("/authorize", get(oidc::authorize).post(oidc::authorize_post))
         .route("/oauth/token", post(oidc::token))
         .route("/oauth/revoke", post(oauth::revoke))
