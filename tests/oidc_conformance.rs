@@ -275,3 +275,60 @@ fn alg_none_and_hs256_are_never_accepted() {
     assert_eq!(out["userinfo_hs256"], 401);
     assert_eq!(out["logout_none_hint"], 400);
 }
+
+// ---- Item 9: Back-Channel and Front-Channel Logout ----------------------------------------
+
+#[test]
+fn back_channel_and_front_channel_logout() {
+    let port = free_port();
+    let extra = format!(
+        r#"[[oidc_clients]]
+client_id = "bc"
+name = "Channel app"
+redirect_uris = ["{APP_CALLBACK}"]
+client_secret = "{RP_SECRET}"
+allowed_logout_urls = ["{RP_LOGOUT}"]
+backchannel_logout_uri = "http://127.0.0.1:{port}/backchannel"
+frontchannel_logout_uri = "http://127.0.0.1:{port}/frontchannel?app=bc"
+"#
+    );
+    let idp = Idp::start(&extra);
+    let out = idp.python(
+        "oidc_logout_channels.py",
+        json!({"listen_port": port, "redirect_uri": APP_CALLBACK, "secret": RP_SECRET, "logout_uri": RP_LOGOUT}),
+    );
+    for k in [
+        "backchannel_logout_supported",
+        "backchannel_logout_session_supported",
+        "frontchannel_logout_supported",
+        "frontchannel_logout_session_supported",
+    ] {
+        assert_eq!(out["discovery"][k], true, "{k}");
+    }
+    // Back channel: one logout token, verified by PyJWT.
+    assert_eq!(out["backchannel_count"], 1, "{out}\n{}", idp.log());
+    let bc = &out["backchannel"];
+    assert_eq!(bc["path"], "/backchannel");
+    assert_eq!(bc["content_type"], "application/x-www-form-urlencoded");
+    assert_eq!(bc["typ"], "logout+jwt");
+    let c = &bc["claims"];
+    assert_eq!(c["sid"], out["sid"], "{out}");
+    assert_eq!(c["sub"], "auth0|5f7c8ec7c33c6c004bbafe82");
+    assert!(c["events"].get("http://schemas.openid.net/event/backchannel-logout").is_some());
+    assert!(c.get("nonce").is_none(), "a logout token has no nonce");
+    // Front channel: an iframe with iss and sid (the URI's own query kept), then on.
+    assert_eq!(out["page_status"], 200, "{out}");
+    let frame = &out["frames"][0];
+    assert_eq!(frame["path"], "/frontchannel");
+    assert_eq!(frame["query"]["app"], json!(["bc"]));
+    assert_eq!(frame["query"]["iss"], json!([format!("{}/", idp.base)]));
+    assert_eq!(frame["query"]["sid"], json!([out["sid"].clone()]));
+    assert!(
+        out["csp"]
+            .as_str()
+            .is_some_and(|c| c.contains(&format!("frame-src http://127.0.0.1:{port}"))),
+        "{out}"
+    );
+    assert_eq!(out["final"], json!([302, format!("{RP_LOGOUT}&state=fc")]), "{out}");
+    assert_eq!(out["second_logout_status"], 200, "logged out: nothing left to tell");
+}

@@ -140,6 +140,10 @@ pub(super) struct OidcClientFile {
     pub(super) id_token_lifetime_seconds: Option<u64>,
     #[serde(default)]
     pub(super) allowed_logout_urls: Vec<String>,
+    /// OpenID Connect Back-Channel Logout 1.0: logout tokens are POSTed here.
+    pub(super) backchannel_logout_uri: Option<String>,
+    /// OpenID Connect Front-Channel Logout 1.0: loaded in an iframe at logout.
+    pub(super) frontchannel_logout_uri: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -88,6 +88,10 @@ pub struct OidcApp {
     pub id_token_lifetime: u64,
     /// Where `/v2/logout?returnTo=` may send the browser.
     pub allowed_logout_urls: Vec<String>,
+    /// Back-Channel Logout: where logout tokens are POSTed when a session ends.
+    pub backchannel_logout_uri: Option<String>,
+    /// Front-Channel Logout: loaded in an iframe (with `iss` and `sid`) when a session ends.
+    pub frontchannel_logout_uri: Option<String>,
 }
 
 /// A user from the tenant file or its users file.

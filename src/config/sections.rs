@@ -139,6 +139,14 @@ impl Checker {
             for u in &c.allowed_logout_urls {
                 http_url(u).map_err(|r| self.invalid(&key("allowed_logout_urls"), r))?;
             }
+            for (k, u) in [
+                ("backchannel_logout_uri", &c.backchannel_logout_uri),
+                ("frontchannel_logout_uri", &c.frontchannel_logout_uri),
+            ] {
+                if let Some(u) = u {
+                    http_url(u).map_err(|r| self.invalid(&key(k), r))?;
+                }
+            }
             if saml_sps.contains_key(&c.client_id) || out.contains_key(&c.client_id) {
                 return Err(self.invalid(&key("client_id"), format!("duplicate client id '{}'", c.client_id)));
             }
@@ -153,6 +161,8 @@ impl Checker {
                         .id_token_lifetime_seconds
                         .unwrap_or(crate::oidc::tokens::DEFAULT_ID_TOKEN_LIFETIME),
                     allowed_logout_urls: c.allowed_logout_urls,
+                    backchannel_logout_uri: c.backchannel_logout_uri,
+                    frontchannel_logout_uri: c.frontchannel_logout_uri,
                 },
             );
         }

@@ -62,6 +62,9 @@ pub struct LogoutChain {
     pub pending: Option<PendingLogout>,
     /// Whether a participant failed or refused.
     pub partial: bool,
+    /// Front-channel logout URLs of OIDC applications, loaded in iframes before the end.
+    #[serde(default)]
+    pub frontchannel: Vec<String>,
     /// Who is answered at the end.
     pub finish: LogoutFinish,
 }
@@ -92,6 +95,7 @@ impl LogoutChain {
             remaining,
             pending: None,
             partial: false,
+            frontchannel: Vec::new(),
             finish,
         }
     }

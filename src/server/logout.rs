@@ -43,6 +43,9 @@ async fn end_session(state: &AppState, headers: &HeaderMap, finish: LogoutFinish
         Some(raw) => state.login().blocking(move |io| slo::end_session(io, &raw)).await??,
         None => None,
     };
+    if let Some(s) = &ended {
+        super::channels::backchannel(state, s);
+    }
     let browser = BrowserBinding::of(headers);
     match ended
         .as_ref()

@@ -15,6 +15,7 @@
 // Helpers return the ready error page as their `Err`; boxing it would only add noise.
 #![allow(clippy::result_large_err)]
 
+mod channels;
 mod error;
 mod flow;
 mod login;
@@ -407,6 +408,7 @@ pub fn router(state: AppState) -> Router {
         .route("/userinfo", get(oauth::userinfo).post(oauth::userinfo))
         .route("/v2/logout", get(logout::v2_logout))
         .route("/oidc/logout", get(logout::oidc_logout).post(logout::oidc_logout_post))
+        .route("/logout/continue", get(slo::logout_continue))
         .route("/u/login", get(login::login_page).post(login::login_submit))
         .route("/continue", get(login::continue_get).post(login::continue_post))
         .fallback(not_found)

@@ -56,6 +56,44 @@ fn with_headers(status: StatusCode, body: &str, csp: &str) -> Response {
     r
 }
 
+/// The script of the front-channel logout page: when every iframe has loaded, go on.
+const CONTINUE_ON_LOAD_SCRIPT: &str =
+    "window.addEventListener('load',function(){location.replace(document.getElementById('next').href);});";
+
+/// OpenID Connect Front-Channel Logout 1.0: each application's logout URI in a hidden iframe,
+/// then (once they loaded) on to `next`. Frames may load only those origins.
+pub fn frontchannel_logout(urls: &[String], next: &str) -> Response {
+    let frames: String = urls
+        .iter()
+        .map(|u| format!("<iframe src=\"{}\" style=\"display:none\" title=\"logout\"></iframe>", esc(u)))
+        .collect();
+    let body = layout(
+        "Logging out",
+        &format!(
+            "<h1>Logging out&hellip;</h1>{frames}<p><a id=\"next\" href=\"{}\">Continue</a></p><script>{CONTINUE_ON_LOAD_SCRIPT}</script>",
+            esc(next)
+        ),
+    );
+    let origins: Vec<String> = urls
+        .iter()
+        .filter_map(|u| url::Url::parse(u).ok())
+        .map(|u| u.origin())
+        .filter(url::Origin::is_tuple)
+        .map(|o| o.ascii_serialization().replace(';', ""))
+        .collect();
+    let csp = format!(
+        "default-src 'none'; style-src {}; script-src {}; frame-src {}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        sha256_source(STYLE),
+        sha256_source(CONTINUE_ON_LOAD_SCRIPT),
+        if origins.is_empty() {
+            "'none'".to_string()
+        } else {
+            origins.join(" ")
+        },
+    );
+    with_headers(StatusCode::OK, &body, &csp)
+}
+
 /// An HTML page of this server (forms post only to this server).
 pub fn html(status: StatusCode, body: &str) -> Response {
     with_headers(status, body, &format!("{}; form-action 'self'", *CSP_BASE))

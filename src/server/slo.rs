@@ -141,7 +141,8 @@ fn clear_session_cookie(state: &AppState, resp: &mut axum::response::Response) {
         .append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", Some(0), state.secure_cookies()));
 }
 
-/// A chain for an ended session, or `None` when no other participant has a logout URL.
+/// A chain for an ended session, or `None` when no other participant is to be told through
+/// the browser (the caller has told its OIDC applications over the back channel).
 pub(super) fn chain_for(
     state: &AppState,
     browser: &BrowserBinding,
@@ -149,14 +150,15 @@ pub(super) fn chain_for(
     initiator: Option<&str>,
     finish: LogoutFinish,
 ) -> Option<LogoutChain> {
-    let chain = LogoutChain::new(
+    let mut chain = LogoutChain::new(
         browser.hash(),
         session,
         initiator,
         |id| state.tenant.saml_sps.get(id).and_then(logout_callback).is_some(),
         finish,
     );
-    (!chain.remaining.is_empty()).then_some(chain)
+    chain.frontchannel = super::channels::frontchannel(state, session);
+    (!chain.remaining.is_empty() || !chain.frontchannel.is_empty()).then_some(chain)
 }
 
 /// The next step of a chain: a signed LogoutRequest to the next participant, or the end.
@@ -197,7 +199,34 @@ pub(super) async fn next_step(state: &AppState, mut chain: LogoutChain, browser:
         browser.attach(&mut r, state.secure_cookies());
         return Ok(r);
     }
+    if !chain.frontchannel.is_empty() {
+        let urls = std::mem::take(&mut chain.frontchannel);
+        let c = chain.clone();
+        let key = state.login().blocking(move |io| io.put_logout(&c)).await??;
+        let mut r = pages::frontchannel_logout(&urls, &format!("/logout/continue?state={key}"));
+        browser.attach(&mut r, state.secure_cookies());
+        return Ok(r);
+    }
     finish(state, chain)
+}
+
+/// `GET /logout/continue?state=`: after the front-channel logout page, the end of the chain.
+pub async fn logout_continue(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+) -> WebResult {
+    let key = q
+        .get("state")
+        .filter(|k| !k.is_empty() && k.len() <= 64)
+        .cloned()
+        .ok_or_else(|| WebError::bad_request("invalid_request", "The state parameter is missing."))?;
+    let presented = BrowserBinding::presented_hash(&headers);
+    let chain = state
+        .login()
+        .blocking(move |io| io.take_logout(&key, presented.as_deref()))
+        .await??;
+    next_step(&state, chain, &BrowserBinding::of(&headers)).await
 }
 
 /// The end of a chain: the initiator is answered.
@@ -248,6 +277,9 @@ async fn handle_logout_request(state: &AppState, sp: &SamlSp, headers: &HeaderMa
             Ok((i, r))
         })
         .await??;
+    for ended in &result.ended {
+        super::channels::backchannel(state, ended);
+    }
     let Some(cb) = logout_callback(sp) else {
         let mut r = pages::html(StatusCode::OK, &pages::logged_out_page());
         if result.cookie_session_ended {
@@ -331,6 +363,9 @@ async fn plain_logout(state: &AppState, sp: &SamlSp, headers: &HeaderMap, relay_
         }
         None => LogoutFinish::Page,
     };
+    if let Some(s) = &ended {
+        super::channels::backchannel(state, s);
+    }
     let browser = BrowserBinding::of(headers);
     let chain = ended
         .as_ref()
@@ -357,6 +392,7 @@ pub(super) fn finish_without_chain(state: &AppState, finish: LogoutFinish) -> We
         remaining: Vec::new(),
         pending: None,
         partial: false,
+        frontchannel: Vec::new(),
         finish,
     };
     self::finish(state, chain)
