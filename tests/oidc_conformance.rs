@@ -90,14 +90,19 @@ fn basic_display_values_are_accepted() {
 }
 
 #[test]
-fn basic_prompt_login_prompt_none_logged_in_and_out_and_max_age() {
+fn basic_prompt_login_and_prompt_none_logged_out_and_logged_in() {
     let (_idp, out) = run("prompts_and_max_age");
     assert_eq!(out["prompt_none_logged_in"], true, "{out}");
     assert_eq!(out["prompt_login_shows_login_page"], true, "{out}");
+    assert_eq!(out["prompt_none_logged_out"]["error"], "login_required", "{out}");
+}
+
+#[test]
+fn basic_max_age_forces_a_new_login_and_auth_time() {
+    let (_idp, out) = run("prompts_and_max_age");
     assert_eq!(out["max_age_1_shows_login_page"], true, "{out}");
     assert_eq!(out["max_age_auth_time_present"], true);
     assert_eq!(out["max_age_auth_time_newer"], true, "{out}");
-    assert_eq!(out["prompt_none_logged_out"]["error"], "login_required", "{out}");
 }
 
 #[test]
