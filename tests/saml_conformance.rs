@@ -168,9 +168,14 @@ fn sp_import_reads_metadata_and_assertion_consumer_service_index_is_honoured() {
     );
 
     let idp = Idp::start(&toml);
-    let out = check(&idp, "acs_index", json!({"acs_2": format!("{SP_BASE}/acs2")}));
+    let out = check(
+        &idp,
+        "acs_index",
+        json!({"acs_2": format!("{SP_BASE}/acs2"), "sp_key_path": root().join("certs/sp-test.key").display().to_string()}),
+    );
     let r = &out["by_index"];
     ok(r);
+    assert_eq!(r["encrypted"], true, "the imported encryption certificate is used: {r}");
     assert_eq!(r["action"], format!("{SP_BASE}/acs2"), "{r}");
     assert_eq!(out["unknown_index"]["stage"], "no_response", "{out}");
     assert_eq!(out["unknown_index"]["status"], 400);

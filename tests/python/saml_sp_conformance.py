@@ -74,7 +74,7 @@ def authn_request(client_id, acs=None, policy=None, allow_create=None, contexts=
 class Sp:
     """One SP (python3-saml settings from idpipe's metadata) and one browser."""
 
-    def __init__(self, client_id, browser=None, want_messages_signed=False, acs=None):
+    def __init__(self, client_id, browser=None, want_messages_signed=False, acs=None, sp_key=None):
         self.client_id = client_id
         self.browser = browser or requests.Session()
         self.acs = acs or SP_BASE + "/acs"
@@ -85,6 +85,7 @@ class Sp:
                 "sp": {
                     "entityId": SP_BASE + "/metadata",
                     "assertionConsumerService": {"url": self.acs, "binding": "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"},
+                    "privateKey": sp_key or "",
                 },
                 "security": {"wantAssertionsSigned": True, "wantMessagesSigned": want_messages_signed, "rejectDeprecatedAlgorithm": True},
             },
@@ -116,6 +117,7 @@ class Sp:
             req = {"https": "off", "http_host": acs.hostname, "server_port": str(acs.port), "script_name": acs.path}
             resp = OneLogin_Saml2_Response(self.settings, f["SAMLResponse"])
             out["valid"] = bool(resp.is_valid(req, rid, raise_exceptions=False))
+            out["encrypted"] = bool(resp.encrypted)
             out["error"] = resp.get_error()
             if out["valid"]:
                 out["nameid"] = resp.get_nameid()
@@ -215,9 +217,10 @@ def metadata():
 
 
 def acs_index():
-    sp = Sp("imported", acs=job["acs_2"])
+    key = open(job["sp_key_path"]).read()
+    sp = Sp("imported", acs=job["acs_2"], sp_key=key)
     by_index = sp.login(acs_index=2)
-    unknown = Sp("imported").login(acs_index=7)
+    unknown = Sp("imported", sp_key=key).login(acs_index=7)
     return {"by_index": by_index, "unknown_index": unknown}
 
 
