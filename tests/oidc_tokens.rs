@@ -134,7 +134,7 @@ fn id_and_access_tokens_verify_with_pyjwt_and_carry_every_claim() {
     assert_eq!(id["nonce"], "n-123");
     assert_eq!(id["auth_time"], now - 30);
     assert_eq!(id["sid"], "sess_1");
-    assert_eq!(id["amr"], json!(["pwd", "mfa"]));
+    assert_eq!(id["amr"], json!(["pwd", "mfa", "otp"]), "RFC 8176 adds the factor: {id}");
     assert_eq!(id["name"], "Jane Doe");
     assert_eq!(id["email"], "jane.doe@example.com");
     assert_eq!(id["email_verified"], true);

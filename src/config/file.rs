@@ -46,6 +46,8 @@ pub(super) struct TenantFile {
     #[serde(default)]
     pub(super) saml: Option<SamlFile>,
     #[serde(default)]
+    pub(super) mfa: Option<MfaFile>,
+    #[serde(default)]
     pub(super) server: Option<ServerFile>,
 }
 
@@ -62,6 +64,35 @@ pub(super) struct ServerFile {
     pub(super) secret: Option<String>,
     /// A file holding the server secret, created with a random one when absent.
     pub(super) secret_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MfaFile {
+    /// The factors the tenant enables (`otp`, `email`, `recovery-code`).
+    #[serde(default)]
+    pub(super) factors: Vec<String>,
+    /// Wrong codes allowed per login (default 5).
+    pub(super) max_attempts: Option<u32>,
+    /// Days `allowRememberBrowser` skips `multifactor.enable` (default 30).
+    pub(super) remember_browser_days: Option<u32>,
+    /// How email codes are delivered.
+    pub(super) email: Option<MfaEmailFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MfaEmailFile {
+    /// `From` of the messages.
+    pub(super) from: String,
+    /// SMTP relay host.
+    pub(super) smtp_host: Option<String>,
+    /// SMTP relay port (default 25).
+    pub(super) smtp_port: Option<u16>,
+    /// Require STARTTLS with the relay (default true unless the host is a loopback address).
+    pub(super) starttls: Option<bool>,
+    /// Development: write each message to this folder instead of sending it.
+    pub(super) outbox: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]

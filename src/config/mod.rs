@@ -165,6 +165,38 @@ impl Default for ServerLimits {
     }
 }
 
+/// How email one-time codes are delivered (`[mfa.email]`).
+#[derive(Debug, Clone)]
+pub enum EmailDelivery {
+    /// Through an SMTP relay.
+    Smtp {
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// STARTTLS required.
+        starttls: bool,
+    },
+    /// Development: one `.eml` file per message in this folder.
+    Outbox(PathBuf),
+}
+
+/// Multi-factor authentication (`[mfa]`).
+#[derive(Debug, Clone)]
+pub struct MfaConfig {
+    /// The factors the tenant enables.
+    pub factors: Vec<String>,
+    /// Wrong codes allowed per login.
+    pub max_attempts: u32,
+    /// Days a remembered browser skips `multifactor.enable`.
+    pub remember_browser_days: u32,
+    /// Email delivery and its `From`, when the `email` factor is on.
+    pub email: Option<(String, EmailDelivery)>,
+}
+
+/// The factors idpipe can offer (push needs the hosted service's companion app: never).
+pub const MFA_FACTORS: [&str; 3] = ["otp", "email", "recovery-code"];
+
 /// How the IdP metadata is published (`[saml]`).
 #[derive(Debug, Clone, Copy)]
 pub struct MetadataPolicy {
@@ -201,6 +233,8 @@ pub struct Tenant {
     pub next_saml_cert_b64: Option<String>,
     /// How the IdP metadata is published.
     pub metadata: MetadataPolicy,
+    /// Multi-factor authentication.
+    pub mfa: MfaConfig,
     /// OIDC keys (current signs; next published).
     pub keys: KeySet,
     /// SAML SPs by client id.
@@ -321,7 +355,9 @@ pub fn load_str(text: &str, file: &str) -> Result<Tenant, ConfigError> {
         .collect();
     let sessions = sections::lifetimes(f.sessions, 7 * 86400, 86400);
     let refresh_tokens = sections::lifetimes(f.refresh_tokens, 30 * 86400, 15 * 86400);
-    let executor = c.executor(&f.actions, f.fetch_allowed_hosts, f.action_timeout_ms, sessions, refresh_tokens)?;
+    let mfa = c.mfa(f.mfa)?;
+    let mut executor = c.executor(&f.actions, f.fetch_allowed_hosts, f.action_timeout_ms, sessions, refresh_tokens)?;
+    executor.set_enabled_factors(mfa.factors.clone());
     let secrets = f.secrets.into_iter().map(|(k, v)| (k, serde_json::Value::from(v))).collect();
     let users = c.users(f.users, f.users_file.as_deref())?;
     let login = c.login(f.login)?;
@@ -341,6 +377,7 @@ pub fn load_str(text: &str, file: &str) -> Result<Tenant, ConfigError> {
         saml,
         next_saml_cert_b64,
         metadata,
+        mfa,
         keys,
         saml_sps,
         oidc_clients,

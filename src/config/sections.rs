@@ -211,6 +211,56 @@ impl Checker {
         Ok(executor)
     }
 
+    /// `[mfa]`: the enabled factors and email delivery.
+    pub(super) fn mfa(&self, f: Option<super::file::MfaFile>) -> Result<super::MfaConfig, ConfigError> {
+        let Some(f) = f else {
+            return Ok(super::MfaConfig {
+                factors: Vec::new(),
+                max_attempts: 5,
+                remember_browser_days: 30,
+                email: None,
+            });
+        };
+        for factor in &f.factors {
+            if !super::MFA_FACTORS.contains(&factor.as_str()) {
+                return Err(self.invalid(
+                    "mfa.factors",
+                    format!("'{factor}' is not a factor idpipe offers ({})", super::MFA_FACTORS.join(", ")),
+                ));
+            }
+        }
+        let email = match f.email {
+            Some(e) => {
+                let delivery = match (e.outbox, e.smtp_host) {
+                    (Some(dir), None) => super::EmailDelivery::Outbox(dir),
+                    (None, Some(host)) => {
+                        let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback());
+                        super::EmailDelivery::Smtp {
+                            port: e.smtp_port.unwrap_or(25),
+                            starttls: e.starttls.unwrap_or(!loopback),
+                            host,
+                        }
+                    }
+                    _ => return Err(self.invalid("mfa.email", "set exactly one of smtp_host and outbox".into())),
+                };
+                if e.from.parse::<lettre::message::Mailbox>().is_err() {
+                    return Err(self.invalid("mfa.email.from", format!("'{}' is not a mailbox", e.from)));
+                }
+                Some((e.from, delivery))
+            }
+            None => None,
+        };
+        if f.factors.iter().any(|x| x == "email") && email.is_none() {
+            return Err(self.invalid("mfa.email", "the email factor needs [mfa.email]".into()));
+        }
+        Ok(super::MfaConfig {
+            factors: f.factors,
+            max_attempts: f.max_attempts.unwrap_or(5).clamp(1, 20),
+            remember_browser_days: f.remember_browser_days.unwrap_or(30).min(365),
+            email,
+        })
+    }
+
     /// The users of the tenant file and of its users file.
     pub(super) fn users(&self, inline: Vec<UserFile>, users_file: Option<&Path>) -> Result<Vec<ConfigUser>, ConfigError> {
         let mut entries: Vec<(String, String, UserFile)> = inline

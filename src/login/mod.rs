@@ -16,6 +16,7 @@ pub mod code_grant;
 mod event;
 mod issue;
 pub mod logout;
+pub mod mfa;
 pub mod records;
 pub mod refresh;
 pub mod request;
@@ -55,6 +56,8 @@ pub struct LoginContext {
     /// The tenant.
     pub tenant: Arc<Tenant>,
     store: Arc<dyn Store>,
+    /// Keys of the MFA secrets (from the server secret).
+    pub mfa_keys: mfa::codes::MfaKeys,
 }
 
 /// The login engine with its store, on the blocking pool: every store call of the engine and
@@ -82,9 +85,14 @@ impl Io {
 }
 
 impl LoginContext {
-    /// A login engine over a tenant and a store.
-    pub fn new(tenant: Arc<Tenant>, store: Arc<dyn Store>) -> Self {
-        LoginContext { tenant, store }
+    /// A login engine over a tenant and a store; `server_key` (from the server secret, the same
+    /// on every node) keys the MFA secrets.
+    pub fn new(tenant: Arc<Tenant>, store: Arc<dyn Store>, server_key: &[u8; 32]) -> Self {
+        LoginContext {
+            tenant,
+            store,
+            mfa_keys: mfa::codes::MfaKeys::new(server_key),
+        }
     }
 
     /// Now in milliseconds, from the executor's clock (tests can fix it).

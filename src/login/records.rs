@@ -79,6 +79,8 @@ pub enum FlowV1 {
     Redirected(Box<Suspended>),
     /// A single logout going from one session participant to the next.
     LoggingOut(Box<super::logout::LogoutChain>),
+    /// Waiting for a second factor (challenge, picker or enrolment).
+    AwaitingMfa(Box<super::mfa::MfaPending>),
 }
 
 fn pending_key(state: &str) -> String {

@@ -202,7 +202,7 @@ impl AwaitingPassword {
         old_session_cookie: Option<&str>,
     ) -> Result<Result<Authenticated, (AwaitingPassword, PasswordRefused)>, StateError> {
         let policy = io.tenant.login.lockout;
-        let user = match io.store.login(username, password, io.now_ms(), policy)? {
+        let mut user = match io.store.login(username, password, io.now_ms(), policy)? {
             LoginCheck::Ok(u) => *u,
             LoginCheck::Invalid => return Ok(Err((self, PasswordRefused::Invalid))),
             LoginCheck::Locked(_) => return Ok(Err((self, PasswordRefused::Locked))),
@@ -213,6 +213,7 @@ impl AwaitingPassword {
         if let Some(old) = old_session_cookie {
             io.store.delete_session(&hash_secret(old))?;
         }
+        io.with_enrolled_factors(&mut user)?;
         tracing::info!(user_id = %user.user_id, client_id = %self.pending.request.client_id(), "password login");
         let session = io.new_session(&user.user_id);
         let Pending { request, http, browser } = self.pending;

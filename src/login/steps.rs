@@ -63,7 +63,10 @@ impl Io {
             .filter(|s| max_age.is_none_or(|m| now - s.record.auth_time_ms() <= m));
         if let Some(session) = session {
             return match self.store.user(&session.record.user_id)? {
-                Some(user) => Ok(Start::Session(Box::new(login.in_session(user, session)))),
+                Some(mut user) => {
+                    self.with_enrolled_factors(&mut user)?;
+                    Ok(Start::Session(Box::new(login.in_session(user, session))))
+                }
                 None => Ok(Start::Refused(
                     Answer::error(PageError::BadRequest, "invalid_session", "The session's user no longer exists.").into(),
                 )),
@@ -208,11 +211,35 @@ impl Io {
                         Err(e) => Answer::StoreFailure(e).into(),
                     }
                 }
+                Some(Suspension::Mfa { requirement, .. }) => {
+                    tx.event.secrets.clear();
+                    let usable: Vec<String> = requirement.usable.iter().map(|f| f.factor_type.clone()).collect();
+                    let pending = super::mfa::MfaPending {
+                        current: (!requirement.picker).then(|| usable.first().cloned()).flatten(),
+                        login: Suspended {
+                            request,
+                            tx,
+                            session,
+                            browser,
+                        },
+                        after: super::mfa::AfterMfa::Pipeline,
+                        mode: requirement.mode,
+                        usable,
+                        attempts: 0,
+                        email_code: None,
+                        enrolling_secret: None,
+                        verified: None,
+                    };
+                    match self.put_mfa(pending) {
+                        Ok(k) => Answer::Redirect(format!("/u/mfa?state={k}")).into(),
+                        Err(e) => Answer::StoreFailure(e).into(),
+                    }
+                }
                 _ => {
-                    // MFA and custom prompts need pages the server does not have yet (README).
+                    // Custom prompts need pages the server does not have yet (README).
                     let f = needs_user(
                         "interaction_required",
-                        "An action asked for MFA or a custom prompt, which this server cannot show yet.",
+                        "An action asked for a custom prompt, which this server cannot show yet.",
                     );
                     self.failure(&request, &f).into()
                 }
@@ -235,15 +262,39 @@ impl Io {
                     session_cookie,
                 }
             }
-            // `api.multifactor.enable` asks for MFA at the end of the flow: never silently dropped.
-            // The server has no MFA pages yet, so such a login cannot complete (README).
-            Status::Completed if tx.outcome.multifactor.as_ref().is_some_and(|m| m.provider != "none") => {
-                tracing::info!("api.multifactor.enable asked for MFA, which this server cannot show yet");
-                let f = needs_user(
-                    "interaction_required",
-                    "An action enabled multi-factor authentication, which this server cannot show yet.",
-                );
-                self.failure(&request, &f).into()
+            // `api.multifactor.enable` asks for MFA at the end of the flow, unless an action's
+            // challenge already completed one (challengeWith overrides it).
+            Status::Completed
+                if tx.outcome.multifactor.as_ref().is_some_and(|m| m.provider != "none") && tx.outcome.completed_mfa.is_empty() =>
+            {
+                if request.is_passive() {
+                    let f = needs_user("interaction_required", "The login needs a second factor.");
+                    return self.failure(&request, &f).into();
+                }
+                tx.event.secrets.clear();
+                let login = Suspended {
+                    request,
+                    tx,
+                    session,
+                    browser,
+                };
+                match self.multifactor_step(login) {
+                    Ok(Ok(pending)) => match self.put_mfa(pending) {
+                        Ok(k) => Answer::Redirect(format!("/u/mfa?state={k}")).into(),
+                        Err(e) => Answer::StoreFailure(e).into(),
+                    },
+                    Ok(Err(login)) => {
+                        tracing::warn!("api.multifactor.enable: the tenant enables no factor");
+                        let f = Failure {
+                            kind: FailureKind::MfaUnavailable,
+                            code: "mfar".into(),
+                            description: crate::pipeline::api::MFAR_MESSAGE.into(),
+                            action: None,
+                        };
+                        self.failure(&login.request, &f).into()
+                    }
+                    Err(e) => Answer::StoreFailure(e).into(),
+                }
             }
             Status::Completed => self.complete(request, tx, session),
         }

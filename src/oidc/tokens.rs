@@ -109,7 +109,23 @@ fn amr(event: &Event, outcome: &Outcome) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let names = event.authentication.methods.iter().map(|m| m.name.clone());
     let mfa = (!outcome.completed_mfa.is_empty()).then(|| "mfa".to_string());
-    for n in names.chain(mfa) {
+    // RFC 8176 values of the factors used, where one exists.
+    let factors = event
+        .authentication
+        .methods
+        .iter()
+        .filter_map(|m| m.method_type.as_deref())
+        .chain(outcome.completed_mfa.iter().map(String::as_str))
+        .filter_map(|f| match f {
+            "otp" => Some("otp"),
+            "phone" => Some("sms"),
+            "webauthn-roaming" => Some("hwk"),
+            "webauthn-platform" => Some("swk"),
+            _ => None,
+        })
+        .map(str::to_string)
+        .collect::<Vec<_>>();
+    for n in names.chain(mfa).chain(factors) {
         if !n.is_empty() && !out.contains(&n) {
             out.push(n);
         }

@@ -96,6 +96,11 @@ impl Executor {
         self.services.cache = cache;
     }
 
+    /// The MFA factors the tenant enables (the others are ignored by MFA requests, seed 004).
+    pub fn set_enabled_factors(&mut self, factors: Vec<String>) {
+        self.services.enabled_factors = factors;
+    }
+
     /// Replaces the user directory (`api.authentication.setPrimaryUser` checks against it).
     pub fn set_users(&mut self, users: Arc<dyn UserDirectory>) {
         self.services.users = Some(users);

@@ -20,6 +20,8 @@ mod error;
 mod flow;
 mod login;
 mod logout;
+mod mfa;
+mod mfa_pages;
 mod oauth;
 mod oidc;
 mod pages;
@@ -86,6 +88,8 @@ pub struct AppState {
     pub pending_limiter: Arc<ratelimit::RateLimiter>,
     /// Failed client authentications at the token endpoint, per client id and per IP.
     pub client_auth_limiter: Arc<ratelimit::RateLimiter>,
+    /// Second-factor submissions per user (across logins).
+    pub mfa_limiter: Arc<ratelimit::RateLimiter>,
     /// Key of the CSRF tokens, derived from the server secret (the same in every process).
     pub csrf_key: Arc<[u8; 32]>,
 }
@@ -107,9 +111,10 @@ impl AppState {
         let tenant = Arc::new(tenant);
         Ok(AppState {
             tenant: tenant.clone(),
-            login: crate::login::LoginContext::new(tenant, store),
+            login: crate::login::LoginContext::new(tenant, store, &key),
             limiter: Arc::new(ratelimit::RateLimiter::new("login", per_minute)),
             pending_limiter: Arc::new(ratelimit::RateLimiter::new("start", limits.pending_logins_per_minute_per_ip)),
+            mfa_limiter: Arc::new(ratelimit::RateLimiter::new("mfa", 10)),
             client_auth_limiter: Arc::new(ratelimit::RateLimiter::new("client-auth", limits.client_auth_failures_per_minute)),
             csrf_key: Arc::new(key),
         })
@@ -410,6 +415,7 @@ pub fn router(state: AppState) -> Router {
         .route("/oidc/logout", get(logout::oidc_logout).post(logout::oidc_logout_post))
         .route("/logout/continue", get(slo::logout_continue))
         .route("/u/login", get(login::login_page).post(login::login_submit))
+        .route("/u/mfa", get(mfa::mfa_page).post(mfa::mfa_submit))
         .route("/continue", get(login::continue_get).post(login::continue_post))
         .fallback(not_found)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY_BYTES))

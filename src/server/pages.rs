@@ -9,7 +9,7 @@ use base64::Engine;
 use crate::saml::form::AUTO_SUBMIT_SCRIPT;
 
 // HTML escaping for element content and double-quoted attributes.
-use crate::saml::xml::escape_html as esc;
+pub(super) use crate::saml::xml::escape_html as esc;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0}\
 main{max-width:360px;margin:10vh auto;background:#fff;padding:2em;border-radius:8px;box-shadow:0 1px 4px #0002}\
@@ -17,7 +17,7 @@ h1{font-size:1.3em;margin-top:0}label{display:block;margin:.8em 0 .2em}input[typ
 {width:100%;box-sizing:border-box;padding:.6em;font-size:1em}button{margin-top:1.2em;width:100%;padding:.7em;\
 font-size:1em;background:#2b59c3;color:#fff;border:0;border-radius:4px}.error{color:#b00020}.muted{color:#666;font-size:.9em}";
 
-fn layout(title: &str, body: &str) -> String {
+pub(super) fn layout(title: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
 <title>{t}</title><style>{STYLE}</style></head><body><main>{body}</main></body></html>\n",

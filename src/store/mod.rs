@@ -211,6 +211,24 @@ pub trait NameIdStore: Send + Sync {
     fn persistent_name_id(&self, sp: &str, user_id: &str, allow_create: bool, now_ms: i64) -> Result<Option<String>, StoreError>;
 }
 
+/// The users' second factors: the TOTP secret (encrypted by the caller), the recovery code
+/// (hashed by the caller), and the TOTP time steps already used (a code works once).
+pub trait MfaStore: Send + Sync {
+    /// The factor types a user has enrolled (`otp`, `recovery-code`).
+    fn enrolled_factors(&self, user_id: &str) -> Result<Vec<String>, StoreError>;
+    /// The stored secret of a factor (the encrypted TOTP secret, the recovery code's hash).
+    fn factor_secret(&self, user_id: &str, factor: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Enrols (or replaces) a factor with its secret.
+    fn put_factor(&self, user_id: &str, factor: &str, secret: &[u8], now_ms: i64) -> Result<(), StoreError>;
+    /// Replaces a factor's secret only if it is still `old` (atomic; `false` if another login
+    /// changed it first): a recovery code is used once.
+    fn swap_factor_secret(&self, user_id: &str, factor: &str, old: &[u8], new: &[u8]) -> Result<bool, StoreError>;
+    /// Records a TOTP time step as used; `false` when it already was (a replayed code).
+    fn use_otp_step(&self, user_id: &str, step: i64, now_ms: i64) -> Result<bool, StoreError>;
+    /// Removes every factor of a user (an operator's reset); how many were removed.
+    fn reset_factors(&self, user_id: &str) -> Result<usize, StoreError>;
+}
+
 /// Sliding-window event counters shared by every node: login submissions per IP, logins started
 /// per IP, failed client authentications per client and per IP.
 pub trait RateLimitStore: Send + Sync {
@@ -241,6 +259,7 @@ pub trait Store:
     + ActionCache
     + ReplayStore
     + NameIdStore
+    + MfaStore
     + RateLimitStore
     + Maintenance
 {
@@ -255,6 +274,7 @@ impl<
         + ActionCache
         + ReplayStore
         + NameIdStore
+        + MfaStore
         + RateLimitStore
         + Maintenance,
 > Store for T

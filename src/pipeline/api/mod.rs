@@ -28,7 +28,7 @@ use serde_json::Value;
 
 pub use access::AccessApi;
 pub use access_token::AccessTokenApi;
-pub use authentication::{AuthenticationApi, ChallengeApi, Factor};
+pub use authentication::{AuthenticationApi, ChallengeApi, Factor, MFAR_MESSAGE};
 pub use cache::{CacheApi, CacheRecord, CacheWriteResult};
 pub use claims::RESERVED_CLAIMS;
 pub use id_token::IdTokenApi;

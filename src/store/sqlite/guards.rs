@@ -3,7 +3,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStore;
-use crate::store::{NameIdStore, RateLimitStore, ReplayStore, StoreError};
+use crate::store::{MfaStore, NameIdStore, RateLimitStore, ReplayStore, StoreError};
 
 impl RateLimitStore for SqliteStore {
     fn hit(&self, key: &str, limit: u32, window_ms: i64, now_ms: i64) -> Result<bool, StoreError> {
@@ -78,5 +78,57 @@ impl ReplayStore for SqliteStore {
         )?;
         tx.commit()?;
         Ok(added == 1)
+    }
+}
+
+impl MfaStore for SqliteStore {
+    fn enrolled_factors(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
+        let c = self.lock()?;
+        let mut st = c.prepare_cached("SELECT factor FROM mfa_factors WHERE user_id = ?1 ORDER BY created_at, factor")?;
+        let rows = st.query_map([user_id], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn factor_secret(&self, user_id: &str, factor: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let c = self.lock()?;
+        Ok(c.query_row(
+            "SELECT secret FROM mfa_factors WHERE user_id = ?1 AND factor = ?2",
+            params![user_id, factor],
+            |r| r.get(0),
+        )
+        .optional()?)
+    }
+
+    fn put_factor(&self, user_id: &str, factor: &str, secret: &[u8], now_ms: i64) -> Result<(), StoreError> {
+        let c = self.lock()?;
+        c.execute(
+            "INSERT INTO mfa_factors (user_id, factor, secret, created_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (user_id, factor) DO UPDATE SET secret = excluded.secret",
+            params![user_id, factor, secret, now_ms],
+        )?;
+        Ok(())
+    }
+
+    fn swap_factor_secret(&self, user_id: &str, factor: &str, old: &[u8], new: &[u8]) -> Result<bool, StoreError> {
+        let c = self.lock()?;
+        let changed = c.execute(
+            "UPDATE mfa_factors SET secret = ?4 WHERE user_id = ?1 AND factor = ?2 AND secret = ?3",
+            params![user_id, factor, old, new],
+        )?;
+        Ok(changed == 1)
+    }
+
+    fn use_otp_step(&self, user_id: &str, step: i64, now_ms: i64) -> Result<bool, StoreError> {
+        let c = self.lock()?;
+        let added = c.execute(
+            "INSERT OR IGNORE INTO otp_steps (user_id, step, at) VALUES (?1, ?2, ?3)",
+            params![user_id, step, now_ms],
+        )?;
+        Ok(added == 1)
+    }
+
+    fn reset_factors(&self, user_id: &str) -> Result<usize, StoreError> {
+        let c = self.lock()?;
+        Ok(c.execute("DELETE FROM mfa_factors WHERE user_id = ?1", [user_id])?)
     }
 }

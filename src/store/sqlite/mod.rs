@@ -100,6 +100,20 @@ const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL,
         PRIMARY KEY (sp, user_id)
      );",
+    "CREATE TABLE mfa_factors (
+        user_id TEXT NOT NULL,
+        factor TEXT NOT NULL,
+        secret BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (user_id, factor)
+     );
+     CREATE TABLE otp_steps (
+        user_id TEXT NOT NULL,
+        step INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (user_id, step)
+     );
+     CREATE INDEX otp_steps_at ON otp_steps(at);",
 ];
 
 /// The schema version a freshly migrated database has (the number of migrations).
@@ -172,6 +186,7 @@ impl Maintenance for SqliteStore {
         n += tx.execute("DELETE FROM actions_cache WHERE expires_at <= ?1", [now_ms])?;
         n += tx.execute("DELETE FROM request_ids WHERE expires_at <= ?1", [now_ms])?;
         // Every window is at most a minute long.
+        n += tx.execute("DELETE FROM otp_steps WHERE at <= ?1", [now_ms - 3_600_000])?;
         n += tx.execute("DELETE FROM rate_events WHERE at <= ?1", [now_ms - 60_000])?;
         n += tx.execute(
             "DELETE FROM login_failures WHERE locked_until <= ?1 AND updated_at <= ?2",
