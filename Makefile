@@ -1,6 +1,6 @@
 # The two commands of the README. Each first installs what is missing (idempotent).
 APT_PACKAGES := libxmlsec1-dev libxml2-dev libclang-dev pkg-config libssl-dev xmlsec1 python3-pip chromium
-PY_PACKAGES := python3-saml==1.16.0 xmlsec==1.3.17 lxml==6.1.3 PyJWT[crypto]==2.15.1 cryptography==48.0.0 requests==2.34.2 Authlib==1.6.5
+PY_PACKAGES := python3-saml==1.16.0 xmlsec==1.3.17 lxml==6.1.3 PyJWT[crypto]==2.15.1 cryptography==48.0.0 requests==2.34.2 Authlib==1.6.5 pyotp==2.12.1 aiosmtpd==1.4.6
 
 .PHONY: deps run demo test bench load fuzz
 
@@ -9,7 +9,7 @@ deps:
 	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
-	@python3 -c "import onelogin.saml2, jwt, requests, authlib" 2>/dev/null || python3 -m pip install -q $(PY_PACKAGES)
+	@python3 -c "import onelogin.saml2, jwt, requests, authlib, pyotp, aiosmtpd" 2>/dev/null || python3 -m pip install -q $(PY_PACKAGES)
 	@[ -d tests/browser/node_modules/playwright-core ] || (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 
 run: deps

@@ -362,10 +362,11 @@ fn prompt_none_sso_and_interaction_required() {
     assert!(q.contains_key("code"), "{q:?}");
     assert_eq!(q["state"], "st");
     // An action that redirects (fixtures/e2e/step-up.js) under prompt=none: the pipeline refuses the
-    // redirect (canRedirect() is false), the app gets an error, the browser never sees the step-up page.
+    // redirect (canRedirect() is false), the app gets interaction_required (OIDC Core 3.1.2.6),
+    // the browser never sees the step-up page.
     let p = b.get(&authorize("&prompt=none&scope=openid%20stepup"));
     let q = query(&p.location.expect("redirect"));
-    assert_eq!(q["error"], "access_denied", "{q:?}");
+    assert_eq!(q["error"], "interaction_required", "{q:?}");
     assert!(q["error_description"].contains("prompt=none"), "{q:?}");
     // Without prompt=none the same request goes to the step-up page.
     let p = b.get(&authorize("&scope=openid%20stepup"));

@@ -85,6 +85,8 @@ pub fn failure_to_oauth(outcome: &Outcome) -> Option<OAuthError> {
         K::NeedsUser => C::InteractionRequired,
         // Revoked by an action during a refresh exchange: the grant is gone (RFC 6749 5.2), 403.
         K::RefreshTokenRevoked => C::Action("invalid_grant".into()),
+        // Seed 004: no usable factor fails the login with `mfar` (set by the pipeline).
+        K::MfaUnavailable => C::Action(f.code.clone()),
         _ => C::AccessDenied,
     };
     Some(OAuthError::new(code, &f.description))

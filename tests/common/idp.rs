@@ -106,6 +106,16 @@ impl Idp {
         idp
     }
 
+    /// Starts a server with only the given post-login actions (5 s limit) and `extra` TOML.
+    #[allow(dead_code)]
+    pub fn start_with_actions_and(actions: &[std::path::PathBuf], extra: &str) -> Idp {
+        let list: Vec<String> = actions.iter().map(|a| format!("\"{}\"", a.display())).collect();
+        ACTIONS.with(|a| *a.borrow_mut() = Some(format!("5000|{}", list.join(", "))));
+        let idp = Self::start_full(extra, SP_BASE, None);
+        ACTIONS.with(|a| a.borrow_mut().take());
+        idp
+    }
+
     fn start_full(extra: &str, sp_base: &str, db: Option<&std::path::Path>) -> Idp {
         let dir = tempfile::tempdir().expect("tmp");
         let port = free_port();

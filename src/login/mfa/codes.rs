@@ -125,27 +125,21 @@ pub fn base32(secret: &[u8]) -> String {
     }
 }
 
-/// The `otpauth://totp/...` URI of an enrolment.
+/// The `otpauth://totp/ISSUER:ACCOUNT?...` URI of an enrolment (the Key URI format: issuer and
+/// account each percent-encoded, joined by a literal colon).
 pub fn otpauth_uri(issuer: &str, account: &str, secret: &[u8]) -> String {
-    let label = format!("{issuer}:{account}");
-    let mut u = url::Url::parse("otpauth://totp/").unwrap_or_else(|_| unreachable_url());
-    u.set_path(
-        &url::form_urlencoded::byte_serialize(label.as_bytes())
+    let enc = |s: &str| -> String {
+        url::form_urlencoded::byte_serialize(s.as_bytes())
             .collect::<String>()
-            .replace('+', "%20"),
-    );
-    u.query_pairs_mut()
-        .append_pair("secret", &base32(secret))
-        .append_pair("issuer", issuer)
-        .append_pair("algorithm", "SHA1")
-        .append_pair("digits", "6")
-        .append_pair("period", "30");
-    u.to_string()
-}
-
-fn unreachable_url() -> url::Url {
-    // "otpauth://totp/" always parses; this keeps the code free of unwrap.
-    url::Url::parse("otpauth://totp/x").expect("a constant URL")
+            .replace('+', "%20")
+    };
+    format!(
+        "otpauth://totp/{}:{}?secret={}&issuer={}&algorithm=SHA1&digits=6&period=30",
+        enc(issuer),
+        enc(account),
+        base32(secret),
+        enc(issuer)
+    )
 }
 
 /// The QR code of `text` as an SVG document.

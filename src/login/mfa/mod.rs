@@ -242,7 +242,7 @@ impl LoginContext {
     /// A login whose MFA step failed (too many wrong codes): told to the application.
     pub fn mfa_failed(&self, pending: &MfaPending, description: &str) -> Answered {
         let f = crate::pipeline::outcome::Failure {
-            kind: crate::pipeline::outcome::FailureKind::MfaUnavailable,
+            kind: crate::pipeline::outcome::FailureKind::AccessDenied,
             code: "access_denied".into(),
             description: description.into(),
             action: None,

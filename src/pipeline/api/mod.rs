@@ -60,6 +60,12 @@ pub enum ApiError {
         /// What is wrong.
         reason: String,
     },
+    /// The user would have to be shown something, but the request forbids it (`prompt=none`).
+    #[error("{method} needs the user's interaction, which the request forbids (prompt=none)")]
+    NeedsInteraction {
+        /// The seed's method name.
+        method: &'static str,
+    },
     /// The method cannot be used in this phase, trigger or protocol.
     #[error("{method} is not allowed here: {reason}")]
     NotAllowed {
@@ -132,11 +138,12 @@ impl<'a> ApiCore<'a> {
             error: Some(message.clone()),
         });
         if fails_login {
-            let kind = match err {
-                ApiError::PrimaryUser(_) => FailureKind::PrimaryUserMismatch,
-                _ => FailureKind::InvalidApiCall,
-            };
-            self.fail(kind, "invalid_request", &message);
+            match err {
+                ApiError::PrimaryUser(_) => self.fail(FailureKind::PrimaryUserMismatch, "invalid_request", &message),
+                // OIDC Core 3.1.2.6: prompt=none and the login needs the user.
+                ApiError::NeedsInteraction { .. } => self.fail(FailureKind::NeedsUser, "interaction_required", &message),
+                _ => self.fail(FailureKind::InvalidApiCall, "invalid_request", &message),
+            }
         }
         err
     }

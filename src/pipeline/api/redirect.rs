@@ -35,12 +35,11 @@ pub(crate) fn can_redirect(core: &ApiCore<'_>) -> bool {
 pub(crate) fn check_can_suspend(core: &ApiCore<'_>, method: &'static str) -> Result<(), ApiError> {
     if !can_redirect(core) {
         let tx = &core.event.transaction;
-        let why = if tx.prompt.as_deref() == Some("none") {
-            "the request has prompt=none".to_string()
-        } else {
-            format!("protocol {} cannot interact with the user", tx.protocol)
-        };
-        return Err(ApiError::NotAllowed { method, reason: why });
+        if tx.prompt.as_deref() == Some("none") {
+            return Err(ApiError::NeedsInteraction { method });
+        }
+        let reason = format!("protocol {} cannot interact with the user", tx.protocol);
+        return Err(ApiError::NotAllowed { method, reason });
     }
     let kind = |m: &str| match m {
         "redirect.sendUserTo" => 0,

@@ -1,0 +1,120 @@
+//! MFA driven by actions, through HTTP (issue 13): pyotp is the authenticator app, aiosmtpd the
+//! SMTP server that receives the email codes, PyJWT checks the ID token
+//! (`tests/python/mfa_flow.py`; the actions are fixtures/e2e/mfa.js and mfa-seen.js).
+
+mod common;
+
+use common::idp::*;
+use common::root;
+use serde_json::{Value, json};
+
+fn run(check: &str) -> (Idp, Value) {
+    let smtp = free_port();
+    let actions = [root().join("fixtures/e2e/mfa.js"), root().join("fixtures/e2e/mfa-seen.js")];
+    let extra = format!(
+        "[mfa]\nfactors = [\"otp\", \"email\", \"recovery-code\"]\n[mfa.email]\nfrom = \"idpipe <no-reply@example.com>\"\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {smtp}\n"
+    );
+    let idp = Idp::start_with_actions_and(&actions, &extra);
+    let out = idp.python(
+        "mfa_flow.py",
+        json!({"check": check, "smtp_port": smtp, "redirect_uri": APP_CALLBACK}),
+    );
+    (idp, out)
+}
+
+#[test]
+fn otp_enrolment_with_qr_then_challenge_single_use_codes_and_recovery_codes() {
+    let (idp, out) = run("enroll_and_challenge_otp");
+    assert_eq!(out["enroll_page"], "qr", "{out}\n{}", idp.log());
+    assert_eq!(out["qr_is_svg"], true);
+    // pyotp reads the otpauth:// URI the page offers (the QR code encodes the same URI).
+    assert_eq!(
+        out["otpauth_parsed"],
+        json!({"issuer": "e2e", "name": "jane.doe@example.com", "same_secret": true, "digits": 6, "interval": 30}),
+        "{out}"
+    );
+    assert_eq!(out["wrong_status"], 401);
+    assert_eq!(out["after_enroll"], "recovery-code", "the first enrolment shows a recovery code");
+    assert_eq!(out["recovery_code"].as_str().map(str::len), Some(29), "{out}");
+    assert_eq!(out["amr"], json!(["pwd", "mfa", "otp"]));
+    assert_eq!(
+        out["methods_seen"],
+        json!([{"name": "pwd", "type": null}, {"name": "mfa", "type": "otp"}]),
+        "seed 004: the next action sees the factor"
+    );
+    assert_eq!(out["acr"], "http://schemas.openid.net/pape/policies/2007/06/multi-factor");
+    assert_eq!(out["challenge_page"], "verify");
+    assert_eq!(out["challenge_ok"], true, "{out}");
+    assert_eq!(out["replayed_code_status"], 401, "a TOTP code works once");
+    assert_eq!(out["recovery_used"], "recovery-code", "a new recovery code after use");
+    assert_ne!(out["new_recovery_code"], out["recovery_code"]);
+    assert_eq!(out["recovery_login_ok"], true);
+    assert_eq!(out["old_recovery_code_again"], 401, "single use");
+    // Secrets are not in the store in clear.
+    let db = idp.database_text();
+    assert!(
+        !db.contains(out["recovery_code"].as_str().unwrap_or("-")),
+        "recovery codes are stored hashed"
+    );
+}
+
+#[test]
+fn email_codes_arrive_by_smtp_and_complete_the_challenge() {
+    let (_idp, out) = run("email_challenge");
+    assert_eq!(out["page"], "verify", "{out}");
+    assert_eq!(out["hint"], "We sent a code to j***@example.com.");
+    assert_eq!(out["to"], json!(["jane.doe@example.com"]));
+    assert_eq!(out["wrong_status"], 401);
+    assert_eq!(out["ok"], true, "{out}");
+    assert_eq!(out["methods_seen"][1], json!({"name": "mfa", "type": "email"}));
+    assert_eq!(out["amr"], json!(["pwd", "mfa"]));
+}
+
+#[test]
+fn challenge_with_any_shows_a_picker_and_challenge_with_offers_its_additional_factors() {
+    let (_idp, out) = run("picker_and_alternatives");
+    assert_eq!(out["one_usable_skips_picker"], "verify", "only email usable: no picker (seed 004)");
+    assert_eq!(out["any_page"], "picker", "{out}");
+    assert_eq!(out["choices"], json!(["otp", "email"]));
+    assert_eq!(out["chosen_page"], "verify");
+    assert_eq!(out["ok"], true);
+    // challengeWith(otp, {additionalFactors: [email]}): the default, with "try another method".
+    assert_eq!(out["default_then_others"], json!(["verify", ["email"]]), "{out}");
+    assert_eq!(out["not_offered"], 400, "a factor the action did not offer cannot be chosen");
+}
+
+#[test]
+fn five_wrong_codes_fail_the_login() {
+    let (_idp, out) = run("too_many_wrong_codes");
+    assert_eq!(out["statuses"], json!([401, 401, 401, 401, 302]), "{out}");
+    assert_eq!(out["callback"]["error"], "access_denied", "{out}");
+}
+
+#[test]
+fn no_usable_factor_fails_with_mfar_and_the_seeds_message() {
+    let (_idp, out) = run("mfar_and_warning");
+    assert_eq!(out["phone"]["error"], "mfar", "{out}");
+    assert_eq!(
+        out["phone"]["error_description"],
+        "An MFA challenge is used in a PostLogin action but the requested factors are not properly set up. To perform MFA, enable the requested factors and ensure the user is enrolled with them."
+    );
+    assert_eq!(out["some_unusable_page"], "verify", "email is usable; phone only warns");
+}
+
+#[test]
+fn multifactor_enable_challenges_at_the_end_unless_an_action_already_did() {
+    let (_idp, out) = run("multifactor_enable");
+    assert_eq!(out["page"], "verify", "{out}");
+    assert_eq!(out["email_sent_without_choice"], true);
+    assert_eq!(out["both_page"], "verify");
+    assert_eq!(out["both_ok_without_second_challenge"], true, "{out}");
+}
+
+#[test]
+fn mfa_is_never_shown_to_prompt_none_and_its_state_is_bound_to_the_browser() {
+    let (_idp, out) = run("passive_and_foreign");
+    assert_eq!(out["prompt_none_not_logged_in"]["error"], "login_required", "{out}");
+    assert_eq!(out["prompt_none_with_session"]["error"], "interaction_required", "{out}");
+    assert_eq!(out["foreign_get"], 403);
+    assert_eq!(out["no_csrf"], 403);
+}
