@@ -8,18 +8,45 @@ use common::idp::*;
 use common::root;
 use serde_json::{Value, json};
 
-fn run(check: &str) -> (Idp, Value) {
+fn start() -> (Idp, u16) {
     let smtp = free_port();
     let actions = [root().join("fixtures/e2e/mfa.js"), root().join("fixtures/e2e/mfa-seen.js")];
     let extra = format!(
         "[mfa]\nfactors = [\"otp\", \"email\", \"recovery-code\"]\n[mfa.email]\nfrom = \"idpipe <no-reply@example.com>\"\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {smtp}\n"
     );
-    let idp = Idp::start_with_actions_and(&actions, &extra);
-    let out = idp.python(
+    (Idp::start_with_actions_and(&actions, &extra), smtp)
+}
+
+fn check(idp: &Idp, smtp: u16, check: &str) -> Value {
+    idp.python(
         "mfa_flow.py",
         json!({"check": check, "smtp_port": smtp, "redirect_uri": APP_CALLBACK}),
-    );
+    )
+}
+
+fn run(name: &str) -> (Idp, Value) {
+    let (idp, smtp) = start();
+    let out = check(&idp, smtp, name);
     (idp, out)
+}
+
+#[test]
+fn an_operator_lists_and_resets_a_users_factors() {
+    let (idp, smtp) = start();
+    assert_eq!(check(&idp, smtp, "enrol_only")["done"], true);
+    let cli = |what: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_idpipe"))
+            .args(["user", "mfa", what, "--username", "jane.doe@example.com", "--db"])
+            .arg(idp.dir.path().join("idp.sqlite"))
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let listed: Value = serde_json::from_str(&cli("list")).expect("json");
+    assert_eq!(listed["factors"], json!(["otp", "recovery-code"]), "{listed}");
+    assert!(cli("reset").starts_with("2 factor(s) removed"));
+    assert_eq!(check(&idp, smtp, "otp_page")["page"], "qr", "after a reset the user enrols again");
 }
 
 #[test]

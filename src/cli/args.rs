@@ -83,6 +83,19 @@ pub(crate) enum UserCommand {
     /// Prints the argon2id hash of the password on the first line of stdin, for `password_hash`
     /// in a tenant's users.
     Hash,
+    /// A user's second factors: `list` them, or `reset` them all (a user who lost a device
+    /// enrols again at the next login that asks for MFA).
+    Mfa {
+        /// `list` or `reset`.
+        #[arg(value_parser = ["list", "reset"])]
+        what: String,
+        /// The SQLite database file.
+        #[arg(long, default_value = "idpipe.sqlite")]
+        db: PathBuf,
+        /// Login name.
+        #[arg(long)]
+        username: String,
+    },
 }
 
 #[derive(Subcommand)]

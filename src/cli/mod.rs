@@ -84,6 +84,9 @@ pub(crate) fn run(cli: Cli) -> Result<(String, bool), String> {
         Command::User {
             command: UserCommand::Add { db, username, profile },
         } => user_add(&db, &username, profile.as_deref()),
+        Command::User {
+            command: UserCommand::Mfa { what, db, username },
+        } => user_mfa(&what, &db, &username),
         Command::Serve { config, listen, db } => serve(&config, listen, db),
     }
 }
@@ -131,6 +134,27 @@ fn user_add(db: &Path, username: &str, profile: Option<&Path>) -> Result<(String
     let store = idpipe::store::SqliteStore::open(db).map_err(|e| format!("{}: {e}", db.display()))?;
     store.add_user(username, &password, &user).map_err(|e| e.to_string())?;
     Ok((user.user_id, true))
+}
+
+/// `idpipe user mfa list|reset`.
+fn user_mfa(what: &str, db: &Path, username: &str) -> Result<(String, bool), String> {
+    use idpipe::store::{MfaStore, UserStore};
+    let store = idpipe::store::SqliteStore::open(db).map_err(|e| format!("{}: {e}", db.display()))?;
+    let user_id = store
+        .user_id_of(username)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no user '{username}'"))?;
+    match what {
+        "reset" => {
+            let n = store.reset_factors(&user_id).map_err(|e| e.to_string())?;
+            Ok((format!("{n} factor(s) removed from {username} ({user_id})"), true))
+        }
+        _ => {
+            let factors = store.enrolled_factors(&user_id).map_err(|e| e.to_string())?;
+            let out = serde_json::json!({"username": username, "user_id": user_id, "factors": factors});
+            Ok((serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?, true))
+        }
+    }
 }
 
 /// `idpipe serve`.

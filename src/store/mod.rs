@@ -84,6 +84,8 @@ pub trait UserStore: Send + Sync {
     fn login(&self, username: &str, password: &str, now_ms: i64, policy: LockoutPolicy) -> Result<LoginCheck, StoreError>;
     /// A user by id.
     fn user(&self, user_id: &str) -> Result<Option<User>, StoreError>;
+    /// The user id of a login name.
+    fn user_id_of(&self, username: &str) -> Result<Option<String>, StoreError>;
     /// Checks a username and password; `None` for a wrong password or unknown user (callers must
     /// not tell the two apart).
     fn verify_password(&self, username: &str, password: &str) -> Result<Option<User>, StoreError>;

@@ -184,6 +184,15 @@ def enroll_otp():
     return totp
 
 
+def enrol_only():
+    enroll_otp()
+    return {"done": True}
+
+
+def otp_page():
+    return {"page": page_kind(Login().start("otp"))}
+
+
 def picker_and_alternatives():
     out = {}
     a = Login()

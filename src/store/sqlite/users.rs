@@ -122,6 +122,14 @@ impl UserStore for SqliteStore {
         profile.map(|p| serde_json::from_str(&p).map_err(corrupt)).transpose()
     }
 
+    fn user_id_of(&self, username: &str) -> Result<Option<String>, StoreError> {
+        let c = self.lock()?;
+        Ok(
+            c.query_row("SELECT user_id FROM users WHERE username = ?1", [username], |r| r.get(0))
+                .optional()?,
+        )
+    }
+
     fn verify_password(&self, username: &str, password: &str) -> Result<Option<User>, StoreError> {
         let row: Option<(String, String)> = {
             let c = self.lock()?;
