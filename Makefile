@@ -16,7 +16,8 @@ run: deps
 	cargo build --release
 	@python3 fixtures/tenant/consent_app.py http://127.0.0.1:3000 3001 & consent=$$!; \
 	(sleep 2; python3 fixtures/tenant/demo_apps.py http://127.0.0.1:3000 8080) & apps=$$!; \
-	trap "kill $$consent $$apps 2>/dev/null; pkill -f fixtures/tenant/demo_apps.py 2>/dev/null" EXIT INT TERM; \
+	python3 -m aiosmtpd -n -l 127.0.0.1:2525 & smtp=$$!; \
+	trap "kill $$consent $$apps $$smtp 2>/dev/null; pkill -f fixtures/tenant/demo_apps.py 2>/dev/null" EXIT INT TERM; \
 	echo "demo apps: http://127.0.0.1:8080/ (OIDC and SAML logins; users in the README)"; \
 	./target/release/idpipe serve --config fixtures/tenant/demo.toml --listen 127.0.0.1:3000
 
