@@ -145,3 +145,14 @@ fn mfa_is_never_shown_to_prompt_none_and_its_state_is_bound_to_the_browser() {
     assert_eq!(out["foreign_get"], 403);
     assert_eq!(out["no_csrf"], 403);
 }
+
+#[test]
+fn allow_remember_browser_skips_multifactor_enable_for_that_user_and_browser_only() {
+    let (_idp, out) = run("remember_browser");
+    assert_eq!(out["first"], true, "{out}");
+    assert_eq!(out["cookie"], true);
+    assert_eq!(out["remembered"], true, "{out}");
+    assert_eq!(out["enable_without_option"], "verify");
+    assert_eq!(out["other_browser"], "verify");
+    assert_eq!(out["other_user"], "verify", "{out}");
+}

@@ -72,6 +72,9 @@ pub struct Answered {
     pub answer: Answer,
     /// The session cookie change, if any.
     pub session_cookie: Option<CookieChange>,
+    /// A remembered-browser token to set (`multifactor.enable` with `allowRememberBrowser`):
+    /// the value and its lifetime in seconds.
+    pub remember_browser: Option<(String, i64)>,
 }
 
 impl From<Answer> for Answered {
@@ -79,6 +82,7 @@ impl From<Answer> for Answered {
         Answered {
             answer,
             session_cookie: None,
+            remember_browser: None,
         }
     }
 }

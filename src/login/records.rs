@@ -19,6 +19,9 @@ pub struct Pending {
     pub http: event::Request,
     /// Hash of the transaction cookie of the browser that started it.
     pub browser: String,
+    /// The browser's remembered-MFA token, if it presented one.
+    #[serde(default)]
+    pub remembered: Option<String>,
 }
 
 /// The session a login runs in.
@@ -29,6 +32,9 @@ pub struct SessionCtx {
     /// The cookie value of an existing session (`None` for a login that just authenticated:
     /// the cookie is minted when the pipeline completes).
     pub cookie: Option<String>,
+    /// The browser was remembered after MFA for this user (`allowRememberBrowser`).
+    #[serde(default)]
+    pub mfa_remembered: bool,
 }
 
 /// A pipeline suspended by a redirect action.

@@ -23,6 +23,7 @@ impl Io {
         Ok(self.store.session(&hash_secret(raw), self.now_ms())?.map(|record| SessionCtx {
             record,
             cookie: Some(raw.to_string()),
+            mfa_remembered: false,
         }))
     }
 
@@ -99,6 +100,7 @@ impl LoginContext {
                 saml_participants: vec![],
             },
             cookie: None,
+            mfa_remembered: false,
         }
     }
 }

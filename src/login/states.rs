@@ -93,6 +93,7 @@ pub struct NewLogin {
     pub(super) request: LoginRequest,
     pub(super) http: event::Request,
     pub(super) browser: String,
+    pub(super) remembered: Option<String>,
 }
 
 impl NewLogin {
@@ -103,7 +104,14 @@ impl NewLogin {
             request,
             http,
             browser: browser_hash,
+            remembered: None,
         }
+    }
+
+    /// The browser's remembered-MFA token (its `idpipe_mfa_rb` cookie), if it has one.
+    pub fn with_remembered(mut self, token: Option<String>) -> Self {
+        self.remembered = token.filter(|t| t.len() <= 256);
+        self
     }
 
     /// The client IP (for the per-IP limit on started logins).
@@ -119,6 +127,7 @@ impl NewLogin {
             request: self.request,
             http: self.http,
             browser: self.browser,
+            remembered: self.remembered,
         };
         Ok(io.put_pending(&key, pending, MAX_PENDING_BYTES)?.then_some(key))
     }
@@ -131,6 +140,7 @@ impl NewLogin {
             user,
             session,
             browser: self.browser,
+            remembered: self.remembered,
         }
     }
 }
@@ -216,13 +226,19 @@ impl AwaitingPassword {
         io.with_enrolled_factors(&mut user)?;
         tracing::info!(user_id = %user.user_id, client_id = %self.pending.request.client_id(), "password login");
         let session = io.new_session(&user.user_id);
-        let Pending { request, http, browser } = self.pending;
+        let Pending {
+            request,
+            http,
+            browser,
+            remembered,
+        } = self.pending;
         Ok(Ok(Authenticated {
             request,
             http,
             user,
             session,
             browser,
+            remembered,
         }))
     }
 }
@@ -236,6 +252,7 @@ pub struct Authenticated {
     pub(super) user: User,
     pub(super) session: SessionCtx,
     pub(super) browser: String,
+    pub(super) remembered: Option<String>,
 }
 
 /// A login suspended by a redirect action, checked to belong to the presenting browser.

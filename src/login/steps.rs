@@ -88,9 +88,12 @@ impl LoginContext {
             request,
             http,
             user,
-            session,
+            mut session,
             browser,
+            remembered,
         } = login;
+        // A browser remembered after MFA for this user (allowRememberBrowser).
+        session.mfa_remembered = remembered.is_some_and(|t| self.mfa_keys.remembered(&t, &user.user_id, self.now_ms() / 1000));
         let ev = self.post_login_event(&request, http, user, &session.record);
         let tenant = self.tenant.clone();
         match super::watchdog::run_pipeline(move || tenant.executor.start(Trigger::PostLogin, ev)).await {
@@ -260,12 +263,18 @@ impl Io {
                 Answered {
                     answer: self.failure(&request, &f),
                     session_cookie,
+                    remember_browser: None,
                 }
             }
             // `api.multifactor.enable` asks for MFA at the end of the flow, unless an action's
             // challenge already completed one (challengeWith overrides it).
             Status::Completed
-                if tx.outcome.multifactor.as_ref().is_some_and(|m| m.provider != "none") && tx.outcome.completed_mfa.is_empty() =>
+                if tx
+                    .outcome
+                    .multifactor
+                    .as_ref()
+                    .is_some_and(|m| m.provider != "none" && !(m.allow_remember_browser && session.mfa_remembered))
+                    && tx.outcome.completed_mfa.is_empty() =>
             {
                 if request.is_passive() {
                     let f = needs_user("interaction_required", "The login needs a second factor.");
@@ -332,6 +341,7 @@ impl Io {
         Answered {
             answer,
             session_cookie: Some(cookie),
+            remember_browser: None,
         }
     }
 }

@@ -27,7 +27,7 @@ pub async fn begin(state: &AppState, request: LoginRequest, http: event::Request
     let ctx = state.login();
     let browser = BrowserBinding::of(headers);
     let session_cookie = cookie(headers, SESSION_COOKIE);
-    let login = NewLogin::new(request, http, browser.hash());
+    let login = NewLogin::new(request, http, browser.hash()).with_remembered(cookie(headers, super::MFA_REMEMBER_COOKIE));
     let limiter = state.pending_limiter.clone();
     let begun = ctx
         .blocking(move |io| -> Result<Begun, StoreError> {
@@ -96,6 +96,12 @@ pub fn respond(state: &AppState, answered: Answered, browser: &BrowserBinding) -
                 .append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", Some(0), secure));
         }
         None => {}
+    }
+    if let Some((token, max_age)) = answered.remember_browser {
+        resp.headers_mut().append(
+            header::SET_COOKIE,
+            set_cookie(super::MFA_REMEMBER_COOKIE, &token, Some(max_age), secure),
+        );
     }
     Ok(resp)
 }

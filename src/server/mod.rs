@@ -47,6 +47,8 @@ use crate::store::{SqliteStore, Store, StoreError};
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "idpipe_session";
+/// Name of the cookie that remembers a browser after MFA (`allowRememberBrowser`).
+pub const MFA_REMEMBER_COOKIE: &str = "idpipe_mfa_rb";
 /// Name of the CSRF cookie of the login form.
 pub const CSRF_COOKIE: &str = "idpipe_csrf";
 /// Name of the transaction cookie: a login in progress (login page, `/continue`) is bound to the

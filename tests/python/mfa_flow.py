@@ -253,6 +253,29 @@ def multifactor_enable():
     return out
 
 
+def remember_browser():
+    global USER, PASSWORD
+    out = {}
+    a = Login()
+    page = a.start("remember")
+    code, _ = email_code()
+    mails.clear()
+    cb = a.follow(a.post(page, action="verify", code=code))
+    out["first"] = isinstance(cb, dict) and "code" in cb
+    out["cookie"] = a.b.cookies.get("idpipe_mfa_rb") is not None
+    # The same browser, a new authentication: no second factor asked.
+    cb = Login(a.b).start("remember", prompt="login")
+    out["remembered"] = isinstance(cb, dict) and "code" in cb
+    # Without allowRememberBrowser, the remembered browser is still asked.
+    out["enable_without_option"] = page_kind(Login(a.b).start("enable", prompt="login"))
+    # Another browser is asked.
+    out["other_browser"] = page_kind(Login().start("remember"))
+    # Another user in the remembered browser is asked (the token names jane).
+    USER, PASSWORD = "john.smith@example.com", "john-demo-password"
+    out["other_user"] = page_kind(Login(a.b).start("remember", prompt="login"))
+    return out
+
+
 def passive_and_foreign():
     out = {}
     a = Login()

@@ -12,6 +12,7 @@ use totp_rs::{Algorithm, Secret, TOTP};
 pub struct MfaKeys {
     secret_key: [u8; 32],
     code_key: [u8; 32],
+    remember_key: [u8; 32],
 }
 
 impl std::fmt::Debug for MfaKeys {
@@ -42,7 +43,34 @@ impl MfaKeys {
         MfaKeys {
             secret_key: derive(server_key, "idpipe mfa secrets v1"),
             code_key: derive(server_key, "idpipe mfa codes v1"),
+            remember_key: derive(server_key, "idpipe mfa remember browser v1"),
         }
+    }
+
+    fn remember_mac(&self, user_id: &str, expires_s: i64) -> String {
+        let mut h = openssl::sha::Sha256::new();
+        h.update(&self.remember_key);
+        h.update(user_id.as_bytes());
+        h.update(b"\0");
+        h.update(expires_s.to_string().as_bytes());
+        hex::encode(h.finish())
+    }
+
+    /// A remembered-browser token for a user until `expires_s`: `EXPIRY.MAC` (the MAC binds the
+    /// user, so the cookie skips MFA for that user only).
+    pub fn remember_token(&self, user_id: &str, expires_s: i64) -> String {
+        format!("{expires_s}.{}", self.remember_mac(user_id, expires_s))
+    }
+
+    /// Whether a token remembers this browser for this user at `now_s`.
+    pub fn remembered(&self, token: &str, user_id: &str, now_s: i64) -> bool {
+        let Some((exp, mac)) = token.split_once('.') else {
+            return false;
+        };
+        let Ok(exp) = exp.parse::<i64>() else {
+            return false;
+        };
+        exp > now_s && crate::util::constant_time_eq(mac.as_bytes(), self.remember_mac(user_id, exp).as_bytes())
     }
 
     /// Encrypts a TOTP secret for storage: nonce || ciphertext || tag.

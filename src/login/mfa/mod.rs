@@ -225,6 +225,8 @@ impl LoginContext {
                 }
             }
             AfterMfa::Complete => {
+                let remember = tx.outcome.multifactor.as_ref().is_some_and(|m| m.allow_remember_browser);
+                let user_id = tx.event.user.user_id.clone();
                 record_factor(&mut tx, &factor, self.now());
                 let s = Suspended {
                     request,
@@ -232,9 +234,16 @@ impl LoginContext {
                     session,
                     browser,
                 };
-                self.blocking(move |io| io.deliver(s))
+                let mut answered = self
+                    .blocking(move |io| io.deliver(s))
                     .await
-                    .unwrap_or_else(|e| super::Answer::StoreFailure(e).into())
+                    .unwrap_or_else(|e| super::Answer::StoreFailure(e).into());
+                if remember {
+                    let days = i64::from(self.tenant.mfa.remember_browser_days);
+                    let expires = self.now_ms() / 1000 + days * 86400;
+                    answered.remember_browser = Some((self.mfa_keys.remember_token(&user_id, expires), days * 86400));
+                }
+                answered
             }
         }
     }
