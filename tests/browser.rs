@@ -81,3 +81,44 @@ fn chromium_sp_initiated_login_lands_on_the_sp_with_the_validated_name_id() {
     let png = std::fs::read(&shot).expect("screenshot kept");
     assert!(png.starts_with(b"\x89PNG") && png.len() > 5_000, "a real screenshot");
 }
+
+/// The MFA pages in Chromium, with the keyboard; a screenshot of each kept in `test-artifacts/`.
+#[test]
+fn chromium_walks_the_mfa_pages_with_the_keyboard() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let actions = [root().join("fixtures/e2e/mfa.js")];
+    let extra = format!(
+        "[mfa]\nfactors = [\"otp\", \"email\", \"recovery-code\"]\n[mfa.email]\nfrom = \"idpipe <no-reply@example.com>\"\noutbox = \"{}\"\n",
+        dir.path().join("outbox").display()
+    );
+    let idp = Idp::start_with_actions_and(&actions, &extra);
+    let artifacts = root().join("test-artifacts");
+    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
+    let out = Command::new("node")
+        .arg(root().join("tests/browser/mfa.mjs"))
+        .args([idp.base.as_str(), APP_CALLBACK])
+        .arg(&artifacts)
+        .current_dir(root().join("tests/browser"))
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert!(report.get("error").is_none(), "{report}\nserver log:\n{}", idp.log());
+    assert_eq!(report["codeLabelled"], true);
+    assert_eq!(report["enrolled"], true);
+    assert_eq!(report["emailHint"], "We sent a code to j***@example.com.");
+    assert_eq!(report["pickedWithKeyboard"], true);
+    for name in [
+        "mfa-enroll-otp",
+        "mfa-recovery-code",
+        "mfa-challenge-otp",
+        "mfa-challenge-email",
+        "mfa-picker",
+    ] {
+        let png = std::fs::read(artifacts.join(format!("{name}.png"))).expect(name);
+        assert!(png.starts_with(b"\x89PNG") && png.len() > 2000, "{name}");
+    }
+    // Development mode: the email code went to the outbox as a message.
+    let mails = std::fs::read_dir(dir.path().join("outbox")).expect("outbox").count();
+    assert_eq!(mails, 1);
+}

@@ -63,6 +63,34 @@ pub async fn begin(state: &AppState, request: LoginRequest, http: event::Request
     respond(state, answered, &browser)
 }
 
+/// The response to a form POST of this server's pages (/u/login, /u/mfa, /continue): like
+/// [`respond`], but a redirect to another origin becomes a page that navigates there, because
+/// the pages' CSP (`form-action 'self'`) forbids redirecting a form submission elsewhere.
+pub fn respond_to_form(state: &AppState, answered: Answered, browser: &BrowserBinding) -> WebResult {
+    Ok(navigate_after_form(respond(state, answered, browser)?))
+}
+
+/// A redirect to another origin, answered to a form POST, as a page that navigates there.
+pub fn navigate_after_form(mut resp: axum::response::Response) -> axum::response::Response {
+    let target = (resp.status() == StatusCode::FOUND)
+        .then(|| {
+            resp.headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        })
+        .flatten()
+        .filter(|l| !l.starts_with('/'));
+    if let Some(url) = target {
+        let mut page = pages::continue_to(&url);
+        for c in resp.headers_mut().get_all(header::SET_COOKIE) {
+            page.headers_mut().append(header::SET_COOKIE, c.clone());
+        }
+        resp = page;
+    }
+    resp
+}
+
 /// The response for a login step's answer (with its session cookie change, and the browser's
 /// transaction cookie when it was minted for this request and the answer sends the browser on).
 pub fn respond(state: &AppState, answered: Answered, browser: &BrowserBinding) -> WebResult {

@@ -168,7 +168,7 @@ pub async fn login_submit(
         Checked::Run(a) => {
             let browser = BrowserBinding::of(&headers);
             let answered = state.login().run(*a).await;
-            return flow::respond(&state, answered, &browser);
+            return flow::respond_to_form(&state, answered, &browser);
         }
         Checked::Throttled => {
             tracing::warn!(%ip, "login rate limit exceeded");
@@ -199,7 +199,7 @@ pub async fn login_submit(
 
 /// `GET /continue?state=...`.
 pub async fn continue_get(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> WebResult {
-    resume(&state, &headers, q).await
+    resume(&state, &headers, q, false).await
 }
 
 /// `POST /continue` (form fields, plus `state` in the query or the form).
@@ -211,10 +211,10 @@ pub async fn continue_post(
 ) -> WebResult {
     let mut all = q;
     all.extend(f);
-    resume(&state, &headers, all).await
+    resume(&state, &headers, all, true).await
 }
 
-async fn resume(state: &AppState, headers: &HeaderMap, params: HashMap<String, String>) -> WebResult {
+async fn resume(state: &AppState, headers: &HeaderMap, params: HashMap<String, String>, form: bool) -> WebResult {
     let Some(resume_state) = params.get("state").filter(|s| !s.is_empty() && s.len() <= 128).cloned() else {
         return Err(WebError::bad_request("invalid_request", "The state parameter is missing."));
     };
@@ -224,5 +224,9 @@ async fn resume(state: &AppState, headers: &HeaderMap, params: HashMap<String, S
     let ctx = state.login();
     let redirected = ctx.blocking(move |io| io.redirected(&resume_state, presented.as_deref())).await??;
     let answered = ctx.resume(redirected, map).await;
-    flow::respond(state, answered, &browser)
+    if form {
+        flow::respond_to_form(state, answered, &browser)
+    } else {
+        flow::respond(state, answered, &browser)
+    }
 }

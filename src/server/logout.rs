@@ -108,7 +108,8 @@ pub async fn oidc_logout(State(state): State<AppState>, headers: HeaderMap, Quer
 
 /// `POST /oidc/logout` (the same parameters form-encoded, and the confirmation form).
 pub async fn oidc_logout_post(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<HashMap<String, String>>) -> WebResult {
-    rp_logout(&state, &headers, f).await
+    // A form POST (the confirmation page) must not be redirected to another origin.
+    Ok(super::flow::navigate_after_form(rp_logout(&state, &headers, f).await?))
 }
 
 async fn rp_logout(state: &AppState, headers: &HeaderMap, p: HashMap<String, String>) -> WebResult {

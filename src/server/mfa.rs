@@ -317,12 +317,12 @@ async fn finish(state: &AppState, headers: &HeaderMap, step: Step, again: &str) 
         Step::Again => super::found(again),
         Step::Completed(p, factor) => {
             let answered = state.login().mfa_completed(*p, factor).await;
-            flow::respond(state, answered, &browser)
+            flow::respond_to_form(state, answered, &browser)
         }
         Step::Failed(p) => {
             tracing::warn!(user_id = %p.user_id(), "too many wrong second-factor codes: login failed");
             let answered = state.login().mfa_failed(&p, "Too many wrong codes.");
-            flow::respond(state, answered, &browser)
+            flow::respond_to_form(state, answered, &browser)
         }
         Step::Throttled => Err(WebError::TooMany {
             json: false,

@@ -94,6 +94,25 @@ pub fn frontchannel_logout(urls: &[String], next: &str) -> Response {
     with_headers(StatusCode::OK, &body, &csp)
 }
 
+/// After a form POST: a page that goes on to `next` by a navigation (not a redirect of the
+/// POST, which the pages' `form-action 'self'` would block in browsers that apply it to
+/// redirects). The link works without script.
+pub fn continue_to(next: &str) -> Response {
+    let body = layout(
+        "Continuing",
+        &format!(
+            "<h1>Continuing&hellip;</h1><p><a id=\"next\" href=\"{}\">Continue</a></p><script>{CONTINUE_ON_LOAD_SCRIPT}</script>",
+            esc(next)
+        ),
+    );
+    let csp = format!(
+        "default-src 'none'; style-src {}; script-src {}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        sha256_source(STYLE),
+        sha256_source(CONTINUE_ON_LOAD_SCRIPT),
+    );
+    with_headers(StatusCode::OK, &body, &csp)
+}
+
 /// An HTML page of this server (forms post only to this server).
 pub fn html(status: StatusCode, body: &str) -> Response {
     with_headers(status, body, &format!("{}; form-action 'self'", *CSP_BASE))

@@ -381,12 +381,22 @@ impl Browser {
                 }
             }
         }
-        Page {
+        let mut page = Page {
             status: r.status().as_u16(),
             location: r.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_string),
             set_cookies,
             body: r.body_mut().read_to_string().unwrap_or_default(),
+        };
+        // A "Continuing" page (idpipe's answer to a form POST whose next stop is another origin)
+        // navigates by script as soon as it loads: the browser goes on as after a redirect.
+        if page.status == 200 && page.body.contains("<title>Continuing</title>") {
+            let next = page.body.split("<a id=\"next\" href=\"").nth(1).and_then(|r| r.split('"').next());
+            if let Some(href) = next {
+                page.location = Some(href.replace("&amp;", "&").replace("&#x27;", "'").replace("&quot;", "\""));
+                page.status = 302;
+            }
         }
+        page
     }
 
     pub fn get(&mut self, url: &str) -> Page {

@@ -29,6 +29,10 @@ r = b.get(app + "/login")
 f = fields(r.text)
 r = b.post(f"{idp}/u/login", data={"state": f["state"], "_csrf": f["_csrf"], "username": "jane.doe@example.com",
                                     "password": "jane-demo-password"})
+# The "Continuing" page navigates to the app by script, as a browser would.
+nxt = re.search(r'<a id="next" href="([^"]*)"', r.text)
+if nxt:
+    r = b.get(unescape(nxt.group(1)))
 out["oidc"] = {"status": r.status_code, "url": r.url, "validated": text(r.text, "validated"), "sub": text(r.text, "sub"),
                "actions_section": "added by the tenant&#x27;s actions" in r.text or "added by the tenant's actions" in r.text,
                "roles_shown": "https://my-app.example.com/roles" in r.text}

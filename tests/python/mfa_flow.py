@@ -19,6 +19,17 @@ import pyotp
 import requests
 from aiosmtpd.controller import Controller
 
+def location(r):
+    """Where the browser goes next: a redirect, or the link a "Continuing" page navigates to (the
+    page idpipe answers a form POST with when the next stop is another origin)."""
+    if r.status_code in (301, 302, 303):
+        return r.headers.get("location")
+    if r.status_code == 200 and "<title>Continuing</title>" in r.text:
+        m = re.search(r'<a id="next" href="([^"]*)"', r.text)
+        return unescape(m.group(1)) if m else None
+    return None
+
+
 job = json.load(sys.stdin)
 BASE = job["idp_base"]
 REDIRECT = job["redirect_uri"]
@@ -61,8 +72,8 @@ class Login:
 
     def follow(self, r):
         for _ in range(10):
-            loc = r.headers.get("location")
-            if r.status_code == 302 and loc:
+            loc = location(r)
+            if loc:
                 if loc.startswith(REDIRECT):
                     return {k: v[0] for k, v in parse_qs(urlparse(loc).query).items()}
                 r = self.b.get(loc if loc.startswith("http") else BASE + loc, allow_redirects=False)

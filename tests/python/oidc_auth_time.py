@@ -19,6 +19,17 @@ from urllib.parse import parse_qs, urlencode, urlparse
 import jwt
 import requests
 
+def location(r):
+    """Where the browser goes next: a redirect, or the link a "Continuing" page navigates to (the
+    page idpipe answers a form POST with when the next stop is another origin)."""
+    if r.status_code in (301, 302, 303):
+        return r.headers.get("location")
+    if r.status_code == 200 and "<title>Continuing</title>" in r.text:
+        m = re.search(r'<a id="next" href="([^"]*)"', r.text)
+        return unescape(m.group(1)) if m else None
+    return None
+
+
 job = json.load(sys.stdin)
 base = job["idp_base"]
 redirect_uri = job["redirect_uri"]
@@ -67,7 +78,7 @@ loc, verifier, nonce = authorize({})
 f = login_page(loc)
 r = browser.post(f"{base}/u/login", data={"state": f["state"], "_csrf": f["_csrf"], "username": job["username"],
                                           "password": job["password"]}, allow_redirects=False)
-tokens, first = redeem(r.headers["location"], verifier, nonce)
+tokens, first = redeem(location(r), verifier, nonce)
 out["first"] = {"auth_time": first["auth_time"], "iat": first["iat"]}
 time.sleep(2.2)
 refreshed = requests.post(f"{base}/oauth/token", data={

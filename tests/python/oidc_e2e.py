@@ -16,6 +16,17 @@ from urllib.parse import parse_qs, urlencode, urlparse
 import jwt
 import requests
 
+def location(r):
+    """Where the browser goes next: a redirect, or the link a "Continuing" page navigates to (the
+    page idpipe answers a form POST with when the next stop is another origin)."""
+    if r.status_code in (301, 302, 303):
+        return r.headers.get("location")
+    if r.status_code == 200 and "<title>Continuing</title>" in r.text:
+        m = re.search(r'<a id="next" href="([^"]*)"', r.text)
+        return unescape(m.group(1)) if m else None
+    return None
+
+
 job = json.load(sys.stdin)
 base = job["idp_base"]
 client_id = job.get("client_id", "spa")
@@ -56,8 +67,8 @@ def fields(html):
 def until_app(resp):
     """Follows idpipe's redirects until the browser would leave for the app."""
     for _ in range(10):
-        loc = resp.headers.get("location")
-        if resp.status_code in (302, 303) and loc:
+        loc = location(resp)
+        if loc:
             if loc.startswith(redirect_uri):
                 return parse_qs(urlparse(loc).query)
             if loc.startswith("/"):

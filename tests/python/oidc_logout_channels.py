@@ -20,6 +20,17 @@ from urllib.parse import parse_qs, urlencode, urlparse
 import jwt
 import requests
 
+def location(r):
+    """Where the browser goes next: a redirect, or the link a "Continuing" page navigates to (the
+    page idpipe answers a form POST with when the next stop is another origin)."""
+    if r.status_code in (301, 302, 303):
+        return r.headers.get("location")
+    if r.status_code == 200 and "<title>Continuing</title>" in r.text:
+        m = re.search(r'<a id="next" href="([^"]*)"', r.text)
+        return unescape(m.group(1)) if m else None
+    return None
+
+
 job = json.load(sys.stdin)
 BASE = job["idp_base"]
 received = []
@@ -52,7 +63,7 @@ r = browser.get(f"{BASE}/authorize?{urlencode(params)}", allow_redirects=True)
 f = {unescape(m.group(1)): unescape(m.group(2)) for m in re.finditer(r'name="([^"]+)" value="([^"]*)"', r.text)}
 r = browser.post(f"{BASE}/u/login", data={"state": f["state"], "_csrf": f["_csrf"], "username": "jane.doe@example.com",
                                           "password": "jane-demo-password"}, allow_redirects=False)
-code = parse_qs(urlparse(r.headers["location"]).query)["code"][0]
+code = parse_qs(urlparse(location(r)).query)["code"][0]
 tok = requests.post(disc["token_endpoint"], data={"grant_type": "authorization_code", "code": code, "redirect_uri": job["redirect_uri"],
                                                   "code_verifier": verifier}, auth=("bc", job["secret"])).json()
 jwks = jwt.PyJWKClient(disc["jwks_uri"])

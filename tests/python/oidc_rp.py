@@ -18,6 +18,17 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.jose import JsonWebKey, JsonWebToken
 from authlib.oidc.core import CodeIDToken
 
+def location(r):
+    """Where the browser goes next: a redirect, or the link a "Continuing" page navigates to (the
+    page idpipe answers a form POST with when the next stop is another origin)."""
+    if r.status_code in (301, 302, 303):
+        return r.headers.get("location")
+    if r.status_code == 200 and "<title>Continuing</title>" in r.text:
+        m = re.search(r'<a id="next" href="([^"]*)"', r.text)
+        return unescape(m.group(1)) if m else None
+    return None
+
+
 job = json.load(sys.stdin)
 BASE = job["idp_base"]
 REDIRECT = job["redirect_uri"]
@@ -66,8 +77,8 @@ class Rp:
         else:
             resp = self.browser.get(url, allow_redirects=False)
         for _ in range(10):
-            loc = resp.headers.get("location")
-            if resp.status_code == 302 and loc:
+            loc = location(resp)
+            if loc:
                 if loc.startswith(REDIRECT):
                     return {k: v[0] for k, v in parse_qs(urlparse(loc).query).items()}, resp, nonce, verifier, state
                 resp = self.browser.get(loc if loc.startswith("http") else BASE + loc, allow_redirects=False)
@@ -397,7 +408,7 @@ def rp_logout():
     forged = rp2.browser.post(DISC["end_session_endpoint"], data=dict(f, _csrf="0" * 64), allow_redirects=False)
     out["forged_confirmation"] = [forged.status_code, forged.headers.get("location")]
     confirmed = rp2.browser.post(DISC["end_session_endpoint"], data=f, allow_redirects=False)
-    out["confirmed"] = [confirmed.status_code, confirmed.headers.get("location")]
+    out["confirmed"] = [confirmed.status_code, location(confirmed)]
     cb, *_ = rp2.authorize(prompt="none")
     out["after_confirmation"] = cb
     return out
