@@ -120,13 +120,18 @@ fn five_wrong_codes_fail_the_login() {
 
 #[test]
 fn no_usable_factor_fails_with_mfar_and_the_seeds_message() {
-    let (_idp, out) = run("mfar_and_warning");
+    let (idp, out) = run("mfar_and_warning");
     assert_eq!(out["phone"]["error"], "mfar", "{out}");
     assert_eq!(
         out["phone"]["error_description"],
         "An MFA challenge is used in a PostLogin action but the requested factors are not properly set up. To perform MFA, enable the requested factors and ensure the user is enrolled with them."
     );
     assert_eq!(out["some_unusable_page"], "verify", "email is usable; phone only warns");
+    assert!(
+        idp.log()
+            .contains("w: An MFA challenge is used in a PostLogin action, but the requested factor phone is not properly set up."),
+        "the seed's warning is logged"
+    );
 }
 
 #[test]

@@ -44,6 +44,10 @@ fn needs_user(code: &str, description: &str) -> Failure {
 fn log_trace(outcome: &Outcome) {
     for t in &outcome.trace {
         tracing::debug!(action = %t.action, duration_us = t.duration_us, commands = t.commands.len(), "action ran");
+        // Seed 004's `w` warnings (e.g. a requested factor that is not set up) reach the log too.
+        for w in &t.warnings {
+            tracing::warn!(action = %t.action, warning = %w, "action warning");
+        }
     }
     if let Some(f) = &outcome.failure {
         tracing::info!(code = %f.code, action = ?f.action, "login refused by the pipeline");
