@@ -153,6 +153,36 @@ fn mfa_is_never_shown_to_prompt_none_and_its_state_is_bound_to_the_browser() {
 }
 
 #[test]
+fn phone_enrolment_and_challenge_through_the_webhook() {
+    let (smtp, phone) = (free_port(), free_port());
+    let actions = [root().join("fixtures/e2e/mfa.js"), root().join("fixtures/e2e/mfa-seen.js")];
+    let extra = format!("[mfa]\nfactors = [\"phone\", \"recovery-code\"]\n[mfa.phone]\nwebhook = \"http://127.0.0.1:{phone}/sms\"\n");
+    let idp = Idp::start_with_actions_and(&actions, &extra);
+    let out = idp.python(
+        "mfa_flow.py",
+        json!({"check": "phone_enrolment_and_challenge", "smtp_port": smtp, "phone_port": phone, "redirect_uri": APP_CALLBACK}),
+    );
+    assert_eq!(out["page"], "phone", "{out}\n{}", idp.log());
+    assert_eq!(out["bad_number"], 400);
+    assert_eq!(out["code_page"], "verify");
+    assert_eq!(out["hint"], "We sent a code to **********23.");
+    let hook = &out["webhook"];
+    assert_eq!(hook["path"], "/sms");
+    assert_eq!(hook["type"], "application/json");
+    assert_eq!(hook["body"]["to"], "+14155550123");
+    assert_eq!(hook["body"]["method"], "voice");
+    assert_eq!(out["after"], "recovery-code");
+    assert_eq!(out["enrolled"], true);
+    assert_eq!(out["challenge_page"], "verify");
+    assert_eq!(out["challenge_ok"], true, "{out}");
+    assert_eq!(
+        out["options"],
+        json!({"preferredMethod": "voice"}),
+        "enrolledFactors carries the phone's options"
+    );
+}
+
+#[test]
 fn allow_remember_browser_skips_multifactor_enable_for_that_user_and_browser_only() {
     let (_idp, out) = run("remember_browser");
     assert_eq!(out["first"], true, "{out}");

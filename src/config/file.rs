@@ -78,6 +78,17 @@ pub(super) struct MfaFile {
     pub(super) remember_browser_days: Option<u32>,
     /// How email codes are delivered.
     pub(super) email: Option<MfaEmailFile>,
+    /// How phone codes are delivered.
+    pub(super) phone: Option<MfaPhoneFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MfaPhoneFile {
+    /// POST each message as JSON here (the tenant's SMS/voice provider bridge).
+    pub(super) webhook: Option<String>,
+    /// Development: write each message to this folder.
+    pub(super) outbox: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -192,10 +192,21 @@ pub struct MfaConfig {
     pub remember_browser_days: u32,
     /// Email delivery and its `From`, when the `email` factor is on.
     pub email: Option<(String, EmailDelivery)>,
+    /// Phone code delivery, when the `phone` factor is on.
+    pub phone: Option<PhoneDelivery>,
+}
+
+/// How phone one-time codes are delivered (`[mfa.phone]`).
+#[derive(Debug, Clone)]
+pub enum PhoneDelivery {
+    /// POST `{to, method, code, message}` as JSON to this URL.
+    Webhook(String),
+    /// Development: one JSON file per message in this folder.
+    Outbox(PathBuf),
 }
 
 /// The factors idpipe can offer (push needs the hosted service's companion app: never).
-pub const MFA_FACTORS: [&str; 3] = ["otp", "email", "recovery-code"];
+pub const MFA_FACTORS: [&str; 4] = ["otp", "email", "phone", "recovery-code"];
 
 /// How the IdP metadata is published (`[saml]`).
 #[derive(Debug, Clone, Copy)]

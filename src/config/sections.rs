@@ -219,6 +219,7 @@ impl Checker {
                 max_attempts: 5,
                 remember_browser_days: 30,
                 email: None,
+                phone: None,
             });
         };
         for factor in &f.factors {
@@ -253,11 +254,26 @@ impl Checker {
         if f.factors.iter().any(|x| x == "email") && email.is_none() {
             return Err(self.invalid("mfa.email", "the email factor needs [mfa.email]".into()));
         }
+        let phone = match f.phone {
+            Some(p) => Some(match (p.webhook, p.outbox) {
+                (Some(url), None) => {
+                    super::http_url(&url).map_err(|r| self.invalid("mfa.phone.webhook", r))?;
+                    super::PhoneDelivery::Webhook(url)
+                }
+                (None, Some(dir)) => super::PhoneDelivery::Outbox(dir),
+                _ => return Err(self.invalid("mfa.phone", "set exactly one of webhook and outbox".into())),
+            }),
+            None => None,
+        };
+        if f.factors.iter().any(|x| x == "phone") && phone.is_none() {
+            return Err(self.invalid("mfa.phone", "the phone factor needs [mfa.phone]".into()));
+        }
         Ok(super::MfaConfig {
             factors: f.factors,
             max_attempts: f.max_attempts.unwrap_or(5).clamp(1, 20),
             remember_browser_days: f.remember_browser_days.unwrap_or(30).min(365),
             email,
+            phone,
         })
     }
 

@@ -236,6 +236,8 @@ impl Io {
                         email_code: None,
                         enrolling_secret: None,
                         verified: None,
+                        phone: None,
+                        phone_code: None,
                     };
                     match self.put_mfa(pending) {
                         Ok(k) => Answer::Redirect(format!("/u/mfa?state={k}")).into(),

@@ -108,6 +108,40 @@ fn page(io: &Io, keys: &MfaKeys, k: &str, csrf: &str, p: &mut MfaPending, error:
             &others,
             error,
         )),
+        (mode, "phone") => {
+            if p.phone.is_none() && mode == MfaMode::Challenge {
+                p.phone = io
+                    .store()
+                    .factor_secret(&user.user_id, "phone")?
+                    .and_then(|j| serde_json::from_slice(&j).ok());
+            }
+            let Some(target) = p.phone.clone() else {
+                return Ok(view::enroll_phone(&c, error));
+            };
+            let now = io.now_ms();
+            if p.phone_code.as_ref().is_none_or(|s| s.expires_at <= now) {
+                let delivery =
+                    io.tenant.mfa.phone.clone().ok_or_else(|| {
+                        WebError::page(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "Phone codes are not configured.")
+                    })?;
+                let code = codes::six_digits().map_err(internal)?;
+                crate::login::mfa::phone::send_code(&delivery, &target, &app, &code).map_err(|e| {
+                    tracing::error!(error = %e, "cannot send a phone code");
+                    WebError::page(
+                        StatusCode::BAD_GATEWAY,
+                        "server_error",
+                        "The code could not be sent. Try again later.",
+                    )
+                })?;
+                tracing::info!(user_id = %user.user_id, "phone code sent");
+                p.phone_code = Some(SentCode {
+                    hash: keys.hash_code(&code),
+                    expires_at: now + EMAIL_CODE_LIFETIME_MS,
+                });
+            }
+            let hint = format!("We sent a code to {}.", crate::login::mfa::phone::masked(&target.number));
+            Ok(view::challenge(&c, "phone", &hint, &others, error))
+        }
         _ => Ok(view::challenge(&c, "otp", "Open your authenticator app.", &others, error)),
     }
 }
@@ -158,6 +192,29 @@ fn verify(io: &Io, keys: &MfaKeys, p: &mut MfaPending, code: &str) -> Result<Res
                 Some(step) if io.store().use_otp_step(&user_id, step, now)? => Ok(Ok(None)),
                 _ => Ok(Err(())),
             }
+        }
+        (mode, "phone") => {
+            let ok = p
+                .phone_code
+                .as_ref()
+                .is_some_and(|s| s.expires_at > now && crate::util::constant_time_eq(&s.hash, &keys.hash_code(code)));
+            if !ok {
+                return Ok(Err(()));
+            }
+            p.phone_code = None;
+            if mode == MfaMode::Enroll {
+                let target = p.phone.clone().ok_or_else(|| internal("no phone to enrol"))?;
+                let json = serde_json::to_vec(&target).map_err(internal)?;
+                io.store().put_factor(&user_id, "phone", &json, now)?;
+                tracing::info!(%user_id, "phone enrolled");
+                let has_recovery = io.store().factor_secret(&user_id, "recovery-code")?.is_some();
+                if enabled("recovery-code") && !has_recovery {
+                    let rc = codes::recovery_code().map_err(internal)?;
+                    io.store().put_factor(&user_id, "recovery-code", &keys.hash_code(&rc), now)?;
+                    return Ok(Ok(Some(rc)));
+                }
+            }
+            Ok(Ok(None))
         }
         (_, "email") => {
             let ok = p
@@ -260,11 +317,38 @@ fn submit(io: &Io, keys: &MfaKeys, k: &str, csrf: &str, mut p: MfaPending, f: &H
             }
             p.current = Some(factor);
             p.email_code = None;
+            p.phone_code = None;
+            io.put_mfa_at(k, p)?;
+            Ok(None)
+        }
+        Some("phone_number") => {
+            let number: String = f
+                .get("number")
+                .map(|n| n.chars().filter(|c| !c.is_whitespace() && *c != '-').collect())
+                .unwrap_or_default();
+            let method = f.get("method").cloned().unwrap_or_else(|| "sms".into());
+            if p.mode != MfaMode::Enroll || p.current.as_deref() != Some("phone") || !["sms", "voice"].contains(&method.as_str()) {
+                return Err(WebError::bad_request("invalid_request", "That phone step is not expected here."));
+            }
+            if !crate::login::mfa::phone::is_e164(&number) {
+                let app = app_name(io, &p);
+                let c = FormContext { app: &app, state: k, csrf };
+                return Ok(Some(Step::Page(
+                    StatusCode::BAD_REQUEST,
+                    view::enroll_phone(&c, Some("Enter the number with its country code, e.g. +14155550123.")),
+                )));
+            }
+            p.phone = Some(crate::login::mfa::phone::PhoneTarget {
+                number,
+                preferred_method: method,
+            });
+            p.phone_code = None;
             io.put_mfa_at(k, p)?;
             Ok(None)
         }
         Some("resend") => {
             p.email_code = None;
+            p.phone_code = None;
             io.put_mfa_at(k, p)?;
             Ok(None)
         }

@@ -84,6 +84,14 @@ pub fn challenge(c: &FormContext<'_>, factor: &str, hint: &str, alternatives: &[
             ),
         ),
         "recovery-code" => ("Recovery code", "text", String::new()),
+        "phone" => (
+            "Code from the text message or call",
+            "numeric",
+            format!(
+                "<form method=\"post\" action=\"/u/mfa\">{}<button type=\"submit\" name=\"action\" value=\"resend\" class=\"link\">Send a new code</button></form>",
+                hidden(c)
+            ),
+        ),
         _ => ("6-digit code from your authenticator app", "numeric", String::new()),
     };
     layout(
@@ -118,6 +126,26 @@ pub fn enroll_otp(c: &FormContext<'_>, qr_svg: &str, secret_b32: &str, uri: &str
             app = esc(c.app),
             secret = esc(secret_b32),
             uri = esc(uri),
+            err = error_line(error),
+            h = hidden(c),
+        ),
+    )
+}
+
+/// Phone enrolment: the number and how the code should come.
+pub fn enroll_phone(c: &FormContext<'_>, error: Option<&str>) -> String {
+    layout(
+        "Add your phone",
+        &format!(
+            "<h1>Add your phone</h1><p class=\"muted\">to continue to <strong>{app}</strong></p>{err}\
+<form method=\"post\" action=\"/u/mfa\" id=\"phone\">{h}<input type=\"hidden\" name=\"action\" value=\"phone_number\">\
+<label for=\"number\">Phone number, with the country code (e.g. +14155550123)</label>\
+<input type=\"tel\" id=\"number\" name=\"number\" autocomplete=\"tel\" required autofocus>\
+<fieldset><legend>Send the code by</legend>\
+<label><input type=\"radio\" name=\"method\" value=\"sms\" checked> Text message</label>\
+<label><input type=\"radio\" name=\"method\" value=\"voice\"> Voice call</label></fieldset>\
+<button type=\"submit\">Send a code</button></form>",
+            app = esc(c.app),
             err = error_line(error),
             h = hidden(c),
         ),

@@ -46,6 +46,25 @@ class Sink:
 
 smtp = Controller(Sink(), hostname="127.0.0.1", port=job["smtp_port"])
 smtp.start()
+texts = []
+if job.get("phone_port"):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Sms(BaseHTTPRequestHandler):
+        """The tenant's SMS/voice bridge: receives idpipe's webhook POSTs."""
+
+        def do_POST(self):
+            texts.append({"path": self.path, "type": self.headers.get("content-type"),
+                          "body": json.loads(self.rfile.read(int(self.headers.get("content-length", "0"))))})
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    sms = ThreadingHTTPServer(("127.0.0.1", job["phone_port"]), Sms)
+    threading.Thread(target=sms.serve_forever, daemon=True).start()
 
 
 def fields(html):
@@ -284,6 +303,33 @@ def remember_browser():
     # Another user in the remembered browser is asked (the token names jane).
     USER, PASSWORD = "john.smith@example.com", "john-demo-password"
     out["other_user"] = page_kind(Login(a.b).start("remember", prompt="login"))
+    return out
+
+
+def phone_enrolment_and_challenge():
+    out = {}
+    a = Login()
+    page = a.start("phone-enrol")
+    out["page"] = "phone" if 'id="phone"' in page.text else page_kind(page)
+    bad = a.post(page, action="phone_number", number="12345", method="sms")
+    out["bad_number"] = bad.status_code
+    r = a.follow(a.post(page, action="phone_number", number="+1 415 555 0123", method="voice"))
+    out["code_page"] = page_kind(r)
+    out["hint"] = text(r.text, "hint")
+    out["webhook"] = texts[-1] if texts else None
+    code = texts[-1]["body"]["code"] if texts else "000000"
+    r = a.post(r, action="verify", code=code)
+    out["after"] = page_kind(r)
+    cb = a.follow(a.post(r, action="continue"))
+    out["enrolled"] = isinstance(cb, dict) and "code" in cb
+    b = Login()
+    page = b.start("phone-enrol")
+    out["challenge_page"] = page_kind(page)
+    cb = b.follow(b.post(page, action="verify", code=texts[-1]["body"]["code"]))
+    out["challenge_ok"] = isinstance(cb, dict) and "code" in cb
+    c = Login()
+    cb = c.start("phone-options")
+    out["options"] = c.tokens(cb).get("https://idpipe.dev/phone_options")
     return out
 
 

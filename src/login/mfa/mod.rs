@@ -9,6 +9,7 @@
 
 pub mod codes;
 pub mod email;
+pub mod phone;
 
 use serde::{Deserialize, Serialize};
 
@@ -63,6 +64,12 @@ pub struct MfaPending {
     pub enrolling_secret: Option<Vec<u8>>,
     /// A factor already verified, waiting for the user to acknowledge a new recovery code.
     pub verified: Option<String>,
+    /// The phone being enrolled (or challenged), once known.
+    #[serde(default)]
+    pub phone: Option<phone::PhoneTarget>,
+    /// The phone code sent, if any.
+    #[serde(default)]
+    pub phone_code: Option<SentCode>,
 }
 
 impl MfaPending {
@@ -101,9 +108,18 @@ impl Io {
     pub fn with_enrolled_factors(&self, user: &mut crate::pipeline::event::User) -> Result<(), StoreError> {
         for f in self.store.enrolled_factors(&user.user_id)? {
             if !user.enrolled_factors.iter().any(|e| e.factor_type == f) {
+                // Seed 000: a phone factor says its preferredMethod.
+                let options = if f == "phone" {
+                    self.store
+                        .factor_secret(&user.user_id, "phone")?
+                        .and_then(|j| serde_json::from_slice::<phone::PhoneTarget>(&j).ok())
+                        .map(|p| serde_json::json!({"preferredMethod": p.preferred_method}))
+                } else {
+                    None
+                };
                 user.enrolled_factors.push(crate::pipeline::event::EnrolledFactor {
                     factor_type: f,
-                    options: None,
+                    options,
                     extra: Default::default(),
                 });
             }
@@ -142,6 +158,8 @@ impl Io {
             email_code: None,
             enrolling_secret: None,
             verified: None,
+            phone: None,
+            phone_code: None,
         }))
     }
 
