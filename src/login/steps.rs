@@ -139,8 +139,25 @@ impl LoginContext {
         };
         // Secrets are not stored with a suspended login; the actions get them again from the tenant.
         tx.event.secrets = self.tenant.secrets.clone();
-        let (tenant, state) = (self.tenant.clone(), key);
-        let resumed = super::watchdog::run_pipeline(move || tenant.executor.resume(tx, Resume::Continue { state, params })).await;
+        let s = Suspended {
+            request,
+            tx,
+            session,
+            browser,
+        };
+        self.resume_with(s, Resume::Continue { state: key, params }).await
+    }
+
+    /// Resumes a suspended pipeline (secrets already restored) and delivers its end.
+    pub(super) async fn resume_with(&self, s: Suspended, how: Resume) -> Answered {
+        let Suspended {
+            request,
+            tx,
+            session,
+            browser,
+        } = s;
+        let tenant = self.tenant.clone();
+        let resumed = super::watchdog::run_pipeline(move || tenant.executor.resume(tx, how)).await;
         match resumed {
             Ok(Ok(tx)) => {
                 let s = Suspended {

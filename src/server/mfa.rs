@@ -155,12 +155,22 @@ fn internal(e: impl std::fmt::Display) -> WebError {
     )
 }
 
+/// A recovery code for a user who has none yet (at the first enrolment), shown once.
+fn first_recovery_code(io: &Io, keys: &MfaKeys, user_id: &str, now: i64) -> Result<Option<String>, WebError> {
+    let enabled = io.tenant.mfa.factors.iter().any(|f| f == "recovery-code");
+    if !enabled || io.store().factor_secret(user_id, "recovery-code")?.is_some() {
+        return Ok(None);
+    }
+    let rc = codes::recovery_code().map_err(internal)?;
+    io.store().put_factor(user_id, "recovery-code", &keys.hash_code(&rc), now)?;
+    Ok(Some(rc))
+}
+
 /// Checks a code for the current factor; `Ok(Some(new recovery code))` when one must be shown.
 fn verify(io: &Io, keys: &MfaKeys, p: &mut MfaPending, code: &str) -> Result<Result<Option<String>, ()>, WebError> {
     let user_id = p.user_id().to_string();
     let now = io.now_ms();
     let current = p.current.clone().unwrap_or_default();
-    let enabled = |f: &str| io.tenant.mfa.factors.iter().any(|x| x == f);
     match (p.mode, current.as_str()) {
         (MfaMode::Enroll, "otp") => {
             let Some(sealed) = p.enrolling_secret.clone() else {
@@ -174,13 +184,7 @@ fn verify(io: &Io, keys: &MfaKeys, p: &mut MfaPending, code: &str) -> Result<Res
             io.store().put_factor(&user_id, "otp", &sealed, now)?;
             tracing::info!(%user_id, "authenticator app enrolled");
             // The first enrolment also makes a recovery code, shown once.
-            let has_recovery = io.store().factor_secret(&user_id, "recovery-code")?.is_some();
-            if enabled("recovery-code") && !has_recovery {
-                let rc = codes::recovery_code().map_err(internal)?;
-                io.store().put_factor(&user_id, "recovery-code", &keys.hash_code(&rc), now)?;
-                return Ok(Ok(Some(rc)));
-            }
-            Ok(Ok(None))
+            Ok(Ok(first_recovery_code(io, keys, &user_id, now)?))
         }
         (_, "otp") => {
             let Some(sealed) = io.store().factor_secret(&user_id, "otp")? else {
@@ -207,12 +211,7 @@ fn verify(io: &Io, keys: &MfaKeys, p: &mut MfaPending, code: &str) -> Result<Res
                 let json = serde_json::to_vec(&target).map_err(internal)?;
                 io.store().put_factor(&user_id, "phone", &json, now)?;
                 tracing::info!(%user_id, "phone enrolled");
-                let has_recovery = io.store().factor_secret(&user_id, "recovery-code")?.is_some();
-                if enabled("recovery-code") && !has_recovery {
-                    let rc = codes::recovery_code().map_err(internal)?;
-                    io.store().put_factor(&user_id, "recovery-code", &keys.hash_code(&rc), now)?;
-                    return Ok(Ok(Some(rc)));
-                }
+                return Ok(Ok(first_recovery_code(io, keys, &user_id, now)?));
             }
             Ok(Ok(None))
         }

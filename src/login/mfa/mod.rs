@@ -216,31 +216,13 @@ impl LoginContext {
         tracing::info!(factor = %factor, client_id = %request.client_id(), "second factor completed");
         match after {
             AfterMfa::Pipeline => {
-                let tenant = self.tenant.clone();
-                let f = factor.clone();
-                let resumed =
-                    super::watchdog::run_pipeline(move || tenant.executor.resume(tx, crate::pipeline::Resume::MfaCompleted { factor: f }))
-                        .await;
-                match resumed {
-                    Ok(Ok(tx)) => {
-                        let s = Suspended {
-                            request,
-                            tx,
-                            session,
-                            browser,
-                        };
-                        self.blocking(move |io| io.deliver(s))
-                            .await
-                            .unwrap_or_else(|e| super::Answer::StoreFailure(e).into())
-                    }
-                    Ok(Err(e)) => super::Answer::Error {
-                        kind: super::PageError::BadRequest,
-                        code: "invalid_state",
-                        description: e.to_string(),
-                    }
-                    .into(),
-                    Err(_) => super::Answer::error(super::PageError::Internal, "server_error", "The login could not be completed.").into(),
-                }
+                let s = Suspended {
+                    request,
+                    tx,
+                    session,
+                    browser,
+                };
+                self.resume_with(s, crate::pipeline::Resume::MfaCompleted { factor }).await
             }
             AfterMfa::Complete => {
                 let remember = tx.outcome.multifactor.as_ref().is_some_and(|m| m.allow_remember_browser);
