@@ -7,6 +7,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc as the process allocator. Why: argon2id allocates 19 MiB per password check; glibc
+/// keeps those blocks in its arenas after they are freed, so a server that checked passwords in
+/// parallel stayed at ~1 GB. mimalloc returns freed memory to the system (measured in the README).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=info".into());
     // IDPIPE_LOG_FORMAT=json: one JSON object per line (with the request span's id), for log shippers.
