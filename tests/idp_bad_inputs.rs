@@ -49,7 +49,8 @@ fn the_mfa_step_refuses_missing_foreign_forged_and_oversized_input() {
 fn revocation_and_introspection_refuse_bad_clients_and_bad_requests() {
     let idp = Idp::start("");
     let base = &idp.base;
-    let cases: Vec<(&str, &str, Option<(&str, &str)>, u16)> = vec![
+    type Case<'a> = (&'a str, &'a str, Option<(&'a str, &'a str)>, u16);
+    let cases: Vec<Case<'_>> = vec![
         ("oauth/revoke", "token=x", Some(("web", "wrong")), 401),
         ("oauth/revoke", "token=x", Some(("nobody", "x")), 401),
         ("oauth/revoke", "", Some(("web", WEB_SECRET)), 400),
