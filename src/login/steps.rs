@@ -238,24 +238,14 @@ impl Io {
                 Some(Suspension::Mfa { requirement, .. }) => {
                     tx.event.secrets.clear();
                     let usable: Vec<String> = requirement.usable.iter().map(|f| f.factor_type.clone()).collect();
-                    let pending = super::mfa::MfaPending {
-                        current: (!requirement.picker).then(|| usable.first().cloned()).flatten(),
-                        login: Suspended {
-                            request,
-                            tx,
-                            session,
-                            browser,
-                        },
-                        after: super::mfa::AfterMfa::Pipeline,
-                        mode: requirement.mode,
-                        usable,
-                        attempts: 0,
-                        email_code: None,
-                        enrolling_secret: None,
-                        verified: None,
-                        phone: None,
-                        phone_code: None,
+                    let login = Suspended {
+                        request,
+                        tx,
+                        session,
+                        browser,
                     };
+                    let pending =
+                        super::mfa::MfaPending::new(login, super::mfa::AfterMfa::Pipeline, requirement.mode, usable, requirement.picker);
                     match self.put_mfa(pending) {
                         Ok(k) => Answer::Redirect(format!("/u/mfa?state={k}")).into(),
                         Err(e) => Answer::StoreFailure(e).into(),

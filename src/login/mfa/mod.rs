@@ -73,6 +73,23 @@ pub struct MfaPending {
 }
 
 impl MfaPending {
+    /// A new step: the first usable factor on screen, or the picker.
+    pub fn new(login: Suspended, after: AfterMfa, mode: MfaMode, usable: Vec<String>, picker: bool) -> Self {
+        MfaPending {
+            current: if picker { None } else { usable.first().cloned() },
+            login,
+            after,
+            mode,
+            usable,
+            attempts: 0,
+            email_code: None,
+            enrolling_secret: None,
+            verified: None,
+            phone: None,
+            phone_code: None,
+        }
+    }
+
     /// The user in question.
     pub fn user_id(&self) -> &str {
         &self.login.tx.event.user.user_id
@@ -148,19 +165,8 @@ impl Io {
             }
             (MfaMode::Enroll, can_enrol)
         };
-        Ok(Ok(MfaPending {
-            current: (usable.len() == 1).then(|| usable[0].clone()),
-            login,
-            after: AfterMfa::Complete,
-            mode,
-            usable,
-            attempts: 0,
-            email_code: None,
-            enrolling_secret: None,
-            verified: None,
-            phone: None,
-            phone_code: None,
-        }))
+        let picker = usable.len() > 1;
+        Ok(Ok(MfaPending::new(login, AfterMfa::Complete, mode, usable, picker)))
     }
 
     /// Stores an MFA step under a new key (the `/u/mfa?state=` of the next page).
