@@ -108,12 +108,17 @@ impl LoginContext {
                     session,
                     browser,
                 };
-                self.blocking(move |io| io.deliver(s))
-                    .await
-                    .unwrap_or_else(|e| Answer::StoreFailure(e).into())
+                self.deliver_off(s).await
             }
             Err(e) => self.stopped(&request, &e).into(),
         }
+    }
+
+    /// [`Io::deliver`] on the blocking pool.
+    pub(super) async fn deliver_off(&self, s: Suspended) -> Answered {
+        self.blocking(move |io| io.deliver(s))
+            .await
+            .unwrap_or_else(|e| Answer::StoreFailure(e).into())
     }
 
     /// Resumes a pipeline suspended by a redirect (`/continue`): the state is consumed (single
@@ -127,24 +132,13 @@ impl LoginContext {
             })
             .await
             .and_then(|r| r);
-        let Suspended {
-            request,
-            mut tx,
-            session,
-            browser,
-        } = match taken {
+        let mut s = match taken {
             Ok(Some(s)) => s,
             Ok(None) => return StateError::Expired.into(),
             Err(e) => return Answer::StoreFailure(e).into(),
         };
         // Secrets are not stored with a suspended login; the actions get them again from the tenant.
-        tx.event.secrets = self.tenant.secrets.clone();
-        let s = Suspended {
-            request,
-            tx,
-            session,
-            browser,
-        };
+        s.tx.event.secrets = self.tenant.secrets.clone();
         self.resume_with(s, Resume::Continue { state: key, params }).await
     }
 
@@ -166,9 +160,7 @@ impl LoginContext {
                     session,
                     browser,
                 };
-                self.blocking(move |io| io.deliver(s))
-                    .await
-                    .unwrap_or_else(|e| Answer::StoreFailure(e).into())
+                self.deliver_off(s).await
             }
             Ok(Err(e)) => Answer::Error {
                 kind: PageError::BadRequest,

@@ -211,39 +211,17 @@ impl LoginContext {
     /// A completed factor: the pipeline resumes (or the login completes), and the login's end
     /// is delivered.
     pub async fn mfa_completed(&self, pending: MfaPending, factor: String) -> Answered {
-        let MfaPending { login, after, .. } = pending;
-        let Suspended {
-            request,
-            mut tx,
-            session,
-            browser,
-        } = login;
-        tx.event.secrets = self.tenant.secrets.clone();
-        tracing::info!(factor = %factor, client_id = %request.client_id(), "second factor completed");
+        let MfaPending { mut login, after, .. } = pending;
+        login.tx.event.secrets = self.tenant.secrets.clone();
+        tracing::info!(factor = %factor, client_id = %login.request.client_id(), "second factor completed");
         match after {
-            AfterMfa::Pipeline => {
-                let s = Suspended {
-                    request,
-                    tx,
-                    session,
-                    browser,
-                };
-                self.resume_with(s, crate::pipeline::Resume::MfaCompleted { factor }).await
-            }
+            AfterMfa::Pipeline => self.resume_with(login, crate::pipeline::Resume::MfaCompleted { factor }).await,
             AfterMfa::Complete => {
+                let tx = &mut login.tx;
                 let remember = tx.outcome.multifactor.as_ref().is_some_and(|m| m.allow_remember_browser);
                 let user_id = tx.event.user.user_id.clone();
-                record_factor(&mut tx, &factor, self.now());
-                let s = Suspended {
-                    request,
-                    tx,
-                    session,
-                    browser,
-                };
-                let mut answered = self
-                    .blocking(move |io| io.deliver(s))
-                    .await
-                    .unwrap_or_else(|e| super::Answer::StoreFailure(e).into());
+                record_factor(tx, &factor, self.now());
+                let mut answered = self.deliver_off(login).await;
                 if remember {
                     let days = i64::from(self.tenant.mfa.remember_browser_days);
                     let expires = self.now_ms() / 1000 + days * 86400;
