@@ -190,5 +190,11 @@ fn allow_remember_browser_skips_multifactor_enable_for_that_user_and_browser_onl
     assert_eq!(out["remembered"], true, "{out}");
     assert_eq!(out["enable_without_option"], "verify");
     assert_eq!(out["other_browser"], "verify");
+    assert_eq!(
+        out["forged_cookies"],
+        json!(["verify", "verify", "verify", "verify"]),
+        "a forged, truncated, extended or oversized cookie is no remembered browser"
+    );
+    assert_eq!(out["control_real_cookie"], "callback", "the harness does send the cookie: {out}");
     assert_eq!(out["other_user"], "verify", "{out}");
 }

@@ -289,8 +289,19 @@ def remember_browser():
     out["remembered"] = isinstance(cb, dict) and "code" in cb
     # Without allowRememberBrowser, the remembered browser is still asked.
     out["enable_without_option"] = page_kind(Login(a.b).start("enable", prompt="login"))
-    # Another browser is asked.
+    # Another browser is asked, also with a forged, a truncated or a copied-and-extended cookie.
     out["other_browser"] = page_kind(Login().start("remember"))
+    real = a.b.cookies.get("idpipe_mfa_rb")
+    forged = []
+    for value in ["9999999999." + "0" * 64, real.split(".")[0], str(int(real.split(".")[0]) + 86400) + "." + real.split(".")[1], "x" * 300]:
+        f = Login()
+        f.b.cookies.set("idpipe_mfa_rb", value, domain="127.0.0.1", path="/")
+        forged.append(page_kind(f.start("remember")))
+    out["forged_cookies"] = forged
+    # Control: the cookie set this way is sent (the real value is honoured in a new session).
+    g = Login()
+    g.b.cookies.set("idpipe_mfa_rb", real, domain="127.0.0.1", path="/")
+    out["control_real_cookie"] = page_kind(g.start("remember"))
     # Another user in the remembered browser is asked (the token names jane).
     USER, PASSWORD = "john.smith@example.com", "john-demo-password"
     out["other_user"] = page_kind(Login(a.b).start("remember", prompt="login"))
