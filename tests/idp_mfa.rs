@@ -102,12 +102,32 @@ fn challenge_with_any_shows_a_picker_and_challenge_with_offers_its_additional_fa
     let (_idp, out) = run("picker_and_alternatives");
     assert_eq!(out["one_usable_skips_picker"], "verify", "only email usable: no picker (seed 004)");
     assert_eq!(out["any_page"], "picker", "{out}");
-    assert_eq!(out["choices"], json!(["otp", "email"]));
+    assert_eq!(out["choices"], json!(["otp", "email", "recovery-code"]));
     assert_eq!(out["chosen_page"], "verify");
     assert_eq!(out["ok"], true);
     // challengeWith(otp, {additionalFactors: [email]}): the default, with "try another method".
-    assert_eq!(out["default_then_others"], json!(["verify", ["email"]]), "{out}");
+    assert_eq!(out["default_then_others"], json!(["verify", ["email", "recovery-code"]]), "{out}");
     assert_eq!(out["not_offered"], 400, "a factor the action did not offer cannot be chosen");
+}
+
+#[test]
+fn a_recovery_code_is_offered_as_another_method_once_the_user_has_one() {
+    let (_idp, out) = run("recovery_code_as_another_method");
+    assert_eq!(out["before"], json!([]), "no recovery code yet, none offered: {out}");
+    assert_eq!(out["offered"], json!(["recovery-code"]), "{out}");
+    assert_eq!(out["chosen_page"], "verify");
+    assert_eq!(out["after_use"], "recovery-code", "a used recovery code is replaced by a new one");
+    assert_eq!(out["new_code_differs"], true);
+    assert_eq!(
+        out["methods_seen"],
+        json!([{"name": "pwd", "type": null}, {"name": "mfa", "type": "recovery-code"}]),
+        "{out}"
+    );
+    assert_eq!(
+        out["any_single"],
+        json!(["verify", ["recovery-code"]]),
+        "one usable factor: no picker"
+    );
 }
 
 #[test]

@@ -237,6 +237,38 @@ def picker_and_alternatives():
     return out
 
 
+def recovery_code_as_another_method():
+    out = {}
+    # Before any enrolment: no recovery code, so none offered.
+    a = Login()
+    page = a.start("email")
+    out["before"] = re.findall(r'name="factor" value="([^"]*)"', page.text)
+    a.follow(a.post(page, action="verify", code=email_code()[0]))
+    # Enrolment (shows the first recovery code), then a challenge with otp alone.
+    e = Login()
+    page = e.start("otp")
+    totp = pyotp.TOTP(text(page.text, "secret"))
+    r = e.post(page, action="verify", code=totp.now())
+    recovery = text(r.text, "recovery-code")
+    e.follow(e.post(r, action="continue"))
+    b = Login()
+    page = b.start("otp")
+    out["offered"] = re.findall(r'name="factor" value="([^"]*)"', page.text)
+    r = b.follow(b.post(page, action="choose", factor="recovery-code"))
+    out["chosen_page"] = page_kind(r)
+    r = b.post(r, action="verify", code=recovery)
+    out["after_use"] = page_kind(r)
+    out["new_code_differs"] = text(r.text, "recovery-code") not in (None, recovery)
+    cb = b.follow(b.post(r, action="continue"))
+    claims = b.tokens(cb)
+    out["methods_seen"] = claims.get("https://idpipe.dev/methods")
+    # challengeWithAny with one usable factor: still no picker, the recovery code is "another method".
+    c = Login()
+    page = c.start("otp-only-any")
+    out["any_single"] = [page_kind(page), re.findall(r'name="factor" value="([^"]*)"', page.text)]
+    return out
+
+
 def too_many_wrong_codes():
     a = Login()
     page = a.start("email")

@@ -95,9 +95,14 @@ fn request_mfa(
         }
         return Ok(());
     }
+    let picker = picker && usable.len() > 1;
+    let mut usable = usable;
+    if mode == MfaMode::Challenge {
+        usable.extend(recovery_fallback(core, &factors));
+    }
     core.suspend = Some(SuspendRequest::Mfa(MfaRequirement {
         mode,
-        picker: picker && usable.len() > 1,
+        picker,
         requested: factors,
         usable,
     }));
@@ -140,7 +145,8 @@ fn usable_factors(core: &mut ApiCore<'_>, mode: MfaMode, factors: &[Factor]) -> 
     let mut warnings = Vec::new();
     match mode {
         MfaMode::Challenge => {
-            if factors.iter().any(|f| completed(&f.factor_type)) {
+            // A recovery code used in place of a factor stands for it for the rest of the login.
+            if factors.iter().any(|f| completed(&f.factor_type)) || completed("recovery-code") {
                 return None;
             }
             for f in factors {
@@ -164,6 +170,16 @@ fn usable_factors(core: &mut ApiCore<'_>, mode: MfaMode, factors: &[Factor]) -> 
     }
     core.trace.warnings.extend(warnings);
     Some(usable)
+}
+
+/// The recovery code as "another method" of a challenge that did not list it (as the hosted
+/// service offers it): when the tenant enables it and the user has one.
+fn recovery_fallback(core: &ApiCore<'_>, factors: &[Factor]) -> Option<Factor> {
+    let t = "recovery-code";
+    let listed = factors.iter().any(|f| f.factor_type == t);
+    let enabled = core.services.enabled_factors.iter().any(|f| f == t);
+    let enrolled = core.event.user.enrolled_factors.iter().any(|f| f.factor_type == t);
+    (!listed && enabled && enrolled).then(|| Factor::new(t))
 }
 
 fn with_additional(factor: Factor, options: Option<&Value>) -> Result<Vec<Factor>, String> {
