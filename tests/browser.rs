@@ -122,3 +122,58 @@ fn chromium_walks_the_mfa_pages_with_the_keyboard() {
     let mails = std::fs::read_dir(dir.path().join("outbox")).expect("outbox").count();
     assert_eq!(mails, 1);
 }
+
+/// WebAuthn in Chromium with CDP virtual authenticators (`tests/browser/webauthn.mjs`): this
+/// device registered with user verification and used, the attacks a browser can make refused,
+/// a security key registered and used; screenshots kept in `test-artifacts/`.
+#[test]
+fn chromium_registers_and_uses_webauthn_authenticators_and_attacks_are_refused() {
+    let actions = [root().join("fixtures/e2e/mfa.js"), root().join("fixtures/e2e/mfa-seen.js")];
+    let extra = "[mfa]\nfactors = [\"webauthn-platform\", \"webauthn-roaming\", \"recovery-code\"]\n";
+    let idp = Idp::start_on_localhost_with_actions_and(&actions, extra);
+    let artifacts = root().join("test-artifacts");
+    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
+    let out = Command::new("node")
+        .arg(root().join("tests/browser/webauthn.mjs"))
+        .args([idp.base.as_str(), APP_CALLBACK])
+        .arg(&artifacts)
+        .current_dir(root().join("tests/browser"))
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert!(report.get("error").is_none(), "{report}\nserver log:\n{}", idp.log());
+    let sel = &report["registerOptions"];
+    assert_eq!(
+        sel["userVerification"], "required",
+        "platform: user verification required: {report}"
+    );
+    assert_eq!(sel["authenticatorAttachment"], "platform");
+    assert_eq!(report["registered"], 1, "the virtual authenticator holds the new credential");
+    assert_eq!(report["registerAmr"], serde_json::json!(["pwd", "mfa", "swk"]), "{report}");
+    assert_eq!(report["challengeAmr"], serde_json::json!(["pwd", "mfa", "swk"]));
+    assert_eq!(
+        report["methodsSeen"][1],
+        serde_json::json!({"name": "mfa", "type": "webauthn-platform"})
+    );
+    let refused = "Your authenticator's answer was not accepted. Try again.";
+    assert_eq!(report["replay"], refused, "an answer to another login's challenge: {report}");
+    assert_eq!(report["garbage"], refused);
+    assert_eq!(report["uvDowngrade"], refused, "user verification lowered by the client");
+    assert_eq!(report["uvDowngradeStillOnPage"], 1);
+    assert_eq!(report["afterAttacks"], true);
+    assert_eq!(report["roamingOptions"]["authenticatorAttachment"], "cross-platform");
+    assert_eq!(report["keyRegistered"], 1);
+    assert_eq!(report["keyAmr"], serde_json::json!(["pwd", "mfa", "hwk"]), "{report}");
+    let log = idp.log();
+    assert!(log.contains("WebAuthn answer refused"), "refusals are logged");
+    for name in [
+        "mfa-webauthn-register",
+        "mfa-webauthn-challenge",
+        "mfa-webauthn-register-key",
+        "mfa-webauthn-challenge-key",
+    ] {
+        let png = std::fs::read(artifacts.join(format!("{name}.png"))).expect(name);
+        assert!(png.starts_with(b"\x89PNG") && png.len() > 2000, "{name}");
+    }
+}

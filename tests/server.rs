@@ -136,6 +136,12 @@ fn a_wrong_config_fails_at_start_up_with_file_key_and_reason() {
             "oidc_clients[0].redirect_uris",
         ),
     ];
+    // WebAuthn needs a domain name as its relying party id.
+    let webauthn_on_ip = "name = \"x\"\nbase_url = \"http://127.0.0.1:9000\"\nsigning_key = \"certs/idp-test.key\"\nsigning_cert = \"certs/idp-test.crt\"\n[mfa]\nfactors = [\"webauthn-roaming\"]\n";
+    let cases: Vec<(&str, &str)> = cases
+        .into_iter()
+        .chain([(webauthn_on_ip, "an IP address cannot be a WebAuthn relying party")])
+        .collect();
     for (i, (toml, needle)) in cases.iter().enumerate() {
         let path = dir.path().join(format!("t{i}.toml"));
         std::fs::write(&path, toml).expect("write");
@@ -165,6 +171,8 @@ fn wrong_server_and_saml_request_settings_fail_at_start_up() {
         ),
         ("[server]\nunknown_limit = 1\n", "unknown_limit"),
         ("[saml_requests]\naccept_sha1 = \"yes\"\n", "accept_sha1"),
+        ("[mfa]\nfactors = [\"push-notification\"]\n", "mfa.factors"),
+        ("[mfa]\nfactors = [\"email\"]\n", "the email factor needs [mfa.email]"),
     ];
     for (i, (section, needle)) in cases.iter().enumerate() {
         let path = dir.path().join(format!("s{i}.toml"));

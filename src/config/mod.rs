@@ -194,6 +194,8 @@ pub struct MfaConfig {
     pub email: Option<(String, EmailDelivery)>,
     /// Phone code delivery, when the `phone` factor is on.
     pub phone: Option<PhoneDelivery>,
+    /// The WebAuthn relying party (from `base_url`), when a WebAuthn factor is on.
+    pub webauthn: Option<crate::login::mfa::webauthn::WebauthnRp>,
 }
 
 /// How phone one-time codes are delivered (`[mfa.phone]`).
@@ -206,7 +208,7 @@ pub enum PhoneDelivery {
 }
 
 /// The factors idpipe can offer (push needs the hosted service's companion app: never).
-pub const MFA_FACTORS: [&str; 4] = ["otp", "email", "phone", "recovery-code"];
+pub const MFA_FACTORS: [&str; 6] = ["otp", "email", "phone", "recovery-code", "webauthn-platform", "webauthn-roaming"];
 
 /// How the IdP metadata is published (`[saml]`).
 #[derive(Debug, Clone, Copy)]
@@ -366,7 +368,11 @@ pub fn load_str(text: &str, file: &str) -> Result<Tenant, ConfigError> {
         .collect();
     let sessions = sections::lifetimes(f.sessions, 7 * 86400, 86400);
     let refresh_tokens = sections::lifetimes(f.refresh_tokens, 30 * 86400, 15 * 86400);
-    let mfa = c.mfa(f.mfa)?;
+    let mut mfa = c.mfa(f.mfa)?;
+    if mfa.factors.iter().any(|x| x.starts_with("webauthn-")) {
+        let rp = crate::login::mfa::webauthn::WebauthnRp::new(&base_url, &f.name).map_err(|e| c.invalid("base_url", e.to_string()))?;
+        mfa.webauthn = Some(rp);
+    }
     let mut executor = c.executor(&f.actions, f.fetch_allowed_hosts, f.action_timeout_ms, sessions, refresh_tokens)?;
     executor.set_enabled_factors(mfa.factors.clone());
     let secrets = f.secrets.into_iter().map(|(k, v)| (k, serde_json::Value::from(v))).collect();

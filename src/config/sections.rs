@@ -220,6 +220,7 @@ impl Checker {
                 remember_browser_days: 30,
                 email: None,
                 phone: None,
+                webauthn: None,
             });
         };
         for factor in &f.factors {
@@ -274,6 +275,7 @@ impl Checker {
             remember_browser_days: f.remember_browser_days.unwrap_or(30).min(365),
             email,
             phone,
+            webauthn: None,
         })
     }
 

@@ -142,8 +142,64 @@ fn page(io: &Io, keys: &MfaKeys, k: &str, csrf: &str, p: &mut MfaPending, error:
             let hint = format!("We sent a code to {}.", crate::login::mfa::phone::masked(&target.number));
             Ok(view::challenge(&c, "phone", &hint, &others, error))
         }
+        (mode, f @ ("webauthn-platform" | "webauthn-roaming")) => {
+            let rp = io
+                .tenant
+                .mfa
+                .webauthn
+                .clone()
+                .ok_or_else(|| internal("WebAuthn is not configured"))?;
+            let stored = io.store().factor_secret(&user.user_id, f)?;
+            let name = user.email.clone().unwrap_or_else(|| user.user_id.clone());
+            // A fresh challenge for every page shown; the previous one stops working.
+            let (options, ceremony) = match mode {
+                MfaMode::Enroll => rp.start_registration(f, &user.user_id, &name, stored.as_deref()),
+                MfaMode::Challenge => rp.start_authentication(f, stored.as_deref()),
+            }
+            .map_err(internal)?;
+            p.webauthn = Some(ceremony);
+            Ok(view::webauthn(&c, f, mode == MfaMode::Enroll, &options, &others, error))
+        }
         _ => Ok(view::challenge(&c, "otp", "Open your authenticator app.", &others, error)),
     }
+}
+
+/// Checks a WebAuthn answer against the ceremony of the page (consumed either way) and stores
+/// the new or updated credential; `Ok(Some(new recovery code))` after a first enrolment.
+fn verify_webauthn(
+    io: &Io,
+    keys: &MfaKeys,
+    p: &mut MfaPending,
+    factor: &str,
+    answer: &str,
+) -> Result<Result<Option<String>, ()>, WebError> {
+    let user_id = p.user_id().to_string();
+    let now = io.now_ms();
+    let (Some(ceremony), Some(rp)) = (p.webauthn.take(), io.tenant.mfa.webauthn.clone()) else {
+        return Ok(Err(()));
+    };
+    let stored = io.store().factor_secret(&user_id, factor)?;
+    let verified = match rp.finish(&ceremony, answer, stored.as_deref()) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::info!(%user_id, factor, error = %e, "WebAuthn answer refused");
+            return Ok(Err(()));
+        }
+    };
+    match &stored {
+        // Counters move under a compare-and-swap: two logins cannot both use the old value.
+        Some(old) if !verified.registered => {
+            if !io.store().swap_factor_secret(&user_id, factor, old, &verified.stored)? {
+                return Ok(Err(()));
+            }
+        }
+        _ => io.store().put_factor(&user_id, factor, &verified.stored, now)?,
+    }
+    if verified.registered {
+        tracing::info!(%user_id, factor, "WebAuthn credential registered");
+        return Ok(Ok(first_recovery_code(io, keys, &user_id, now)?));
+    }
+    Ok(Ok(None))
 }
 
 fn internal(e: impl std::fmt::Display) -> WebError {
@@ -225,6 +281,7 @@ fn verify(io: &Io, keys: &MfaKeys, p: &mut MfaPending, code: &str) -> Result<Res
             }
             Ok(if ok { Ok(None) } else { Err(()) })
         }
+        (_, f @ ("webauthn-platform" | "webauthn-roaming")) => verify_webauthn(io, keys, p, f, code),
         (_, "recovery-code") => {
             let Some(stored) = io.store().factor_secret(&user_id, "recovery-code")? else {
                 return Ok(Err(()));
@@ -362,8 +419,12 @@ fn submit(io: &Io, keys: &MfaKeys, k: &str, csrf: &str, mut p: MfaPending, f: &H
             if p.current.is_none() || p.verified.is_some() {
                 return Ok(None);
             }
-            let code = f.get("code").map(String::as_str).unwrap_or_default();
-            match verify(io, keys, &mut p, code.get(..64).unwrap_or(code))? {
+            let webauthn = p.current.as_deref().is_some_and(|c| c.starts_with("webauthn-"));
+            // A code is short; a WebAuthn answer (JSON) is a few KB at most.
+            let (field, max) = if webauthn { ("credential", 16 * 1024) } else { ("code", 64) };
+            let code = f.get(field).map(String::as_str).unwrap_or_default();
+            let code = if code.len() > max { "" } else { code };
+            match verify(io, keys, &mut p, code)? {
                 Ok(None) => {
                     io.take_mfa(k)?;
                     let factor = p.current.clone().unwrap_or_default();
@@ -383,7 +444,12 @@ fn submit(io: &Io, keys: &MfaKeys, k: &str, csrf: &str, mut p: MfaPending, f: &H
                         io.take_mfa(k)?;
                         return Ok(Some(Step::Failed(Box::new(p))));
                     }
-                    let html = page(io, keys, k, csrf, &mut p, Some("That code is not right. Try again."))?;
+                    let msg = if webauthn {
+                        "Your authenticator's answer was not accepted. Try again."
+                    } else {
+                        "That code is not right. Try again."
+                    };
+                    let html = page(io, keys, k, csrf, &mut p, Some(msg))?;
                     io.put_mfa_at(k, p)?;
                     Ok(Some(Step::Page(StatusCode::UNAUTHORIZED, html)))
                 }

@@ -132,6 +132,58 @@ pub fn enroll_otp(c: &FormContext<'_>, qr_svg: &str, secret_b32: &str, uri: &str
     )
 }
 
+/// The script of the WebAuthn page (allowed by its hash in the pages' CSP): runs the ceremony
+/// of the form's `data-options` when the form is submitted, then posts the answer.
+pub const WEBAUTHN_SCRIPT: &str = include_str!("webauthn.js");
+
+/// A WebAuthn registration (`enrol`) or authentication: the options for the browser are in
+/// the form's `data-options`; the button starts the ceremony. Without script the page says so.
+pub fn webauthn(
+    c: &FormContext<'_>,
+    factor: &str,
+    enrol: bool,
+    options: &str,
+    alternatives: &[(&str, &str)],
+    error: Option<&str>,
+) -> String {
+    let roaming = factor == "webauthn-roaming";
+    let (title, hint, button) = match (enrol, roaming) {
+        (true, true) => (
+            "Add your security key",
+            "Insert your security key, then register it.",
+            "Register the key",
+        ),
+        (true, false) => (
+            "Use this device to log in",
+            "Register this device's fingerprint, face or screen lock.",
+            "Register this device",
+        ),
+        (false, true) => ("Verify it's you", "Insert your security key, then continue.", "Use my security key"),
+        (false, false) => (
+            "Verify it's you",
+            "Use this device's fingerprint, face or screen lock.",
+            "Use this device",
+        ),
+    };
+    layout(
+        title,
+        &format!(
+            "<h1>{title}</h1><p class=\"muted\">to continue to <strong>{app}</strong></p><p id=\"hint\">{hint}</p>{err}\
+<form method=\"post\" action=\"/u/mfa\" id=\"webauthn\" data-mode=\"{mode}\" data-options=\"{options}\">{h}\
+<input type=\"hidden\" name=\"action\" value=\"verify\"><input type=\"hidden\" name=\"credential\" id=\"credential\">\
+<p id=\"webauthn-status\" role=\"status\" aria-live=\"polite\"></p>\
+<noscript><p class=\"error\">This method needs JavaScript. Use another method.</p></noscript>\
+<button type=\"submit\" id=\"webauthn-start\">{button}</button></form>{others}<script>{WEBAUTHN_SCRIPT}</script>",
+            app = esc(c.app),
+            err = error_line(error),
+            mode = if enrol { "create" } else { "get" },
+            options = esc(options),
+            h = hidden(c),
+            others = others(c, alternatives),
+        ),
+    )
+}
+
 /// Phone enrolment: the number and how the code should come.
 pub fn enroll_phone(c: &FormContext<'_>, error: Option<&str>) -> String {
     layout(

@@ -33,12 +33,13 @@ fn sha256_source(text: &str) -> String {
 }
 
 /// The Content-Security-Policy of every page, without `form-action`: nothing may load, the one
-/// style block and the one auto-submit script are allowed by hash, no framing, no `<base>`.
+/// style block, the auto-submit script and the WebAuthn script are allowed by hash, no framing, no `<base>`.
 static CSP_BASE: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "default-src 'none'; style-src {}; script-src {}; frame-ancestors 'none'; base-uri 'none'",
+        "default-src 'none'; style-src {}; script-src {} {}; frame-ancestors 'none'; base-uri 'none'",
         sha256_source(STYLE),
-        sha256_source(AUTO_SUBMIT_SCRIPT)
+        sha256_source(AUTO_SUBMIT_SCRIPT),
+        sha256_source(super::mfa_pages::WEBAUTHN_SCRIPT)
     )
 });
 

@@ -23,6 +23,8 @@ pub const RP_LOGOUT: &str = "http://127.0.0.1:8092/logged-out?from=idp";
 thread_local! {
     /// `timeout|"a.js", "b.js"` for the next start (see `start_with_actions`).
     static ACTIONS: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+    /// The host name of the next start's `base_url` (`127.0.0.1` unless set).
+    static HOST: std::cell::RefCell<&'static str> = const { std::cell::RefCell::new("127.0.0.1") };
 }
 
 /// Starts `idpipe serve` on a configuration and port (JSON logs to `log`); returns the process
@@ -116,10 +118,20 @@ impl Idp {
         idp
     }
 
+    /// As [`Idp::start_with_actions_and`], with `base_url` on `http://localhost:PORT` (WebAuthn
+    /// needs a domain name as its relying party; the server still listens on 127.0.0.1).
+    #[allow(dead_code)]
+    pub fn start_on_localhost_with_actions_and(actions: &[std::path::PathBuf], extra: &str) -> Idp {
+        HOST.with(|h| *h.borrow_mut() = "localhost");
+        let idp = Self::start_with_actions_and(actions, extra);
+        HOST.with(|h| *h.borrow_mut() = "127.0.0.1");
+        idp
+    }
+
     fn start_full(extra: &str, sp_base: &str, db: Option<&std::path::Path>) -> Idp {
         let dir = tempfile::tempdir().expect("tmp");
         let port = free_port();
-        let base = format!("http://127.0.0.1:{port}");
+        let base = format!("http://{}:{port}", HOST.with(|h| *h.borrow()));
         let cert_json = serde_json::to_string(&read("certs/sp-test.crt")).expect("json");
         let pub_json = serde_json::to_string(&read("certs/sp-test.pub")).expect("json");
         let settings = [

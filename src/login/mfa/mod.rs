@@ -10,6 +10,7 @@
 pub mod codes;
 pub mod email;
 pub mod phone;
+pub mod webauthn;
 
 use serde::{Deserialize, Serialize};
 
@@ -70,6 +71,9 @@ pub struct MfaPending {
     /// The phone code sent, if any.
     #[serde(default)]
     pub phone_code: Option<SentCode>,
+    /// The WebAuthn ceremony of the page on screen, if any (its challenge is single use).
+    #[serde(default)]
+    pub webauthn: Option<webauthn::Ceremony>,
 }
 
 impl MfaPending {
@@ -87,6 +91,7 @@ impl MfaPending {
             verified: None,
             phone: None,
             phone_code: None,
+            webauthn: None,
         }
     }
 
@@ -159,7 +164,11 @@ impl Io {
         let (mode, usable) = if !enrolled.is_empty() {
             (MfaMode::Challenge, enrolled)
         } else {
-            let can_enrol: Vec<String> = enabled.iter().filter(|f| f.as_str() == "otp").cloned().collect();
+            let can_enrol: Vec<String> = enabled
+                .iter()
+                .filter(|f| ["otp", "webauthn-platform", "webauthn-roaming", "phone"].contains(&f.as_str()))
+                .cloned()
+                .collect();
             if can_enrol.is_empty() {
                 return Ok(Err(login));
             }
