@@ -15,7 +15,7 @@
 use std::cell::Cell;
 use std::ffi::c_void;
 
-use crate::pipeline::{PostChallengeApi, PostLoginApi};
+use crate::pipeline::{PostChallengeApi, PostLoginApi, SendPhoneMessageApi};
 
 // ---- 1. The api lent to the running JS invocation -------------------------------------------
 
@@ -25,6 +25,8 @@ pub enum CurrentApi<'a, 'b> {
     PostLogin(&'a mut PostLoginApi<'b>),
     /// A post-challenge api.
     PostChallenge(&'a mut PostChallengeApi<'b>),
+    /// The send-phone-message api.
+    SendPhoneMessage(&'a mut SendPhoneMessageApi<'b>),
 }
 
 /// The lent api with its lifetimes erased: only dereferenced by [`current_api`], while
@@ -33,6 +35,7 @@ pub enum CurrentApi<'a, 'b> {
 enum Erased {
     PostLogin(*mut ()),
     PostChallenge(*mut ()),
+    SendPhoneMessage(*mut ()),
 }
 
 thread_local! {
@@ -51,6 +54,7 @@ pub fn with_api<R>(api: CurrentApi<'_, '_>, run: impl FnOnce() -> R) -> R {
     let erased = match api {
         CurrentApi::PostLogin(a) => Erased::PostLogin((a as *mut PostLoginApi<'_>).cast()),
         CurrentApi::PostChallenge(a) => Erased::PostChallenge((a as *mut PostChallengeApi<'_>).cast()),
+        CurrentApi::SendPhoneMessage(a) => Erased::SendPhoneMessage((a as *mut SendPhoneMessageApi<'_>).cast()),
     };
     let _restore = Restore(LENT.with(|l| l.replace(Some(erased))));
     run()
@@ -76,6 +80,7 @@ pub fn current_api<R>(f: impl for<'a, 'b> FnOnce(CurrentApi<'a, 'b>) -> R) -> Op
         match erased {
             Erased::PostLogin(p) => CurrentApi::PostLogin(&mut *(p as *mut PostLoginApi<'_>)),
             Erased::PostChallenge(p) => CurrentApi::PostChallenge(&mut *(p as *mut PostChallengeApi<'_>)),
+            Erased::SendPhoneMessage(p) => CurrentApi::SendPhoneMessage(&mut *(p as *mut SendPhoneMessageApi<'_>)),
         }
     };
     Some(f(api))

@@ -218,3 +218,68 @@ fn allow_remember_browser_skips_multifactor_enable_for_that_user_and_browser_onl
     assert_eq!(out["control_real_cookie"], "callback", "the harness does send the cookie: {out}");
     assert_eq!(out["other_user"], "verify", "{out}");
 }
+
+/// The tenant's own phone provider: `[mfa.phone] action = true` runs the send-phone-message
+/// actions with `event.message_options` (the hosted service's trigger) on the same JS runtime.
+#[test]
+fn send_phone_message_actions_deliver_the_phone_codes() {
+    let (smtp, phone) = (free_port(), free_port());
+    let dir = tempfile::tempdir().expect("tmp");
+    let script = dir.path().join("send-phone.js");
+    std::fs::write(
+        &script,
+        format!(
+            r#"/** The tenant's SMS provider, called by idpipe with the hosted service's event. */
+exports.onExecuteSendPhoneMessage = async (event, api) => {{
+  const o = event.message_options;
+  if (o.recipient === "+15550000000") throw new Error("the provider refused the number");
+  const sent = api.cache.get("sent");
+  const r = await fetch("http://127.0.0.1:{phone}/provider", {{
+    method: "POST",
+    headers: {{ "content-type": "application/json" }},
+    body: JSON.stringify({{ to: o.recipient, method: o.message_type, code: o.code, message: o.text, action: o.action,
+      user: event.user.email, client: event.client.client_id, before: sent ? sent.value : null,
+      api: Object.keys(api) }}),
+  }});
+  if (!r.ok) throw new Error("provider answered " + r.status);
+  api.cache.set("sent", "yes");
+}};
+"#
+        ),
+    )
+    .expect("write action");
+    let actions = [root().join("fixtures/e2e/mfa.js"), root().join("fixtures/e2e/mfa-seen.js")];
+    let top = format!("fetch_allowed_hosts = [\"127.0.0.1:{phone}\"]\n");
+    let more = format!("send-phone-message = [\"{}\"]\n", script.display());
+    let extra = "[mfa]\nfactors = [\"phone\", \"recovery-code\"]\n[mfa.phone]\naction = true\n";
+    let idp = Idp::start_with_actions_top_and(&actions, &top, &more, extra);
+    let job = |check: &str| json!({"check": check, "smtp_port": smtp, "phone_port": phone, "redirect_uri": APP_CALLBACK});
+    let out = idp.python("mfa_flow.py", job("phone_enrolment_and_challenge"));
+    let hook = &out["webhook"]["body"];
+    assert_eq!(out["webhook"]["path"], "/provider", "{out}\n{}", idp.log());
+    assert_eq!(hook["to"], "+14155550123");
+    assert_eq!(hook["method"], "voice");
+    assert_eq!(hook["action"], "enrollment");
+    assert_eq!(hook["user"], "jane.doe@example.com");
+    assert_eq!(hook["client"], "spa");
+    assert_eq!(hook["api"], json!(["cache"]), "the trigger's api is api.cache only");
+    assert!(
+        hook["message"]
+            .as_str()
+            .is_some_and(|m| m.ends_with(hook["code"].as_str().unwrap_or("-")))
+    );
+    assert_eq!(out["enrolled"], true, "{out}");
+    let challenge = &out["challenge_webhook"]["body"];
+    assert_eq!(challenge["action"], "second-factor-authentication");
+    assert_eq!(challenge["before"], "yes", "api.cache persists between invocations");
+    assert_eq!(out["challenge_ok"], true, "{out}");
+    // An action that throws: the code is not sent, the user is told, the log says why.
+    let mut fails = job("phone_delivery_fails");
+    fails["username"] = "john.smith@example.com".into();
+    fails["password"] = "john-demo-password".into();
+    let failed = idp.python("mfa_flow.py", fails);
+    assert_eq!(failed["status"], 502, "{failed}");
+    assert_eq!(failed["says"], true);
+    assert_eq!(failed["sent"], 0);
+    assert!(idp.log().contains("the provider refused the number"));
+}

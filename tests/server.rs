@@ -173,6 +173,10 @@ fn wrong_server_and_saml_request_settings_fail_at_start_up() {
         ("[saml_requests]\naccept_sha1 = \"yes\"\n", "accept_sha1"),
         ("[mfa]\nfactors = [\"push-notification\"]\n", "mfa.factors"),
         ("[mfa]\nfactors = [\"email\"]\n", "the email factor needs [mfa.email]"),
+        (
+            "[mfa]\nfactors = [\"phone\"]\n[mfa.phone]\naction = true\n",
+            "no send-phone-message action",
+        ),
     ];
     for (i, (section, needle)) in cases.iter().enumerate() {
         let path = dir.path().join(format!("s{i}.toml"));

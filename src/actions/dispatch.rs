@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::pipeline::api::{ApiError, CacheWriteResult, Factor};
-use crate::pipeline::{PostChallengeApi, PostLoginApi};
+use crate::pipeline::{PostChallengeApi, PostLoginApi, SendPhoneMessageApi};
 
 /// Why a dispatched call failed: thrown into the script as an `Error` with this message.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -264,6 +264,19 @@ pub fn post_challenge(api: &mut PostChallengeApi<'_>, method: &str, a: &[Value])
             None => Err(DispatchError::Unknown(method.to_string())),
         },
         m if is_shared(m) => shared_post_challenge(api, m, a),
+        _ => Err(DispatchError::Unknown(method.to_string())),
+    }
+}
+
+/// Dispatches one call of the send-phone-message api (`api.cache` only).
+pub fn send_phone_message(api: &mut SendPhoneMessageApi<'_>, method: &str, a: &[Value]) -> Result<Value, DispatchError> {
+    match method {
+        "cache.get" => Ok(api
+            .cache()
+            .get(&string(a, 0))
+            .map_or(Value::Null, |r| json!({"value": r.value, "expires_at": r.expires_at}))),
+        "cache.set" => Ok(cache_result(api.cache().set(&string(a, 0), arg(a, 1), opt(a, 2).as_ref()))),
+        "cache.delete" => Ok(cache_result(api.cache().delete(&string(a, 0)))),
         _ => Err(DispatchError::Unknown(method.to_string())),
     }
 }

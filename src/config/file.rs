@@ -89,6 +89,8 @@ pub(super) struct MfaPhoneFile {
     pub(super) webhook: Option<String>,
     /// Development: write each message to this folder.
     pub(super) outbox: Option<PathBuf>,
+    /// Deliver each message with the tenant's send-phone-message actions.
+    pub(super) action: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

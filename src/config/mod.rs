@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::oidc::KeySet;
-use crate::pipeline::Executor;
+use crate::pipeline::{Executor, Trigger};
 use crate::saml::{AddonSettings, TenantSamlDefaults};
 
 /// Why the configuration was refused.
@@ -205,6 +205,8 @@ pub enum PhoneDelivery {
     Webhook(String),
     /// Development: one JSON file per message in this folder.
     Outbox(PathBuf),
+    /// The tenant's `send-phone-message` actions deliver it (`event.message_options`).
+    Action,
 }
 
 /// The factors idpipe can offer (push needs the hosted service's companion app: never).
@@ -375,6 +377,12 @@ pub fn load_str(text: &str, file: &str) -> Result<Tenant, ConfigError> {
     }
     let mut executor = c.executor(&f.actions, f.fetch_allowed_hosts, f.action_timeout_ms, sessions, refresh_tokens)?;
     executor.set_enabled_factors(mfa.factors.clone());
+    if matches!(mfa.phone, Some(PhoneDelivery::Action)) && !executor.has_actions(Trigger::SendPhoneMessage) {
+        return Err(c.invalid(
+            "mfa.phone.action",
+            "phone messages are delivered by actions, but [actions] has no send-phone-message action".into(),
+        ));
+    }
     let secrets = f.secrets.into_iter().map(|(k, v)| (k, serde_json::Value::from(v))).collect();
     let users = c.users(f.users, f.users_file.as_deref())?;
     let login = c.login(f.login)?;

@@ -256,13 +256,14 @@ impl Checker {
             return Err(self.invalid("mfa.email", "the email factor needs [mfa.email]".into()));
         }
         let phone = match f.phone {
-            Some(p) => Some(match (p.webhook, p.outbox) {
-                (Some(url), None) => {
+            Some(p) => Some(match (p.webhook, p.outbox, p.action.unwrap_or(false)) {
+                (Some(url), None, false) => {
                     super::http_url(&url).map_err(|r| self.invalid("mfa.phone.webhook", r))?;
                     super::PhoneDelivery::Webhook(url)
                 }
-                (None, Some(dir)) => super::PhoneDelivery::Outbox(dir),
-                _ => return Err(self.invalid("mfa.phone", "set exactly one of webhook and outbox".into())),
+                (None, Some(dir), false) => super::PhoneDelivery::Outbox(dir),
+                (None, None, true) => super::PhoneDelivery::Action,
+                _ => return Err(self.invalid("mfa.phone", "set exactly one of webhook, outbox and action = true".into())),
             }),
             None => None,
         };

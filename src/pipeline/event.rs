@@ -46,6 +46,10 @@ pub struct Event {
     /// The custom prompt just submitted (set while resuming after `api.prompt.render`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt: Option<Value>,
+    /// send-phone-message: the message to deliver (`action`, `code`, `message_type`,
+    /// `recipient`, `text`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_options: Option<Value>,
     /// idpipe extension: ids of legacy Rules already executed in this transaction, for
     /// `api.rules.wasExecuted` during a migration.
     #[serde(skip_serializing_if = "Vec::is_empty")]

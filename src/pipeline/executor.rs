@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::api::{ApiCore, PostChallengeApi, PostLoginApi, SuspendRequest};
+use super::api::{ApiCore, PostChallengeApi, PostLoginApi, SendPhoneMessageApi, SuspendRequest};
 use super::command::ActionTrace;
 use super::event::{AuthenticationMethod, Event, JsonMap};
 use super::outcome::{Failure, FailureKind, Outcome};
@@ -67,6 +67,11 @@ pub trait Action: Send + Sync {
     fn on_continue_post_challenge(&self, _event: &Event, _api: &mut PostChallengeApi<'_>) -> Result<(), ActionError> {
         Err(ActionError::new("the action has no onContinuePostChallenge handler"))
     }
+
+    /// `onExecuteSendPhoneMessage(event, api)`.
+    fn on_execute_send_phone_message(&self, _event: &Event, _api: &mut SendPhoneMessageApi<'_>) -> Result<(), ActionError> {
+        Ok(())
+    }
 }
 
 /// Runs the configured actions of each trigger.
@@ -94,6 +99,11 @@ impl Executor {
     /// Replaces the actions cache (the server plugs in its database here).
     pub fn set_cache(&mut self, cache: Arc<dyn crate::pipeline::cache::ActionCache>) {
         self.services.cache = cache;
+    }
+
+    /// Whether a trigger has at least one action.
+    pub fn has_actions(&self, trigger: Trigger) -> bool {
+        self.actions.get(&trigger).is_some_and(|a| !a.is_empty())
     }
 
     /// The MFA factors the tenant enables (the others are ignored by MFA requests, seed 004).
@@ -351,6 +361,14 @@ fn invoke(
             let r = match phase {
                 Phase::Execute => action.on_execute_post_challenge(event, &mut api),
                 Phase::Continue => action.on_continue_post_challenge(event, &mut api),
+            };
+            (r, api.core.suspend.take())
+        }
+        Trigger::SendPhoneMessage => {
+            let mut api = SendPhoneMessageApi { core };
+            let r = match phase {
+                Phase::Execute => action.on_execute_send_phone_message(event, &mut api),
+                Phase::Continue => Err(ActionError::new("send-phone-message has no continue phase")),
             };
             (r, api.core.suspend.take())
         }

@@ -14,7 +14,7 @@ pub mod watch;
 
 use serde::{Deserialize, Serialize};
 
-pub use api::{ApiError, PostChallengeApi, PostLoginApi};
+pub use api::{ApiError, PostChallengeApi, PostLoginApi, SendPhoneMessageApi};
 pub use event::Event;
 pub use executor::{Action, ActionError, Executor, Resume, Services, TransactionState};
 pub use outcome::Outcome;
@@ -29,6 +29,8 @@ pub enum Trigger {
     PostChallenge,
     /// After the challenge of a password reset (seed 003).
     PasswordResetPostChallenge,
+    /// Delivers an MFA phone message with the tenant's own provider (`event.message_options`).
+    SendPhoneMessage,
 }
 
 impl Trigger {
@@ -38,14 +40,20 @@ impl Trigger {
             Trigger::PostLogin => "post-login",
             Trigger::PostChallenge => "post-challenge",
             Trigger::PasswordResetPostChallenge => "password-reset-post-challenge",
+            Trigger::SendPhoneMessage => "send-phone-message",
         }
     }
 
     /// Parses a trigger name.
     pub fn parse(s: &str) -> Option<Self> {
-        [Trigger::PostLogin, Trigger::PostChallenge, Trigger::PasswordResetPostChallenge]
-            .into_iter()
-            .find(|t| t.name() == s)
+        [
+            Trigger::PostLogin,
+            Trigger::PostChallenge,
+            Trigger::PasswordResetPostChallenge,
+            Trigger::SendPhoneMessage,
+        ]
+        .into_iter()
+        .find(|t| t.name() == s)
     }
 
     /// The JavaScript handler names for the execute and continue phases.
@@ -54,6 +62,8 @@ impl Trigger {
             Trigger::PostLogin => ("onExecutePostLogin", "onContinuePostLogin"),
             Trigger::PostChallenge => ("onExecutePostChallenge", "onContinuePostChallenge"),
             Trigger::PasswordResetPostChallenge => ("onExecutePostChallenge", "onContinuePostChallenge"),
+            // No continue phase: the trigger cannot suspend.
+            Trigger::SendPhoneMessage => ("onExecuteSendPhoneMessage", "onContinueSendPhoneMessage"),
         }
     }
 }

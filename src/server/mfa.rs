@@ -14,6 +14,7 @@ use super::login::{csrf_for, csrf_ok};
 use super::mfa_pages::{self as view, FormContext};
 use super::{AppState, BrowserBinding, WebError, WebResult, flow, pages};
 use crate::login::mfa::codes::{self, MfaKeys};
+use crate::login::mfa::phone::{Purpose, message_options};
 use crate::login::mfa::{EMAIL_CODE_LIFETIME_MS, MfaPending, SentCode, factor_label};
 use crate::login::{Io, StateError};
 use crate::pipeline::executor::MfaMode;
@@ -125,7 +126,17 @@ fn page(io: &Io, keys: &MfaKeys, k: &str, csrf: &str, p: &mut MfaPending, error:
                         WebError::page(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "Phone codes are not configured.")
                     })?;
                 let code = codes::six_digits().map_err(internal)?;
-                crate::login::mfa::phone::send_code(&delivery, &target, &app, &code).map_err(|e| {
+                let sent = match delivery {
+                    crate::config::PhoneDelivery::Action => {
+                        let purpose = match mode {
+                            MfaMode::Enroll => Purpose::Enrollment,
+                            MfaMode::Challenge => Purpose::SecondFactor,
+                        };
+                        io.send_phone_message(&p.login.tx.event, message_options(purpose, &target, &app, &code))
+                    }
+                    other => crate::login::mfa::phone::send_code(&other, &target, &app, &code),
+                };
+                sent.map_err(|e| {
                     tracing::error!(error = %e, "cannot send a phone code");
                     WebError::page(
                         StatusCode::BAD_GATEWAY,

@@ -23,6 +23,8 @@ pub const RP_LOGOUT: &str = "http://127.0.0.1:8092/logged-out?from=idp";
 thread_local! {
     /// `timeout|"a.js", "b.js"` for the next start (see `start_with_actions`).
     static ACTIONS: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+    /// Top-level TOML keys and more `[actions]` lines for the next start.
+    static TOP: std::cell::RefCell<(String, String)> = const { std::cell::RefCell::new((String::new(), String::new())) };
     /// The host name of the next start's `base_url` (`127.0.0.1` unless set).
     static HOST: std::cell::RefCell<&'static str> = const { std::cell::RefCell::new("127.0.0.1") };
 }
@@ -128,6 +130,16 @@ impl Idp {
         idp
     }
 
+    /// As [`Idp::start_with_actions_and`], with top-level keys (`top`, e.g. `fetch_allowed_hosts`)
+    /// and more lines of the `[actions]` table (`more_actions`, e.g. another trigger's actions).
+    #[allow(dead_code)]
+    pub fn start_with_actions_top_and(actions: &[std::path::PathBuf], top: &str, more_actions: &str, extra: &str) -> Idp {
+        TOP.with(|t| *t.borrow_mut() = (top.to_string(), more_actions.to_string()));
+        let idp = Self::start_with_actions_and(actions, extra);
+        TOP.with(|t| *t.borrow_mut() = (String::new(), String::new()));
+        idp
+    }
+
     fn start_full(extra: &str, sp_base: &str, db: Option<&std::path::Path>) -> Idp {
         let dir = tempfile::tempdir().expect("tmp");
         let port = free_port();
@@ -189,9 +201,10 @@ signing_cert = "{cert}"
 database = "{db}"
 users_file = "{users}"
 action_timeout_ms = {timeout}
-
+{top}
 [actions]
 post-login = [{actions}]
+{more_actions}
 
 [secrets]
 CONSENT_SECRET = "s3cr3t-shared-with-consent-app"
@@ -236,6 +249,8 @@ token_lifetime_seconds = 600
                 .display(),
             users = p("fixtures/tenant/users.toml"),
             timeout = custom.as_ref().map_or("5000", |(t, _)| t.as_str()),
+            top = TOP.with(|t| t.borrow().0.clone()),
+            more_actions = TOP.with(|t| t.borrow().1.clone()),
             actions = custom.as_ref().map_or(default_actions, |(_, a)| a.clone()),
         );
         let cfg = dir.path().join("tenant.toml");

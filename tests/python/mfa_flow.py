@@ -359,12 +359,20 @@ def phone_enrolment_and_challenge():
     b = Login()
     page = b.start("phone-enrol")
     out["challenge_page"] = page_kind(page)
+    out["challenge_webhook"] = texts[-1] if texts else None
     cb = b.follow(b.post(page, action="verify", code=texts[-1]["body"]["code"]))
     out["challenge_ok"] = isinstance(cb, dict) and "code" in cb
     c = Login()
     cb = c.start("phone-options")
     out["options"] = c.tokens(cb).get("https://idpipe.dev/phone_options")
     return out
+
+
+def phone_delivery_fails():
+    a = Login()
+    page = a.start("phone-enrol")
+    r = a.follow(a.post(page, action="phone_number", number="+15550000000", method="sms"))
+    return {"status": r.status_code, "says": "could not be sent" in r.text, "sent": len(texts)}
 
 
 def passive_and_foreign():

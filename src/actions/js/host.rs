@@ -46,6 +46,7 @@ fn call(mut api: CurrentApi<'_, '_>, fetch: Option<Arc<FetchPolicy>>, method: &s
     let core = match &mut api {
         CurrentApi::PostLogin(a) => &mut a.core,
         CurrentApi::PostChallenge(a) => &mut a.core,
+        CurrentApi::SendPhoneMessage(a) => &mut a.core,
     };
     if let Some(level) = method.strip_prefix("console.") {
         let text = args.first().and_then(Value::as_str).unwrap_or_default();
@@ -76,6 +77,7 @@ fn call(mut api: CurrentApi<'_, '_>, fetch: Option<Arc<FetchPolicy>>, method: &s
     let r = match api {
         CurrentApi::PostLogin(a) => dispatch::post_login(a, method, args),
         CurrentApi::PostChallenge(a) => dispatch::post_challenge(a, method, args),
+        CurrentApi::SendPhoneMessage(a) => dispatch::send_phone_message(a, method, args),
     };
     r.map_err(|e: DispatchError| e.to_string())
 }

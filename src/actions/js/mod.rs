@@ -22,7 +22,7 @@ use rquickjs::{CatchResultExt, CaughtError, Context, Function, Module, Runtime, 
 pub use fetch::FetchPolicy;
 
 use crate::ffi::CurrentApi;
-use crate::pipeline::{Action, ActionError, Event, Phase, PostChallengeApi, PostLoginApi, Trigger};
+use crate::pipeline::{Action, ActionError, Event, Phase, PostChallengeApi, PostLoginApi, SendPhoneMessageApi, Trigger};
 
 const PRELUDE: &str = include_str!("prelude.js");
 
@@ -35,6 +35,7 @@ const WARM_UP: &str = r#"(function () {
     apis["post-challenge"] = __idpipe.makeApi("post-challenge");
     apis["password-reset-post-challenge"] = __idpipe.makeApi("password-reset-post-challenge");
   }
+  if (h.onExecuteSendPhoneMessage) apis["send-phone-message"] = __idpipe.makeApi("send-phone-message");
   globalThis.__idpipe_apis = apis;
   // One call from Rust per invocation: handler lookup, event parse and call happen here.
   globalThis.__idpipe_invoke = function (trigger, handler, eventJson) {
@@ -487,6 +488,12 @@ impl Action for JsAction {
         let deadline = api.core.deadline();
         let trigger = api.core.trigger();
         self.run(trigger, Phase::Continue, event, CurrentApi::PostChallenge(api), deadline)
+    }
+
+    fn on_execute_send_phone_message(&self, event: &Event, api: &mut SendPhoneMessageApi<'_>) -> Result<(), ActionError> {
+        let deadline = api.core.deadline();
+        let trigger = api.core.trigger();
+        self.run(trigger, Phase::Execute, event, CurrentApi::SendPhoneMessage(api), deadline)
     }
 }
 

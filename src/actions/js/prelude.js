@@ -40,6 +40,7 @@
     },
     "post-challenge": POST_CHALLENGE,
     "password-reset-post-challenge": Object.assign({ prompt: { render: "none" } }, POST_CHALLENGE),
+    "send-phone-message": { cache: CACHE },
   };
 
   function call(method, args) {

@@ -320,6 +320,20 @@ impl<'a> PostChallengeApi<'a> {
     }
 }
 
+/// The api of the send-phone-message trigger: `api.cache` only (as on the hosted service). The
+/// message to deliver is `event.message_options`; a thrown error means it was not delivered.
+pub struct SendPhoneMessageApi<'a> {
+    /// Shared state.
+    pub core: ApiCore<'a>,
+}
+
+impl<'a> SendPhoneMessageApi<'a> {
+    /// `api.cache`.
+    pub fn cache(&mut self) -> CacheApi<'_, 'a> {
+        CacheApi { core: &mut self.core }
+    }
+}
+
 /// Checks that an http(s) URL is absolute and well-formed.
 pub(crate) fn require_http_url(method: &'static str, what: &str, s: &str) -> Result<url::Url, ApiError> {
     let u = url::Url::parse(s).map_err(|e| ApiError::InvalidArgument {
