@@ -88,8 +88,9 @@ fn chromium_walks_the_mfa_pages_with_the_keyboard() {
     let dir = tempfile::tempdir().expect("tmp");
     let actions = [root().join("fixtures/e2e/mfa.js")];
     let extra = format!(
-        "[mfa]\nfactors = [\"otp\", \"email\", \"recovery-code\"]\n[mfa.email]\nfrom = \"idpipe <no-reply@example.com>\"\noutbox = \"{}\"\n",
-        dir.path().join("outbox").display()
+        "[mfa]\nfactors = [\"otp\", \"email\", \"phone\", \"recovery-code\"]\n[mfa.email]\nfrom = \"idpipe <no-reply@example.com>\"\noutbox = \"{}\"\n[mfa.phone]\noutbox = \"{}\"\n",
+        dir.path().join("outbox").display(),
+        dir.path().join("phone").display()
     );
     let idp = Idp::start_with_actions_and(&actions, &extra);
     let artifacts = root().join("test-artifacts");
@@ -108,7 +109,9 @@ fn chromium_walks_the_mfa_pages_with_the_keyboard() {
     assert_eq!(report["enrolled"], true);
     assert_eq!(report["emailHint"], "We sent a code to j***@example.com.");
     assert_eq!(report["pickedWithKeyboard"], true);
+    assert_eq!(report["phoneLabelled"], true);
     for name in [
+        "mfa-enroll-phone",
         "mfa-enroll-otp",
         "mfa-recovery-code",
         "mfa-challenge-otp",

@@ -10,7 +10,11 @@ use serde_json::{Value, json};
 
 fn start() -> (Idp, u16) {
     let smtp = free_port();
-    let actions = [root().join("fixtures/e2e/mfa.js"), root().join("fixtures/e2e/mfa-seen.js")];
+    let actions = [
+        root().join("fixtures/e2e/mfa.js"),
+        root().join("fixtures/e2e/mfa-again.js"),
+        root().join("fixtures/e2e/mfa-seen.js"),
+    ];
     let extra = format!(
         "[mfa]\nfactors = [\"otp\", \"email\", \"recovery-code\"]\n[mfa.email]\nfrom = \"idpipe <no-reply@example.com>\"\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {smtp}\n"
     );
@@ -127,6 +131,46 @@ fn a_recovery_code_is_offered_as_another_method_once_the_user_has_one() {
         out["any_single"],
         json!(["verify", ["recovery-code"]]),
         "one usable factor: no picker"
+    );
+}
+
+#[test]
+fn enroll_with_any_shows_a_picker_of_factors_not_yet_enrolled_and_enrolled_ones_are_ignored() {
+    let (idp, out) = run("enrolment_rules");
+    assert_eq!(out["any_page"], "picker", "{out}\n{}", idp.log());
+    assert_eq!(out["choices"], json!(["otp", "recovery-code"]));
+    assert_eq!(
+        out["recovery_enrol_page"], "recovery-code",
+        "a recovery code is enrolled by showing it once"
+    );
+    assert_eq!(
+        out["methods_seen"],
+        json!([{"name": "pwd", "type": null}, {"name": "mfa", "type": "recovery-code"}])
+    );
+    assert_eq!(out["recovery_works"], "recovery-code", "accepted, and a new one shown");
+    assert_eq!(out["one_left"], "qr", "one factor left to enrol: no picker");
+    assert_eq!(
+        out["no_second_recovery_code"], "callback",
+        "the user already has a recovery code: {out}"
+    );
+    assert_eq!(out["already_enrolled"]["error"], "mfar", "{out}");
+}
+
+#[test]
+fn a_factor_satisfied_in_the_login_is_not_asked_again_and_redirect_with_mfa_is_refused() {
+    let (idp, out) = run("satisfied_once_and_redirect_with_mfa");
+    assert_eq!(out["one_challenge"], true, "{out}\n{}", idp.log());
+    assert_eq!(out["emails"], 1);
+    assert_eq!(
+        out["methods_seen"],
+        json!([{"name": "pwd", "type": null}, {"name": "mfa", "type": "email"}]),
+        "the second action's challenge was ignored"
+    );
+    // Seed 004: an action cannot both redirect and challenge (the login fails, saying why).
+    assert_eq!(out["redirect_and_mfa"]["error"], "access_denied", "{out}");
+    assert_eq!(
+        out["redirect_and_mfa"]["error_description"],
+        "authentication.challengeWith is not allowed here: a redirect, a prompt and an MFA request must be in separate actions"
     );
 }
 

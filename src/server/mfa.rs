@@ -102,6 +102,16 @@ fn page(io: &Io, keys: &MfaKeys, k: &str, csrf: &str, p: &mut MfaPending, error:
             let hint = format!("We sent a code to {}.", masked(user.email.as_deref().unwrap_or_default()));
             Ok(view::challenge(&c, "email", &hint, &others, error))
         }
+        (MfaMode::Enroll, "recovery-code") => {
+            // Enrolling a recovery code: a new one, stored hashed (replacing any), shown once;
+            // "continue" completes the factor.
+            let rc = codes::recovery_code().map_err(internal)?;
+            io.store()
+                .put_factor(&user.user_id, "recovery-code", &keys.hash_code(&rc), io.now_ms())?;
+            tracing::info!(user_id = %user.user_id, "recovery code enrolled");
+            p.verified = Some("recovery-code".into());
+            Ok(view::recovery_code(&c, &rc))
+        }
         (_, "recovery-code") => Ok(view::challenge(
             &c,
             "recovery-code",

@@ -76,6 +76,12 @@ try {
   await page.keyboard.press("Enter");
   await page.waitForSelector("#code");
   report.pickedWithKeyboard = true;
+
+  await page.goto(authorize("phone-enrol", "&prompt=login"));
+  await login(page);
+  await page.waitForSelector("#phone #number");
+  report.phoneLabelled = (await page.locator("label[for=number]").count()) === 1;
+  await shot(page, "mfa-enroll-phone");
 } catch (e) {
   report.error = String(e);
 } finally {

@@ -269,6 +269,50 @@ def recovery_code_as_another_method():
     return out
 
 
+def enrolment_rules():
+    out = {}
+    # enrollWithAny: a picker of the enabled, not yet enrolled factors.
+    a = Login()
+    page = a.start("enrol-any")
+    out["any_page"] = page_kind(page)
+    out["choices"] = re.findall(r'name="factor" value="([^"]*)"', page.text)
+    r = a.follow(a.post(page, action="choose", factor="recovery-code"))
+    out["recovery_enrol_page"] = page_kind(r)
+    rc = text(r.text, "recovery-code")
+    cb = a.follow(a.post(r, action="continue"))
+    out["methods_seen"] = a.tokens(cb).get("https://idpipe.dev/methods")
+    # The enrolled recovery code works in a challenge.
+    b = Login()
+    page = b.start("recovery")
+    cb = b.post(page, action="verify", code=rc)
+    out["recovery_works"] = page_kind(cb)
+    # Now only otp is left: no picker, its enrolment at once.
+    c = Login()
+    page = c.start("enrol-any")
+    out["one_left"] = page_kind(page)
+    totp = pyotp.TOTP(text(page.text, "secret"))
+    r = c.post(page, action="verify", code=totp.now())
+    out["no_second_recovery_code"] = page_kind(c.follow(r))
+    # Everything enrolled: enrollWith(otp) is ignored, none usable: mfar.
+    out["already_enrolled"] = Login().start("enrol-otp")
+    return out
+
+
+def satisfied_once_and_redirect_with_mfa():
+    out = {}
+    a = Login()
+    page = a.start("email-twice")
+    code, _ = email_code()
+    n = len(mails)
+    cb = a.follow(a.post(page, action="verify", code=code))
+    out["one_challenge"] = isinstance(cb, dict) and "code" in cb
+    out["emails"] = n
+    if out["one_challenge"]:
+        out["methods_seen"] = a.tokens(cb).get("https://idpipe.dev/methods")
+    out["redirect_and_mfa"] = Login().start("redirect-and-mfa")
+    return out
+
+
 def too_many_wrong_codes():
     a = Login()
     page = a.start("email")
