@@ -48,6 +48,10 @@ pub(super) struct TenantFile {
     #[serde(default)]
     pub(super) mfa: Option<MfaFile>,
     #[serde(default)]
+    pub(super) prompts: Vec<PromptFile>,
+    #[serde(default)]
+    pub(super) password_reset: Option<PasswordResetFile>,
+    #[serde(default)]
     pub(super) server: Option<ServerFile>,
 }
 
@@ -195,4 +199,58 @@ pub(super) struct OidcClientFile {
 pub(super) struct ApiFile {
     pub(super) identifier: String,
     pub(super) token_lifetime_seconds: Option<u64>,
+}
+
+/// `[[prompts]]`: a custom prompt for `api.prompt.render`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PromptFile {
+    pub(super) id: String,
+    pub(super) title: String,
+    #[serde(default)]
+    pub(super) text: String,
+    pub(super) submit: Option<String>,
+    #[serde(default)]
+    pub(super) fields: Vec<PromptFieldFile>,
+}
+
+/// `[[prompts.fields]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PromptFieldFile {
+    pub(super) name: String,
+    pub(super) label: Option<String>,
+    #[serde(rename = "type", default = "text_type")]
+    pub(super) kind: String,
+    #[serde(default)]
+    pub(super) required: bool,
+    pub(super) pattern: Option<String>,
+    pub(super) min_length: Option<usize>,
+    pub(super) max_length: Option<usize>,
+    #[serde(default)]
+    pub(super) options: Vec<String>,
+    pub(super) default: Option<String>,
+}
+
+fn text_type() -> String {
+    "text".into()
+}
+
+/// `[password_reset]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PasswordResetFile {
+    /// Minimum password length (default 8).
+    pub(super) min_length: Option<usize>,
+    /// Minimum zxcvbn score, 0 to 4 (default 3).
+    pub(super) min_strength: Option<u8>,
+    /// Revoke the user's sessions and refresh tokens after a reset (default true).
+    pub(super) revoke_sessions: Option<bool>,
+    /// Result URLs allowed beyond the application's own URLs.
+    #[serde(default)]
+    pub(super) allowed_result_urls: Vec<String>,
+    /// Minutes a reset link works (default 15).
+    pub(super) link_lifetime_minutes: Option<u32>,
+    /// How the links are sent (default: the `[mfa.email]` settings).
+    pub(super) email: Option<MfaEmailFile>,
 }

@@ -5,7 +5,10 @@
 //! with the file, the key and the reason.
 
 mod file;
+mod reset;
 mod sections;
+
+pub use reset::PasswordResetConfig;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -250,6 +253,10 @@ pub struct Tenant {
     pub metadata: MetadataPolicy,
     /// Multi-factor authentication.
     pub mfa: MfaConfig,
+    /// Custom prompts by id (`api.prompt.render`).
+    pub prompts: HashMap<String, crate::login::prompt::PromptDef>,
+    /// The password-reset policy.
+    pub password_reset: PasswordResetConfig,
     /// OIDC keys (current signs; next published).
     pub keys: KeySet,
     /// SAML SPs by client id.
@@ -370,6 +377,7 @@ pub fn load_str(text: &str, file: &str) -> Result<Tenant, ConfigError> {
         .collect();
     let sessions = sections::lifetimes(f.sessions, 7 * 86400, 86400);
     let refresh_tokens = sections::lifetimes(f.refresh_tokens, 30 * 86400, 15 * 86400);
+    let prompts = c.prompts(f.prompts)?;
     let mut mfa = c.mfa(f.mfa)?;
     if mfa.factors.iter().any(|x| x.starts_with("webauthn-")) {
         let rp = crate::login::mfa::webauthn::WebauthnRp::new(&base_url, &f.name).map_err(|e| c.invalid("base_url", e.to_string()))?;
@@ -383,6 +391,7 @@ pub fn load_str(text: &str, file: &str) -> Result<Tenant, ConfigError> {
             "phone messages are delivered by actions, but [actions] has no send-phone-message action".into(),
         ));
     }
+    let password_reset = c.password_reset(f.password_reset, mfa.email.as_ref())?;
     let secrets = f.secrets.into_iter().map(|(k, v)| (k, serde_json::Value::from(v))).collect();
     let users = c.users(f.users, f.users_file.as_deref())?;
     let login = c.login(f.login)?;
@@ -402,6 +411,8 @@ pub fn load_str(text: &str, file: &str) -> Result<Tenant, ConfigError> {
         saml,
         next_saml_cert_b64,
         metadata,
+        prompts,
+        password_reset,
         mfa,
         keys,
         saml_sps,

@@ -211,6 +211,26 @@ impl Checker {
         Ok(executor)
     }
 
+    /// An email section (`[mfa.email]`, `[password_reset.email]`): the `From` and the delivery.
+    pub(super) fn email(&self, key: &str, e: super::file::MfaEmailFile) -> Result<(String, super::EmailDelivery), ConfigError> {
+        let delivery = match (e.outbox, e.smtp_host) {
+            (Some(dir), None) => super::EmailDelivery::Outbox(dir),
+            (None, Some(host)) => {
+                let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback());
+                super::EmailDelivery::Smtp {
+                    port: e.smtp_port.unwrap_or(25),
+                    starttls: e.starttls.unwrap_or(!loopback),
+                    host,
+                }
+            }
+            _ => return Err(self.invalid(key, "set exactly one of smtp_host and outbox".into())),
+        };
+        if e.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(self.invalid(&format!("{key}.from"), format!("'{}' is not a mailbox", e.from)));
+        }
+        Ok((e.from, delivery))
+    }
+
     /// `[mfa]`: the enabled factors and email delivery.
     pub(super) fn mfa(&self, f: Option<super::file::MfaFile>) -> Result<super::MfaConfig, ConfigError> {
         let Some(f) = f else {
@@ -232,24 +252,7 @@ impl Checker {
             }
         }
         let email = match f.email {
-            Some(e) => {
-                let delivery = match (e.outbox, e.smtp_host) {
-                    (Some(dir), None) => super::EmailDelivery::Outbox(dir),
-                    (None, Some(host)) => {
-                        let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback());
-                        super::EmailDelivery::Smtp {
-                            port: e.smtp_port.unwrap_or(25),
-                            starttls: e.starttls.unwrap_or(!loopback),
-                            host,
-                        }
-                    }
-                    _ => return Err(self.invalid("mfa.email", "set exactly one of smtp_host and outbox".into())),
-                };
-                if e.from.parse::<lettre::message::Mailbox>().is_err() {
-                    return Err(self.invalid("mfa.email.from", format!("'{}' is not a mailbox", e.from)));
-                }
-                Some((e.from, delivery))
-            }
+            Some(e) => Some(self.email("mfa.email", e)?),
             None => None,
         };
         if f.factors.iter().any(|x| x == "email") && email.is_none() {

@@ -17,6 +17,7 @@ mod event;
 mod issue;
 pub mod logout;
 pub mod mfa;
+pub mod prompt;
 pub mod records;
 pub mod refresh;
 pub mod request;

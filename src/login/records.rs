@@ -87,6 +87,8 @@ pub enum FlowV1 {
     LoggingOut(Box<super::logout::LogoutChain>),
     /// Waiting for a second factor (challenge, picker or enrolment).
     AwaitingMfa(Box<super::mfa::MfaPending>),
+    /// Showing a custom prompt (`api.prompt.render`), waiting for its submission.
+    Prompting(Box<Suspended>),
 }
 
 fn pending_key(state: &str) -> String {

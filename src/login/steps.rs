@@ -243,14 +243,30 @@ impl Io {
                         Err(e) => Answer::StoreFailure(e).into(),
                     }
                 }
-                _ => {
-                    // Custom prompts need pages the server does not have yet (README).
-                    let f = needs_user(
-                        "interaction_required",
-                        "An action asked for a custom prompt, which this server cannot show yet.",
-                    );
+                Some(Suspension::Prompt { prompt_id, .. }) if !self.tenant.prompts.contains_key(&prompt_id) => {
+                    tracing::error!(prompt_id = %prompt_id, "an action rendered a prompt the tenant does not define");
+                    let f = Failure {
+                        kind: FailureKind::ActionError,
+                        code: "access_denied".into(),
+                        description: format!("The prompt '{prompt_id}' is not defined in the tenant's [[prompts]]."),
+                        action: None,
+                    };
                     self.failure(&request, &f).into()
                 }
+                Some(Suspension::Prompt { .. }) => {
+                    tx.event.secrets.clear();
+                    let s = Suspended {
+                        request,
+                        tx,
+                        session,
+                        browser,
+                    };
+                    match self.put_prompting(s) {
+                        Ok(k) => Answer::Redirect(format!("/u/prompt?state={k}")).into(),
+                        Err(e) => Answer::StoreFailure(e).into(),
+                    }
+                }
+                None => Answer::error(PageError::Internal, "server_error", "The login is suspended without a reason.").into(),
             },
             Status::Failed => {
                 let Some(f) = tx.outcome.failure.clone() else {

@@ -25,6 +25,7 @@ mod mfa_pages;
 mod oauth;
 mod oidc;
 mod pages;
+mod prompt;
 mod ratelimit;
 mod saml;
 mod slo;
@@ -418,6 +419,7 @@ pub fn router(state: AppState) -> Router {
         .route("/logout/continue", get(slo::logout_continue))
         .route("/u/login", get(login::login_page).post(login::login_submit))
         .route("/u/mfa", get(mfa::mfa_page).post(mfa::mfa_submit))
+        .route("/u/prompt", get(prompt::prompt_page).post(prompt::prompt_submit))
         .route("/continue", get(login::continue_get).post(login::continue_post))
         .fallback(not_found)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY_BYTES))

@@ -419,6 +419,39 @@ def phone_delivery_fails():
     return {"status": r.status_code, "says": "could not be sent" in r.text, "sent": len(texts)}
 
 
+def profile_prompt():
+    out = {}
+    a = Login()
+    page = a.start("profile")
+    out["page"] = "prompt" if 'id="prompt"' in page.text else page_kind(page)
+    out["title"] = re.search(r"<h1>([^<]*)</h1>", page.text).group(1)
+    out["city_default"] = fields(page.text).get("city")
+    out["hidden_not_shown"] = 'name="source"' not in page.text
+    # Another browser, and a form without its CSRF token.
+    out["foreign_get"] = requests.get(f"{BASE}/u/prompt", params={"state": fields(page.text)["state"]}).status_code
+    out["no_csrf"] = a.b.post(f"{BASE}/u/prompt", data={"state": fields(page.text)["state"], "favorite_color": "red"},
+                              allow_redirects=False).status_code
+    bad = a.b.post(f"{BASE}/u/prompt", data={"state": fields(page.text)["state"], "_csrf": fields(page.text)["_csrf"],
+                                            "favorite_color": "purple", "age": "abc", "city": "123"}, allow_redirects=False)
+    out["invalid_status"] = bad.status_code
+    out["invalid_fields"] = sorted(re.findall(r'id="f-([a-z_]+)-error"', bad.text))
+    out["kept_input"] = fields(bad.text).get("city")
+    good = {"state": fields(bad.text)["state"], "_csrf": fields(bad.text)["_csrf"], "favorite_color": "blue", "age": "42",
+            "city": "Lyon", "terms": "on", "source": "forged"}
+    cb = a.follow(a.b.post(f"{BASE}/u/prompt", data=good, allow_redirects=False))
+    out["completed"] = isinstance(cb, dict) and "code" in cb
+    if out["completed"]:
+        out["prompt_claim"] = a.tokens(cb).get("https://idpipe.dev/prompt")
+    again = a.b.post(f"{BASE}/u/prompt", data=good, allow_redirects=False)
+    out["replayed_status"] = again.status_code
+    # The metadata the continue handler set is kept: the next login asks nothing.
+    cb = Login().start("profile")
+    out["second_login"] = "callback" if isinstance(cb, dict) and "code" in cb else page_kind(cb)
+    out["undefined"] = Login().start("undefined-prompt")
+    out["with_redirect"] = Login().start("prompt-and-redirect")
+    return out
+
+
 def passive_and_foreign():
     out = {}
     a = Login()
