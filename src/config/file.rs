@@ -249,6 +249,8 @@ pub(super) struct PasswordResetFile {
     /// Result URLs allowed beyond the application's own URLs.
     #[serde(default)]
     pub(super) allowed_result_urls: Vec<String>,
+    /// Reset requests per minute, per address and per account (default 5).
+    pub(super) requests_per_minute: Option<u32>,
     /// Minutes a reset link works (default 15).
     pub(super) link_lifetime_minutes: Option<u32>,
     /// How the links are sent (default: the `[mfa.email]` settings).

@@ -21,6 +21,8 @@ pub struct PasswordResetConfig {
     pub allowed_result_urls: Vec<String>,
     /// How long a link works (ms).
     pub link_lifetime_ms: i64,
+    /// Reset requests per minute, per address and per account.
+    pub requests_per_minute: u32,
     /// `From` and delivery of the links; `None`: no email configured, reset is off.
     pub email: Option<(String, EmailDelivery)>,
 }
@@ -97,6 +99,7 @@ impl Checker {
             revoke_sessions: None,
             allowed_result_urls: Vec::new(),
             link_lifetime_minutes: None,
+            requests_per_minute: None,
             email: None,
         });
         for (i, u) in f.allowed_result_urls.iter().enumerate() {
@@ -115,6 +118,7 @@ impl Checker {
             min_strength,
             revoke_sessions: f.revoke_sessions.unwrap_or(true),
             allowed_result_urls: f.allowed_result_urls,
+            requests_per_minute: f.requests_per_minute.unwrap_or(5).clamp(1, 10_000),
             link_lifetime_ms: i64::from(f.link_lifetime_minutes.unwrap_or(15).clamp(1, 24 * 60)) * 60_000,
             email,
         })

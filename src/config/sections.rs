@@ -202,7 +202,13 @@ impl Checker {
         });
         for (trigger_name, scripts) in actions {
             let key = format!("actions.{trigger_name}");
-            let trigger = Trigger::parse(trigger_name).ok_or_else(|| self.invalid(&key, "unknown trigger".into()))?;
+            // Seed 002 documents the password-reset post-challenge api under `post-challenge`:
+            // both names run in the password reset.
+            let trigger = match trigger_name.as_str() {
+                "post-challenge" => Some(Trigger::PasswordResetPostChallenge),
+                name => Trigger::parse(name),
+            }
+            .ok_or_else(|| self.invalid(&key, "unknown trigger".into()))?;
             for script in scripts {
                 let action = JsAction::from_file(script, js.clone()).map_err(|e| self.invalid(&key, e.to_string()))?;
                 executor.add(trigger, Arc::new(action));

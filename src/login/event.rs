@@ -62,6 +62,17 @@ impl LoginContext {
                     ..Default::default()
                 });
             }
+            LoginRequest::PasswordReset(r) => {
+                ev.client.name = t
+                    .oidc_clients
+                    .get(&r.client_id)
+                    .map(|c| c.name.clone())
+                    .or_else(|| t.saml_sps.get(&r.client_id).map(|s| s.name.clone()))
+                    .unwrap_or_default();
+                ev.transaction.protocol = "password-reset".into();
+                // No session: the user proved control of the account by the emailed link.
+                ev.session = None;
+            }
         }
         ev
     }

@@ -76,6 +76,8 @@ impl LoginContext {
                 }
                 self.oidc_callback(o, fields)
             }
+            // The user sees the reason (seed 003: "may be presented directly in end-user interfaces").
+            LoginRequest::PasswordReset(_) => Answer::error(super::PageError::Forbidden, "access_denied", &f.description),
         }
     }
 

@@ -21,6 +21,7 @@ pub mod prompt;
 pub mod records;
 pub mod refresh;
 pub mod request;
+pub mod reset;
 mod saml_issue;
 mod session;
 mod states;

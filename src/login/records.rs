@@ -89,6 +89,8 @@ pub enum FlowV1 {
     AwaitingMfa(Box<super::mfa::MfaPending>),
     /// Showing a custom prompt (`api.prompt.render`), waiting for its submission.
     Prompting(Box<Suspended>),
+    /// A password reset whose challenge is met, waiting for the new password.
+    ChoosingPassword(Box<super::reset::ChoosingPassword>),
 }
 
 fn pending_key(state: &str) -> String {

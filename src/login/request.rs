@@ -65,6 +65,16 @@ pub struct OidcLogin {
     pub ui_locales: Option<String>,
 }
 
+/// A password reset whose link was opened: not a protocol request, its end is the
+/// new-password page (see `login::reset`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResetLogin {
+    /// The application the reset started from (empty: none).
+    pub client_id: String,
+    /// The user resetting their password.
+    pub user_id: String,
+}
+
 /// The protocol request a login answers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "protocol", rename_all = "snake_case")]
@@ -75,6 +85,8 @@ pub enum LoginRequest {
     Saml(SamlLogin),
     /// OIDC authorization code flow.
     Oidc(OidcLogin),
+    /// A password reset (the password-reset post-challenge actions).
+    PasswordReset(ResetLogin),
 }
 
 impl LoginRequest {
@@ -83,6 +95,7 @@ impl LoginRequest {
         match self {
             LoginRequest::Saml(s) => &s.client_id,
             LoginRequest::Oidc(o) => &o.client_id,
+            LoginRequest::PasswordReset(r) => &r.client_id,
         }
     }
 }
@@ -93,6 +106,7 @@ impl LoginRequest {
         match self {
             LoginRequest::Saml(s) => s.is_passive,
             LoginRequest::Oidc(o) => o.prompt.as_deref() == Some("none"),
+            LoginRequest::PasswordReset(_) => false,
         }
     }
 
@@ -101,6 +115,7 @@ impl LoginRequest {
         match self {
             LoginRequest::Saml(s) => s.force_authn,
             LoginRequest::Oidc(o) => o.prompt.as_deref() == Some("login"),
+            LoginRequest::PasswordReset(_) => false,
         }
     }
 
@@ -108,7 +123,7 @@ impl LoginRequest {
     pub fn login_hint(&self) -> Option<&str> {
         match self {
             LoginRequest::Oidc(o) => o.login_hint.as_deref(),
-            LoginRequest::Saml(_) => None,
+            LoginRequest::Saml(_) | LoginRequest::PasswordReset(_) => None,
         }
     }
 
@@ -116,7 +131,7 @@ impl LoginRequest {
     pub fn max_age_ms(&self) -> Option<i64> {
         match self {
             LoginRequest::Oidc(o) => o.max_age.map(|m| i64::try_from(m).unwrap_or(i64::MAX / 2).saturating_mul(1000)),
-            LoginRequest::Saml(_) => None,
+            LoginRequest::Saml(_) | LoginRequest::PasswordReset(_) => None,
         }
     }
 }

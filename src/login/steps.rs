@@ -174,7 +174,7 @@ impl LoginContext {
 
     /// A login whose pipeline gave no result: abandoned at an action's deadline (told to the
     /// application like any failed action), or a failed task.
-    fn stopped(&self, request: &LoginRequest, e: &PipelineStop) -> Answer {
+    pub(super) fn stopped(&self, request: &LoginRequest, e: &PipelineStop) -> Answer {
         match e {
             PipelineStop::Abandoned => {
                 let f = Failure {
@@ -326,6 +326,10 @@ impl Io {
                     Err(e) => Answer::StoreFailure(e).into(),
                 }
             }
+            // A password reset whose actions all ran: on to the new password.
+            Status::Completed if let LoginRequest::PasswordReset(r) = request => {
+                self.reset_challenge_met(r, tx.outcome.result_url, browser)
+            }
             Status::Completed => self.complete(request, tx, session),
         }
     }
@@ -357,6 +361,9 @@ impl Io {
                     Err(e) => return Answer::StoreFailure(e).into(),
                 };
                 (self.issue_code(o, tx.event, tx.outcome, &session.record), c)
+            }
+            LoginRequest::PasswordReset(_) => {
+                return Answer::error(PageError::Internal, "server_error", "A password reset cannot complete a login.").into();
             }
         };
         Answered {

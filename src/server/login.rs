@@ -73,7 +73,13 @@ fn render(
     } else {
         username
     };
-    let mut r = pages::html(status, &pages::login_page(&app_name(state, p), p.key(), &token, username, err));
+    // "Forgot your password?" when reset links can be sent.
+    let reset = state.login().tenant.password_reset.email.is_some().then(|| {
+        let client: String = url::form_urlencoded::byte_serialize(p.request().client_id().as_bytes()).collect();
+        format!("/u/reset-password?client_id={client}")
+    });
+    let page = pages::login_page(&app_name(state, p), p.key(), &token, username, err, reset.as_deref());
+    let mut r = pages::html(status, &page);
     if let Some(c) = set {
         r.headers_mut().append(header::SET_COOKIE, c);
     }

@@ -27,6 +27,8 @@ mod oidc;
 mod pages;
 mod prompt;
 mod ratelimit;
+mod reset;
+mod reset_pages;
 mod saml;
 mod slo;
 
@@ -89,6 +91,8 @@ pub struct AppState {
     pub limiter: Arc<ratelimit::RateLimiter>,
     /// Logins started (pending logins stored) per client IP.
     pub pending_limiter: Arc<ratelimit::RateLimiter>,
+    /// Password reset requests per address and per account (5 a minute each).
+    pub reset_limiter: Arc<ratelimit::RateLimiter>,
     /// Failed client authentications at the token endpoint, per client id and per IP.
     pub client_auth_limiter: Arc<ratelimit::RateLimiter>,
     /// Second-factor submissions per user (across logins).
@@ -110,6 +114,7 @@ impl AppState {
         tenant.executor.set_users(Arc::new(StoreUsers(store.clone())));
         let key = server_key(&tenant)?;
         let per_minute = tenant.login.attempts_per_minute_per_ip;
+        let tenant_reset_rate = tenant.password_reset.requests_per_minute;
         let limits = tenant.server;
         let tenant = Arc::new(tenant);
         Ok(AppState {
@@ -117,6 +122,7 @@ impl AppState {
             login: crate::login::LoginContext::new(tenant, store, &key),
             limiter: Arc::new(ratelimit::RateLimiter::new("login", per_minute)),
             pending_limiter: Arc::new(ratelimit::RateLimiter::new("start", limits.pending_logins_per_minute_per_ip)),
+            reset_limiter: Arc::new(ratelimit::RateLimiter::new("reset", tenant_reset_rate)),
             mfa_limiter: Arc::new(ratelimit::RateLimiter::new("mfa", 10)),
             client_auth_limiter: Arc::new(ratelimit::RateLimiter::new("client-auth", limits.client_auth_failures_per_minute)),
             csrf_key: Arc::new(key),
@@ -420,6 +426,12 @@ pub fn router(state: AppState) -> Router {
         .route("/u/login", get(login::login_page).post(login::login_submit))
         .route("/u/mfa", get(mfa::mfa_page).post(mfa::mfa_submit))
         .route("/u/prompt", get(prompt::prompt_page).post(prompt::prompt_submit))
+        .route("/u/reset-password", get(reset::request_page).post(reset::request_submit))
+        .route("/u/reset-password/confirm", get(reset::confirm_page).post(reset::confirm_submit))
+        .route(
+            "/u/reset-password/new",
+            get(reset::new_password_page).post(reset::new_password_submit),
+        )
         .route("/continue", get(login::continue_get).post(login::continue_post))
         .fallback(not_found)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY_BYTES))

@@ -132,7 +132,13 @@ pub fn auto_post(status: StatusCode, body: &str, target: &str) -> Response {
 }
 
 /// The login form.
-pub fn login_page(app_name: &str, state: &str, csrf: &str, username: &str, error: Option<&str>) -> String {
+pub fn login_page(app_name: &str, state: &str, csrf: &str, username: &str, error: Option<&str>, reset: Option<&str>) -> String {
+    let reset = reset.map_or(String::new(), |u| {
+        format!(
+            "<p class=\"muted\"><a id=\"forgot\" href=\"{}\">Forgot your password?</a></p>",
+            esc(u)
+        )
+    });
     let err = error.map_or(String::new(), |e| {
         format!("<p class=\"error\" role=\"alert\" id=\"error\">{}</p>", esc(e))
     });
@@ -144,7 +150,7 @@ pub fn login_page(app_name: &str, state: &str, csrf: &str, username: &str, error
 <input type=\"hidden\" name=\"state\" value=\"{state}\"><input type=\"hidden\" name=\"_csrf\" value=\"{csrf}\">\
 <label for=\"username\">Username or email</label><input type=\"text\" id=\"username\" name=\"username\" value=\"{user}\" autocomplete=\"username\" required autofocus>\
 <label for=\"password\">Password</label><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
-<button type=\"submit\" name=\"action\" value=\"default\">Continue</button></form>",
+<button type=\"submit\" name=\"action\" value=\"default\">Continue</button></form>{reset}",
             app = esc(app_name),
             state = esc(state),
             csrf = esc(csrf),

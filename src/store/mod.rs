@@ -251,6 +251,30 @@ pub trait Maintenance: Send + Sync {
     fn sweep_expired(&self, now_ms: i64) -> Result<u64, StoreError>;
 }
 
+/// A pending password reset: whose, and from which application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResetTicket {
+    /// The user.
+    pub user_id: String,
+    /// The application the reset started from (empty: none).
+    pub client_id: String,
+}
+
+/// Password resets: single-use link tokens (stored hashed) and the password change.
+pub trait PasswordResetStore: Send + Sync {
+    /// The user id and email of a login name or email address, if such a user has an email.
+    fn reset_target(&self, identifier: &str) -> Result<Option<(String, String)>, StoreError>;
+    /// Stores a link token's hash; the user's earlier tokens stop working.
+    fn put_reset(&self, token_hash: &str, ticket: &ResetTicket, expires_at_ms: i64) -> Result<(), StoreError>;
+    /// Consumes a link token (single use); `None` when unknown, used, superseded or expired.
+    fn take_reset(&self, token_hash: &str, now_ms: i64) -> Result<Option<ResetTicket>, StoreError>;
+    /// Whether a link token still works (not consumed).
+    fn reset_valid(&self, token_hash: &str, now_ms: i64) -> Result<bool, StoreError>;
+    /// Sets a new password hash (argon2 PHC), clears the lockout and removes the user's link
+    /// tokens, in one transaction; with `revoke`, the user's sessions and refresh tokens end too.
+    fn set_password(&self, user_id: &str, password_hash: &str, revoke: bool) -> Result<(), StoreError>;
+}
+
 /// Everything the server persists. Implemented for any type that implements all the parts.
 pub trait Store:
     UserStore
@@ -262,6 +286,7 @@ pub trait Store:
     + ReplayStore
     + NameIdStore
     + MfaStore
+    + PasswordResetStore
     + RateLimitStore
     + Maintenance
 {
@@ -277,6 +302,7 @@ impl<
         + ReplayStore
         + NameIdStore
         + MfaStore
+        + PasswordResetStore
         + RateLimitStore
         + Maintenance,
 > Store for T

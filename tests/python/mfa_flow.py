@@ -5,10 +5,12 @@ server that receives the email codes, PyJWT checks the ID token the login ends w
 Reads a JSON job on stdin ({"check": NAME, ...}), prints a JSON report.
 """
 import base64
+import email
 import hashlib
 import json
 import re
 import secrets
+import sqlite3
 import sys
 import time
 from html import unescape
@@ -450,6 +452,176 @@ def profile_prompt():
     out["undefined"] = Login().start("undefined-prompt")
     out["with_redirect"] = Login().start("prompt-and-redirect")
     return out
+
+
+def reset_request(client, identifier=None, session=None):
+    """Asks for a reset link from `client`'s page; returns (session, answer)."""
+    s = session or requests.Session()
+    page = s.get(f"{BASE}/u/reset-password", params={"client_id": client})
+    r = s.post(f"{BASE}/u/reset-password", data={"identifier": identifier or USER, "client_id": client,
+                                                  "_csrf": fields(page.text)["_csrf"]}, allow_redirects=False)
+    return s, r
+
+
+def reset_link(before):
+    """The link of the newest reset email after `before` messages."""
+    for _ in range(50):
+        for m in mails[before:]:
+            body = email.message_from_string(m["data"]).get_payload(decode=True).decode()
+            found = re.search(r"(http://\S+/u/reset-password/confirm\?ticket=[0-9a-f]{64})", body)
+            if found:
+                return found.group(1), m["to"]
+        time.sleep(0.1)
+    return None, None
+
+
+LAST_CONFIRM_CSRF = [None]
+
+
+def reset_open(client, session=None):
+    """Requests a link, reads it from the SMTP sink, opens it and continues; returns the session
+    and the first page after the link (redirects on this server followed)."""
+    before = len(mails)
+    s, _ = reset_request(client, session=session)
+    link, _ = reset_link(before)
+    page = s.get(link)
+    LAST_CONFIRM_CSRF[0] = fields(page.text)["_csrf"]
+    r = s.post(f"{BASE}/u/reset-password/confirm", data={"ticket": fields(page.text)["ticket"], "_csrf": fields(page.text)["_csrf"]},
+               allow_redirects=False)
+    return s, link, follow_here(s, r)
+
+
+def follow_here(s, r):
+    for _ in range(10):
+        loc = location(r)
+        if not loc or not (loc.startswith("/") or loc.startswith(BASE)):
+            return r
+        r = s.get(loc if loc.startswith("http") else BASE + loc, allow_redirects=False)
+    return r
+
+
+def kind(r):
+    for k in ["new-password", "prompt", "verify", "changed", "error", "sent", "reset-confirm"]:
+        if f'id="{k}"' in r.text:
+            return k
+    return f"other:{r.status_code}"
+
+
+def set_password(s, page, password, confirm=None):
+    f = fields(page.text)
+    return s.post(f"{BASE}/u/reset-password/new", data={"state": f["state"], "_csrf": f["_csrf"], "password": password,
+                                                          "confirm": confirm if confirm is not None else password},
+                  allow_redirects=False)
+
+
+STRONG = "correct-horse-battery-staple-42"
+
+
+def password_reset():
+    global PASSWORD
+    out = {}
+    # A session and a refresh-capable login before the reset.
+    old = Login()
+    cb = old.start("")
+    out["logged_in_before"] = isinstance(cb, dict) and "code" in cb
+    # Enumeration: the same answer for a known and an unknown account; a mail only for the known.
+    before = len(mails)
+    _, known = reset_request("spa")
+    _, unknown = reset_request("spa", identifier="nobody@example.com")
+    time.sleep(1.0)
+    out["same_answer"] = [known.status_code == unknown.status_code, known.text == unknown.text, kind(known)]
+    out["mails_sent"] = len(mails) - before
+    # Superseded: the link of the first request stops working once a second one is sent.
+    first, to = reset_link(before)
+    out["mail_to"] = to
+    s, link, page = reset_open("spa")
+    out["superseded"] = requests.get(first).status_code
+    out["new_password_page"] = kind(page)
+    out["foreign_new_page"] = requests.get(f"{BASE}/u/reset-password/new", params={"state": fields(page.text)["state"]}).status_code
+    # Policy: weak, mismatch, personal, then strong.
+    refusals = []
+    for pw, confirm in [("password1", None), (STRONG, STRONG + "x"), ("jane.doe-Winter-Garden-2031", None), ("short", None)]:
+        r = set_password(s, page, pw, confirm)
+        refusals.append([r.status_code, text(r.text, "error")])
+    out["refusals"] = refusals
+    r = set_password(s, page, STRONG)
+    out["changed"] = kind(r)
+    out["back_link"] = re.search(r'id="back" href="([^"]*)"', r.text).group(1) if 'id="back"' in r.text else None
+    out["reused_link"] = requests.get(link).status_code
+    reused = s.post(f"{BASE}/u/reset-password/confirm", data={"ticket": link.split("ticket=")[1], "_csrf": LAST_CONFIRM_CSRF[0]})
+    out["reused_link_post"] = reused.status_code
+    # The old session ended; the old password fails, the new one works.
+    out["old_session_after"] = old.start("", prompt="none")
+    PASSWORD = "jane-demo-password"
+    out["old_password"] = page_kind(Login().start(""))
+    PASSWORD = STRONG
+    cb = Login().start("")
+    out["new_password_login"] = isinstance(cb, dict) and "code" in cb
+    # Expired: the link's record is aged in the database.
+    before = len(mails)
+    reset_request("spa")
+    link, _ = reset_link(before)
+    con = sqlite3.connect(job["db"])
+    con.execute("UPDATE password_resets SET expires_at = 0")
+    con.commit()
+    con.close()
+    out["expired"] = requests.get(link).status_code
+    # deny: the user sees the reason.
+    _, _, page = reset_open("web-deny")
+    out["deny"] = [page.status_code, "Password resets are disabled for this application." in page.text]
+    # setResultUrl: allowed (the app's redirect URI, with the query), and not allowed.
+    s, _, page = reset_open("web")
+    r = set_password(s, page, STRONG + "-2")
+    out["result_url"] = location(r) or (re.search(r'id="next" href="([^"]*)"', r.text) or [None, None])[1]
+    s, _, page = reset_open("rp")
+    r = set_password(s, page, STRONG + "-3")
+    out["result_url_refused"] = kind(r)
+    # The post-challenge name runs too.
+    s, _, page = reset_open("sp-both")
+    r = set_password(s, page, STRONG + "-4")
+    out["post_challenge_name"] = location(r) or (re.search(r'id="next" href="([^"]*)"', r.text) or [None, None])[1]
+    # MFA during the reset: the email challenge, then the second action saw it.
+    mails_before = len(mails)
+    s, _, page = reset_open("sp-py")
+    out["mfa_page"] = kind(page)
+    code = None
+    for _ in range(50):
+        for m in mails[mails_before:]:
+            found = re.search(r"verification code for .* is (\d{6})", m["data"])
+            if found:
+                code = found.group(1)
+        if code:
+            break
+        time.sleep(0.1)
+    f = fields(page.text)
+    r = follow_here(s, s.post(f"{BASE}/u/mfa", data={"state": f["state"], "_csrf": f["_csrf"], "action": "verify", "code": code},
+                              allow_redirects=False))
+    out["after_mfa"] = kind(r)
+    # A redirect and /continue during the reset.
+    s, _, page = reset_open("sp-two")
+    loc = location(page)
+    out["redirected_to"] = loc.split("?")[0] if loc else kind(page)
+    state = parse_qs(urlparse(loc).query)["state"][0] if loc else ""
+    r = follow_here(s, s.get(f"{BASE}/continue", params={"state": state}, allow_redirects=False))
+    out["after_continue"] = kind(r)
+    # A prompt during the reset.
+    s, _, page = reset_open("sp-kiosk")
+    out["prompt_page"] = kind(page)
+    out["prompt_title"] = re.search(r"<h1>([^<]*)</h1>", page.text).group(1)
+    f = fields(page.text)
+    r = follow_here(s, s.post(f"{BASE}/u/prompt", data={"state": f["state"], "_csrf": f["_csrf"], "reason": "forgot it"},
+                              allow_redirects=False))
+    out["after_prompt"] = kind(r)
+    return out
+
+
+def reset_throttled():
+    statuses = []
+    s = requests.Session()
+    for i in range(4):
+        _, r = reset_request("spa", identifier=f"someone{i}@example.com", session=s)
+        statuses.append(r.status_code)
+    return {"statuses": statuses}
 
 
 def passive_and_foreign():

@@ -20,17 +20,22 @@ pub enum MailError {
 
 /// Sends `code` to `to` (off the async workers: the caller is on the blocking pool).
 pub fn send_code(from: &str, delivery: &EmailDelivery, to: &str, app: &str, code: &str) -> Result<(), MailError> {
-    let from: Mailbox = from.parse().map_err(|e| MailError::Message(format!("from: {e}")))?;
-    let to: Mailbox = to.parse().map_err(|e| MailError::Message(format!("to: {e}")))?;
     let body = format!(
         "Your verification code for {app} is {code}.\n\nIt expires in 5 minutes. If you did not try to log in, you can ignore this message.\n"
     );
+    send_message(from, delivery, to, &format!("Your verification code: {code}"), &body)
+}
+
+/// Sends a plain-text message (off the async workers: the caller is on the blocking pool).
+pub fn send_message(from: &str, delivery: &EmailDelivery, to: &str, subject: &str, body: &str) -> Result<(), MailError> {
+    let from: Mailbox = from.parse().map_err(|e| MailError::Message(format!("from: {e}")))?;
+    let to: Mailbox = to.parse().map_err(|e| MailError::Message(format!("to: {e}")))?;
     let message = Message::builder()
         .from(from)
         .to(to)
-        .subject(format!("Your verification code: {code}"))
+        .subject(subject)
         .header(ContentType::TEXT_PLAIN)
-        .body(body)
+        .body(body.to_string())
         .map_err(|e| MailError::Message(e.to_string()))?;
     match delivery {
         EmailDelivery::Smtp { host, port, starttls } => {

@@ -5,6 +5,7 @@ mod cache;
 mod grants;
 mod guards;
 mod logins;
+mod resets;
 mod users;
 
 use std::path::Path;
@@ -114,6 +115,14 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (user_id, step)
      );
      CREATE INDEX otp_steps_at ON otp_steps(at);",
+    "CREATE TABLE password_resets (
+        token_hash TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+     );
+     CREATE INDEX password_resets_user ON password_resets(user_id);
+     CREATE INDEX password_resets_expiry ON password_resets(expires_at);",
 ];
 
 /// The schema version a freshly migrated database has (the number of migrations).
@@ -197,6 +206,7 @@ impl Maintenance for SqliteStore {
             [now_ms - 24 * 3600 * 1000],
         )?;
         n += tx.execute("DELETE FROM refresh_tokens WHERE expires_at <= ?1", [now_ms])?;
+        n += tx.execute("DELETE FROM password_resets WHERE expires_at <= ?1", [now_ms])?;
         tx.commit()?;
         Ok(n as u64)
     }
