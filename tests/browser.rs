@@ -180,3 +180,53 @@ fn chromium_registers_and_uses_webauthn_authenticators_and_attacks_are_refused()
         assert!(png.starts_with(b"\x89PNG") && png.len() > 2000, "{name}");
     }
 }
+
+/// A custom prompt and a password reset in Chromium (`tests/browser/reset.mjs`): the link read
+/// from the development outbox; screenshots of each page kept in `test-artifacts/`.
+#[test]
+fn chromium_answers_a_prompt_and_resets_a_password_from_the_login_page() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let outbox = dir.path().join("outbox");
+    let actions = [root().join("fixtures/e2e/profile.js")];
+    let extra = format!(
+        "[mfa.email]\nfrom = \"idpipe <no-reply@example.com>\"\noutbox = \"{}\"\n\
+[[prompts]]\nid = \"profile\"\ntitle = \"Welcome {{{{name}}}}\"\ntext = \"Tell us a little more.\"\nsubmit = \"Save\"\n\
+[[prompts.fields]]\nname = \"favorite_color\"\nlabel = \"Favourite colour\"\ntype = \"select\"\noptions = [\"red\", \"green\", \"blue\"]\nrequired = true\n\
+[[prompts.fields]]\nname = \"terms\"\nlabel = \"I accept the terms\"\ntype = \"checkbox\"\nrequired = true\n",
+        outbox.display()
+    );
+    let idp = Idp::start_with_actions_and(&actions, &extra);
+    let artifacts = root().join("test-artifacts");
+    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
+    let out = Command::new("node")
+        .arg(root().join("tests/browser/reset.mjs"))
+        .args([idp.base.as_str(), APP_CALLBACK])
+        .arg(&artifacts)
+        .arg(&outbox)
+        .current_dir(root().join("tests/browser"))
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert!(report.get("error").is_none(), "{report}\nserver log:\n{}", idp.log());
+    assert_eq!(report["promptTitle"], "Welcome Jane");
+    assert_eq!(report["promptDone"], true);
+    assert_eq!(report["link"], true);
+    assert!(
+        report["weakRefused"].as_str().is_some_and(|m| m.contains("too easy to guess")),
+        "{report}"
+    );
+    assert_eq!(report["backLink"], "http://127.0.0.1:8092/");
+    assert_eq!(report["loggedInWithNewPassword"], true);
+    for name in [
+        "prompt-profile",
+        "reset-request",
+        "reset-sent",
+        "reset-link",
+        "reset-new-password",
+        "reset-changed",
+    ] {
+        let png = std::fs::read(artifacts.join(format!("{name}.png"))).expect(name);
+        assert!(png.starts_with(b"\x89PNG") && png.len() > 2000, "{name}");
+    }
+}

@@ -19,7 +19,7 @@ fn start(smtp: u16, rate: u32) -> Idp {
     );
     let extra = format!(
         "[mfa]\nfactors = [\"email\"]\n[mfa.email]\nfrom = \"idpipe <no-reply@example.com>\"\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {smtp}\n\
-[password_reset]\nrequests_per_minute = {rate}\n\
+[password_reset]\nrequests_per_minute = {rate}\n[login]\nmax_failed_attempts = 3\n\
 [[prompts]]\nid = \"why\"\ntitle = \"Why a new password, {{{{name}}}}?\"\n[[prompts.fields]]\nname = \"reason\"\nlabel = \"Reason\"\nrequired = true\n"
     );
     Idp::start_with_actions_top_and(&actions, "", &more, &extra)
@@ -40,6 +40,10 @@ fn a_password_reset_runs_its_actions_and_changes_the_password_once() {
     let out = run(&idp, smtp, "password_reset");
     let log = idp.log();
     assert_eq!(out["logged_in_before"], true, "{out}\n{log}");
+    assert_eq!(
+        out["locked_before"], "other:429",
+        "locked: even the right password is refused: {out}"
+    );
     assert_eq!(out["same_answer"], json!([true, true, "sent"]), "no account enumeration: {out}");
     assert_eq!(out["mails_sent"], 1, "a mail for the known account only");
     assert_eq!(out["mail_to"], json!(["jane.doe@example.com"]));
@@ -67,7 +71,7 @@ fn a_password_reset_runs_its_actions_and_changes_the_password_once() {
         "sessions end with the reset: {out}"
     );
     assert_eq!(out["old_password"], "other:401", "the old password no longer works");
-    assert_eq!(out["new_password_login"], true);
+    assert_eq!(out["new_password_login"], true, "the reset cleared the lockout");
     assert_eq!(out["expired"], 400);
     assert_eq!(out["deny"], json!([403, true]), "the user sees the deny reason");
     assert_eq!(out["result_url"], "http://127.0.0.1:8092/callback?from=reset", "{out}");

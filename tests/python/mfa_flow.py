@@ -524,6 +524,12 @@ def password_reset():
     old = Login()
     cb = old.start("")
     out["logged_in_before"] = isinstance(cb, dict) and "code" in cb
+    # The account locked by wrong passwords (the reset clears the lockout).
+    PASSWORD = "wrong-password"
+    for _ in range(3):
+        Login().start("")
+    PASSWORD = "jane-demo-password"
+    out["locked_before"] = page_kind(Login().start(""))
     # Enumeration: the same answer for a known and an unknown account; a mail only for the known.
     before = len(mails)
     _, known = reset_request("spa")
