@@ -75,6 +75,10 @@ fn the_demo_tenant_serves_metadata_and_jwks_and_stops_gracefully() {
         2,
         "the next key is published during a rotation"
     );
+    // The demo tenant offers the password reset (its links go by the demo's email settings).
+    let (code, page) = get(&format!("{}/u/reset-password?client_id=demo-app", s.base));
+    assert_eq!(code, 200);
+    assert!(page.contains("id=\"reset-request\""));
     let (code, body) = get(&format!("{}/samlp/metadata/unknown", s.base));
     assert_eq!(code, 404);
     assert!(body.contains("unknown_client"));
