@@ -27,6 +27,9 @@ pub(super) struct TenantFile {
     pub(super) fetch_allowed_hosts: Vec<String>,
     #[serde(default)]
     pub(super) action_timeout_ms: Option<u64>,
+    /// `warm` (default: sandboxes serve login after login) or `fresh` (one per invocation).
+    #[serde(default)]
+    pub(super) action_sandbox: Option<String>,
     #[serde(default)]
     pub(super) saml_sps: Vec<SamlSpFile>,
     #[serde(default)]

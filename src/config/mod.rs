@@ -383,7 +383,19 @@ pub fn load_str(text: &str, file: &str) -> Result<Tenant, ConfigError> {
         let rp = crate::login::mfa::webauthn::WebauthnRp::new(&base_url, &f.name).map_err(|e| c.invalid("base_url", e.to_string()))?;
         mfa.webauthn = Some(rp);
     }
-    let mut executor = c.executor(&f.actions, f.fetch_allowed_hosts, f.action_timeout_ms, sessions, refresh_tokens)?;
+    let sandbox = match f.action_sandbox.as_deref() {
+        None | Some("warm") => crate::actions::js::SandboxMode::Warm,
+        Some("fresh") => crate::actions::js::SandboxMode::Fresh,
+        Some(other) => return Err(c.invalid("action_sandbox", format!("'{other}' is not one of warm, fresh"))),
+    };
+    let mut executor = c.executor(
+        &f.actions,
+        f.fetch_allowed_hosts,
+        f.action_timeout_ms,
+        sessions,
+        refresh_tokens,
+        sandbox,
+    )?;
     executor.set_enabled_factors(mfa.factors.clone());
     if matches!(mfa.phone, Some(PhoneDelivery::Action)) && !executor.has_actions(Trigger::SendPhoneMessage) {
         return Err(c.invalid(

@@ -177,6 +177,7 @@ impl Checker {
         action_timeout_ms: Option<u64>,
         sessions: Lifetimes,
         refresh_tokens: Lifetimes,
+        sandbox: crate::actions::js::SandboxMode,
     ) -> Result<Executor, ConfigError> {
         let mut limits = Limits {
             session_max_lifetime_ms: sessions.absolute as i64 * 1000,
@@ -194,6 +195,7 @@ impl Checker {
             },
             // A module's top-level code gets the same time as one invocation.
             build_timeout: limits.action_timeout,
+            sandbox,
             ..Default::default()
         };
         let mut executor = Executor::new(Services {

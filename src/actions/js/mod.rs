@@ -61,7 +61,26 @@ pub struct JsConfig {
     /// Longest time a sandbox build (the module's top-level code) may take; a build past it is
     /// discarded and reported.
     pub build_timeout: Duration,
+    /// How sandboxes are used across logins.
+    pub sandbox: SandboxMode,
 }
+
+/// How an action's sandboxes are used across logins (`action_sandbox` in the tenant file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SandboxMode {
+    /// A sandbox serves one invocation after another (the hosted service's model: module-level
+    /// code runs once per instance, module-level variables survive between logins), each with a
+    /// fresh `event` and the current login's `api`. A sandbox is dropped instead of reused after
+    /// an error or a time-out, when a promise or job of the invocation is still pending (it could
+    /// otherwise run during another login), and after [`MAX_USES`] invocations.
+    #[default]
+    Warm,
+    /// A fresh sandbox per invocation (built ahead of time): nothing survives a login.
+    Fresh,
+}
+
+/// Invocations a warm sandbox serves before it is replaced (bounds slow leaks in module state).
+pub const MAX_USES: u32 = 1000;
 
 impl Default for JsConfig {
     fn default() -> Self {
@@ -71,6 +90,7 @@ impl Default for JsConfig {
             pool_size: 4,
             fetch: FetchPolicy::default(),
             build_timeout: Duration::from_secs(5),
+            sandbox: SandboxMode::Warm,
         }
     }
 }
@@ -184,6 +204,8 @@ struct Sandbox {
     #[allow(dead_code)]
     runtime: Runtime,
     deadline_ns: Arc<AtomicU64>,
+    /// Invocations served.
+    uses: u32,
 }
 
 struct Inner {
@@ -202,9 +224,13 @@ fn limited_runtime(config: &JsConfig) -> Result<(Runtime, Arc<AtomicU64>), Strin
     let runtime = Runtime::new_with_alloc(crate::ffi::MiAllocator).map_err(|e| e.to_string())?;
     runtime.set_memory_limit(config.memory_limit);
     runtime.set_max_stack_size(config.max_stack);
-    // A sandbox lives for one login: collecting garbage during it is wasted time unless the
-    // script allocates a lot, so GC starts at a quarter of the memory limit.
-    runtime.set_gc_threshold(config.memory_limit / 4);
+    // A fresh sandbox lives for one login: collecting garbage during it is wasted time unless the
+    // script allocates a lot, so GC starts at a quarter of the memory limit. A warm one serves
+    // many logins: its cycles are collected early, so that idle pools stay small.
+    runtime.set_gc_threshold(match config.sandbox {
+        SandboxMode::Fresh => config.memory_limit / 4,
+        SandboxMode::Warm => (config.memory_limit / 16).max(1024 * 1024),
+    });
     let deadline_ns = Arc::new(AtomicU64::new(0));
     let d = deadline_ns.clone();
     runtime.set_interrupt_handler(Some(Box::new(move || {
@@ -249,7 +275,12 @@ impl Inner {
             }
         })?;
         deadline_ns.store(0, Ordering::Relaxed);
-        Ok(Sandbox { ctx, runtime, deadline_ns })
+        Ok(Sandbox {
+            ctx,
+            runtime,
+            deadline_ns,
+            uses: 0,
+        })
     }
 
     /// A sandbox built by the refill thread or at start-up.
@@ -265,6 +296,21 @@ impl Inner {
             // the login's own deadline.
             None => self.build_sandbox(deadline.min(Instant::now() + self.config.build_timeout)),
         }
+    }
+
+    /// After an invocation: back to the pool (warm mode, a clean end, nothing pending, not worn
+    /// out, the pool not over twice its size) or dropped off the login path.
+    fn release(&self, mut sandbox: Sandbox, clean: bool) {
+        sandbox.uses += 1;
+        let reusable = self.config.sandbox == SandboxMode::Warm && clean && sandbox.uses < MAX_USES && !sandbox.runtime.is_job_pending();
+        if reusable
+            && let Ok(mut r) = self.ready.lock()
+            && r.len() < self.config.pool_size * 2
+        {
+            r.push(sandbox);
+            return;
+        }
+        self.discard(sandbox);
     }
 
     fn discard(&self, sandbox: Sandbox) {
@@ -450,7 +496,7 @@ impl Inner {
             Ok(())
         });
         sandbox.deadline_ns.store(0, Ordering::Relaxed);
-        self.discard(sandbox);
+        self.release(sandbox, result.is_ok());
         result.map_err(|(msg, _stack)| {
             if Instant::now() >= deadline || msg.contains("interrupted") {
                 ActionError::new(format!("the action was stopped at its time limit ({msg})"))
