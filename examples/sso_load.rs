@@ -4,7 +4,9 @@
 //! duration doing SP-initiated round trips (a fresh deflated AuthnRequest on the HTTP-Redirect
 //! binding -> session lookup -> post-login pipeline with the tenant's JS actions -> signed
 //! Response in the auto-POST form). With `--mode login` every round trip is a new browser: the
-//! AuthnRequest, the login page, the password POST (argon2id) and the Response.
+//! AuthnRequest, the login page, the password POST (argon2id) and the Response. With `--mode oidc`
+//! each browser (logged in once) repeats OIDC round trips: `/authorize` with the session (code
+//! flow, PKCE S256) -> the code on the redirect URI -> `/oauth/token` -> ID and access tokens.
 //!
 //! `cargo run --release --example sso_load -- --base http://127.0.0.1:3000 --client sp-basic
 //!  --acs https://sp.example.com/acs --user jane.doe@example.com --password jane-demo-password
@@ -25,6 +27,10 @@ struct Args {
     threads: usize,
     seconds: u64,
     mode: String,
+    oidc_client: String,
+    redirect_uri: String,
+    /// Print the throughput of each interval of this many seconds (0: only the total).
+    interval: u64,
 }
 
 fn args() -> Args {
@@ -45,6 +51,9 @@ fn args() -> Args {
         threads: get("threads", "4").parse().unwrap_or(4),
         seconds: get("seconds", "10").parse().unwrap_or(10),
         mode: get("mode", "sso"),
+        oidc_client: get("oidc-client", "demo-app"),
+        redirect_uri: get("redirect-uri", "http://127.0.0.1:8080/callback"),
+        interval: get("interval", "0").parse().unwrap_or(0),
     }
 }
 
@@ -154,17 +163,71 @@ fn round_trip(a: &Args, b: &mut Browser, n: u64, thread: usize) -> Result<bool, 
     Ok(page.status == 200 && page.body.contains("name=\"SAMLResponse\""))
 }
 
+/// PKCE: a fixed verifier and its S256 challenge (the server checks the pair per code).
+const VERIFIER: &str = "load-test-verifier-0123456789-0123456789-0123456789";
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// One OIDC round trip with the browser's session: authorize -> code -> tokens. Ok(true) = tokens.
+fn oidc_round_trip(a: &Args, b: &mut Browser, n: u64) -> Result<bool, String> {
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(openssl::sha::sha256(VERIFIER.as_bytes()));
+    let url = format!(
+        "{}/authorize?client_id={}&response_type=code&redirect_uri={}&scope=openid%20profile&state=s{n}&nonce=n{n}&code_challenge={challenge}&code_challenge_method=S256",
+        a.base,
+        enc(&a.oidc_client),
+        enc(&a.redirect_uri)
+    );
+    let page = b.get(&url)?;
+    let loc = page.location.unwrap_or_default();
+    let Some(code) = url::Url::parse(&loc)
+        .ok()
+        .and_then(|u| u.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.to_string()))
+    else {
+        return Err(format!("no code ({} {loc})", page.status));
+    };
+    let tokens = b.post(
+        &format!("{}/oauth/token", a.base),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &a.redirect_uri),
+            ("client_id", &a.oidc_client),
+            ("code_verifier", VERIFIER),
+        ],
+    )?;
+    Ok(tokens.status == 200 && tokens.body.contains("\"id_token\""))
+}
+
 fn main() {
     let a = args();
     let deadline = Instant::now() + Duration::from_secs(a.seconds);
+    let finished = std::sync::atomic::AtomicU64::new(0);
     let results: Vec<(Vec<Duration>, u64)> = std::thread::scope(|s| {
+        if a.interval > 0 {
+            // The soak view: throughput per interval, with the total so far (e.g. codes issued).
+            let finished = &finished;
+            s.spawn(move || {
+                let mut last = 0;
+                let mut t = 0;
+                while Instant::now() + Duration::from_secs(a.interval) <= deadline + Duration::from_millis(500) {
+                    std::thread::sleep(Duration::from_secs(a.interval));
+                    t += a.interval;
+                    let now = finished.load(std::sync::atomic::Ordering::Relaxed);
+                    println!("interval t={t}s total={now} throughput={:.0}/s", (now - last) as f64 / a.interval as f64);
+                    last = now;
+                }
+            });
+        }
         let handles: Vec<_> = (0..a.threads)
             .map(|t| {
                 let a = &a;
+                let finished = &finished;
                 s.spawn(move || {
                     let mut b = Browser::new();
-                    if a.mode == "sso" {
-                        // Warm-up login (not measured).
+                    if a.mode == "sso" || a.mode == "oidc" {
+                        // Warm-up login (not measured): the session both protocols use.
                         let _ = round_trip(a, &mut b, u64::MAX, t);
                     }
                     let (mut lat, mut errors, mut n) = (Vec::new(), 0u64, 0u64);
@@ -173,8 +236,16 @@ fn main() {
                             b = Browser::new();
                         }
                         let start = Instant::now();
-                        match round_trip(a, &mut b, n, t) {
-                            Ok(true) => lat.push(start.elapsed()),
+                        let done = if a.mode == "oidc" {
+                            oidc_round_trip(a, &mut b, n)
+                        } else {
+                            round_trip(a, &mut b, n, t)
+                        };
+                        match done {
+                            Ok(true) => {
+                                lat.push(start.elapsed());
+                                finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            }
                             Ok(false) | Err(_) => errors += 1,
                         }
                         n += 1;
