@@ -39,11 +39,7 @@ bench: deps
 # Full SAML SSO round trips from a second process against the release server (figures in the README).
 load: deps
 	cargo build --release --bins --example sso_load
-	@mkdir -p var; rm -f var/load.sqlite*; ./target/release/idpipe serve --config fixtures/tenant/load.toml --listen 127.0.0.1:3100 >/dev/null 2>var/load-server.log & srv=$$!; \
-	trap "kill $$srv 2>/dev/null" EXIT INT TERM; sleep 1; \
-	for mode in sso login; do ./target/release/examples/sso_load --base http://127.0.0.1:3100 --mode $$mode --threads $${THREADS:-4} --seconds $${SECONDS_PER_MODE:-10}; done; \
-	echo "server memory after the load: $$(grep VmHWM /proc/$$srv/status) $$(grep VmRSS /proc/$$srv/status)"; \
-	sleep 15; echo "after 15 s idle: $$(grep VmRSS /proc/$$srv/status)"
+	./scripts/load.sh
 
 # Coverage-guided fuzzing (libFuzzer through cargo fuzz) of every parser of untrusted input, each
 # for FUZZ_SECONDS (default 600) from the checked-in seeds in fuzz/corpus; what libFuzzer finds

@@ -215,7 +215,10 @@ fn main() {
                     std::thread::sleep(Duration::from_secs(a.interval));
                     t += a.interval;
                     let now = finished.load(std::sync::atomic::Ordering::Relaxed);
-                    println!("interval t={t}s total={now} throughput={:.0}/s", (now - last) as f64 / a.interval as f64);
+                    println!(
+                        "interval t={t}s total={now} throughput={:.0}/s",
+                        (now - last) as f64 / a.interval as f64
+                    );
                     last = now;
                 }
             });

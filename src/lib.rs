@@ -17,3 +17,5 @@ pub mod saml;
 pub mod server;
 pub mod store;
 pub mod util;
+
+pub use ffi::purge_freed_memory_at_once;

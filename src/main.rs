@@ -14,6 +14,7 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    idpipe::purge_freed_memory_at_once();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=info".into());
     // IDPIPE_LOG_FORMAT=json: one JSON object per line (with the request span's id), for log shippers.
     if std::env::var("IDPIPE_LOG_FORMAT").is_ok_and(|v| v == "json") {

@@ -163,8 +163,13 @@ fn serve(config: &Path, listen: std::net::SocketAddr, db: Option<PathBuf>) -> Re
     if let Some(db) = db {
         tenant.database = db;
     }
+    // Blocking work (store, argon2, JS actions, signing) runs on a bounded pool: a few threads
+    // per core keep the cores busy, while an unbounded pool under load would hold hundreds of
+    // idle threads, each with its own allocator caches.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads((cores * 4).max(8))
         .build()
         .map_err(|e| e.to_string())?;
     runtime

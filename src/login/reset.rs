@@ -216,8 +216,7 @@ fn hash_password(password: &str) -> Result<String, StoreError> {
     use argon2::password_hash::PasswordHasher;
     let mut salt = [0u8; 16];
     openssl::rand::rand_bytes(&mut salt).map_err(|e| StoreError::Internal(e.to_string()))?;
-    argon2::Argon2::default()
-        .hash_password_with_salt(password.as_bytes(), &salt)
+    crate::store::argon::with_slot(|| argon2::Argon2::default().hash_password_with_salt(password.as_bytes(), &salt))
         .map(|h| h.to_string())
         .map_err(|e| StoreError::Internal(e.to_string()))
 }

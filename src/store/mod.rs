@@ -5,6 +5,7 @@
 //!
 //! Handlers only see [`Store`], the union of the traits.
 
+pub mod argon;
 pub mod refresh;
 mod sqlite;
 

@@ -13,8 +13,7 @@ impl UserStore for SqliteStore {
     fn add_user(&self, username: &str, password: &str, user: &User) -> Result<(), StoreError> {
         let mut salt = [0u8; 16];
         openssl::rand::rand_bytes(&mut salt).map_err(|e| StoreError::Internal(e.to_string()))?;
-        let hash = Argon2::default()
-            .hash_password_with_salt(password.as_bytes(), &salt)
+        let hash = crate::store::argon::with_slot(|| Argon2::default().hash_password_with_salt(password.as_bytes(), &salt))
             .map_err(|e| StoreError::Internal(e.to_string()))?;
         let profile = serde_json::to_string(user).map_err(corrupt)?;
         let c = self.lock()?;
@@ -67,11 +66,13 @@ impl UserStore for SqliteStore {
         let good = match &row {
             Some((hash, _)) => {
                 let parsed = argon2::password_hash::phc::PasswordHash::new(hash).map_err(corrupt)?;
-                Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()
+                crate::store::argon::with_slot(|| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
             }
             None => {
                 // Why hash anyway: an unknown user must cost as much time as a wrong password.
-                let _ = Argon2::default().hash_password_with_salt(password.as_bytes(), b"idpipe-no-such-user");
+                let _ = crate::store::argon::with_slot(|| {
+                    Argon2::default().hash_password_with_salt(password.as_bytes(), b"idpipe-no-such-user")
+                });
                 false
             }
         };
@@ -140,11 +141,12 @@ impl UserStore for SqliteStore {
         };
         let Some((hash, profile)) = row else {
             // Why hash anyway: an unknown user must cost as much time as a wrong password.
-            let _ = Argon2::default().hash_password_with_salt(password.as_bytes(), b"idpipe-no-such-user");
+            let _ =
+                crate::store::argon::with_slot(|| Argon2::default().hash_password_with_salt(password.as_bytes(), b"idpipe-no-such-user"));
             return Ok(None);
         };
         let parsed = argon2::password_hash::phc::PasswordHash::new(&hash).map_err(corrupt)?;
-        if Argon2::default().verify_password(password.as_bytes(), &parsed).is_err() {
+        if crate::store::argon::with_slot(|| Argon2::default().verify_password(password.as_bytes(), &parsed).is_err()) {
             return Ok(None);
         }
         serde_json::from_str(&profile).map(Some).map_err(corrupt)
