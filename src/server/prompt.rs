@@ -113,18 +113,28 @@ fn page(r: &Rendered<'_>, k: &str, csrf: &str) -> String {
     )
 }
 
-/// `GET /u/prompt?state=`.
-pub async fn prompt_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> WebResult {
-    let k = state_of(&q)?;
-    let presented = BrowserBinding::presented_hash(&headers);
-    let (csrf, set) = csrf_for(&state, &headers, &format!("prompt:{k}"));
+/// The tenant, prompt id and render options of the prompt `k` shows to the presenting browser.
+async fn shown_prompt(
+    state: &AppState,
+    k: &str,
+    presented: Option<String>,
+) -> Result<(std::sync::Arc<crate::config::Tenant>, String, Value), WebError> {
     let tenant = state.login().tenant.clone();
-    let lookup = k.clone();
+    let lookup = k.to_string();
     let s = state
         .login()
         .blocking(move |io| io.prompting(&lookup, presented.as_deref()))
         .await??;
     let (id, options) = asked(&s)?;
+    Ok((tenant, id, options))
+}
+
+/// `GET /u/prompt?state=`.
+pub async fn prompt_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> WebResult {
+    let k = state_of(&q)?;
+    let presented = BrowserBinding::presented_hash(&headers);
+    let (csrf, set) = csrf_for(&state, &headers, &format!("prompt:{k}"));
+    let (tenant, id, options) = shown_prompt(&state, &k, presented).await?;
     let def = tenant.prompts.get(&id).ok_or_else(|| WebError::from(StateError::Expired))?;
     let mut r = pages::html(StatusCode::OK, &page(&def.render(&options), &k, &csrf));
     if let Some(c) = set {
@@ -145,13 +155,7 @@ pub async fn prompt_submit(State(state): State<AppState>, headers: HeaderMap, Fo
         ));
     }
     let presented = BrowserBinding::presented_hash(&headers);
-    let tenant = state.login().tenant.clone();
-    let lookup = k.clone();
-    let s = state
-        .login()
-        .blocking(move |io| io.prompting(&lookup, presented.as_deref()))
-        .await??;
-    let (id, options) = asked(&s)?;
+    let (tenant, id, options) = shown_prompt(&state, &k, presented).await?;
     let def = tenant.prompts.get(&id).ok_or_else(|| WebError::from(StateError::Expired))?;
     let fields = match def.check(&options, &f) {
         Ok(fields) => fields,

@@ -1,11 +1,8 @@
 // Drives Debian's Chromium through the MFA pages with the keyboard, keeping a screenshot of each:
 // enrolment (QR code), recovery code, challenge (authenticator app), challenge (email), picker.
 // Usage: node mfa.mjs IDP_BASE APP_CALLBACK OUT_DIR; prints a JSON report.
-import { chromium } from "playwright-core";
+import { session } from "./session.mjs";
 import { createHmac } from "node:crypto";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 
 const [idp, callback, out] = process.argv.slice(2);
 // RFC 6238 for the test's "authenticator app" (SHA-1, 6 digits, 30 s).
@@ -20,27 +17,7 @@ function totp(b32, t = Date.now() / 1000) {
   const o = h[h.length - 1] & 15;
   return String((h.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, "0");
 }
-const authorize = (mfa, extra = "") =>
-  `${idp}/authorize?client_id=spa&response_type=code&redirect_uri=${encodeURIComponent(callback)}&scope=openid&state=s` +
-  `&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&mfa=${mfa}${extra}`;
-const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "idpipe-chromium-")), {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"],
-});
-await context.route(`${callback}**`, (route) => route.fulfill({ status: 200, contentType: "text/html", body: "<h1 id=app>app</h1>" }));
-const report = { shots: [] };
-const shot = async (page, name) => {
-  await page.screenshot({ path: join(out, `${name}.png`), fullPage: true });
-  report.shots.push(name);
-};
-const login = async (page) => {
-  await page.waitForSelector("#username");
-  await page.fill("#username", "jane.doe@example.com");
-  await page.fill("#password", "jane-demo-password");
-  await page.keyboard.press("Enter");
-};
+const { context, report, shot, login, authorize } = await session(idp, callback, out);
 try {
   const page = await context.newPage();
   await page.goto(authorize("otp"));

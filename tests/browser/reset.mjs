@@ -3,33 +3,12 @@
 // from the development outbox), the link's page, a refused weak password, the changed page, and
 // a login with the new password. Usage: node reset.mjs IDP_BASE APP_CALLBACK OUT_DIR OUTBOX;
 // prints a JSON report.
-import { chromium } from "playwright-core";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { session } from "./session.mjs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 const [idp, callback, out, outbox] = process.argv.slice(2);
-const authorize = (mfa, extra = "") =>
-  `${idp}/authorize?client_id=spa&response_type=code&redirect_uri=${encodeURIComponent(callback)}&scope=openid&state=s` +
-  `&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&mfa=${mfa}${extra}`;
-const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "idpipe-chromium-")), {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"],
-});
-await context.route(`${callback}**`, (route) => route.fulfill({ status: 200, contentType: "text/html", body: "<h1 id=app>app</h1>" }));
-const report = { shots: [] };
-const shot = async (page, name) => {
-  await page.screenshot({ path: join(out, `${name}.png`), fullPage: true });
-  report.shots.push(name);
-};
-const login = async (page, password) => {
-  await page.waitForSelector("#username");
-  await page.fill("#username", "jane.doe@example.com");
-  await page.fill("#password", password);
-  await page.keyboard.press("Enter");
-};
+const { context, report, shot, login, authorize } = await session(idp, callback, out);
 // The reset link of the newest message in the outbox (quoted-printable undone).
 const linkFromOutbox = async () => {
   for (let i = 0; i < 50; i++) {

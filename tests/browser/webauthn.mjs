@@ -3,37 +3,14 @@
 // answer, a downgraded user verification, garbage), then a security key (roaming) registered and
 // used. Screenshots of the pages are kept. Usage: node webauthn.mjs IDP_BASE APP_CALLBACK OUT_DIR;
 // prints a JSON report.
-import { chromium } from "playwright-core";
+import { session } from "./session.mjs";
 import { createHash } from "node:crypto";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 
 const [idp, callback, out] = process.argv.slice(2);
 // PKCE (S256) for the app's token request.
 const VERIFIER = "webauthn-test-verifier-0123456789-0123456789-0123456789";
 const CHALLENGE = createHash("sha256").update(VERIFIER).digest("base64url");
-const authorize = (mfa, extra = "") =>
-  `${idp}/authorize?client_id=spa&response_type=code&redirect_uri=${encodeURIComponent(callback)}&scope=openid&state=s` +
-  `&code_challenge=${CHALLENGE}&code_challenge_method=S256&mfa=${mfa}${extra}`;
-const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "idpipe-chromium-")), {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"],
-});
-await context.route(`${callback}**`, (route) => route.fulfill({ status: 200, contentType: "text/html", body: "<h1 id=app>app</h1>" }));
-const report = { shots: [] };
-const shot = async (page, name) => {
-  await page.screenshot({ path: join(out, `${name}.png`), fullPage: true });
-  report.shots.push(name);
-};
-const login = async (page) => {
-  await page.waitForSelector("#username");
-  await page.fill("#username", "jane.doe@example.com");
-  await page.fill("#password", "jane-demo-password");
-  await page.keyboard.press("Enter");
-};
+const { context, report, shot, login, authorize } = await session(idp, callback, out, CHALLENGE);
 // The claims of the ID token the callback's code redeems for (the signature is checked by the
 // conformance tests; here the amr and the methods the next action saw).
 const claims = async (page) => {

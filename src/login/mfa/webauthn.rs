@@ -14,9 +14,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use webauthn_rs::prelude::{
-    AuthenticatorAttachment, CreationChallengeResponse, Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, RequestChallengeResponse, SecurityKey, SecurityKeyAuthentication, SecurityKeyRegistration, Url, Uuid,
-    Webauthn, WebauthnBuilder,
+    AuthenticationResult, AuthenticatorAttachment, CreationChallengeResponse, CredentialID, Passkey, PasskeyAuthentication,
+    PasskeyRegistration, RequestChallengeResponse, SecurityKey, SecurityKeyAuthentication, SecurityKeyRegistration, Url, Uuid, Webauthn,
+    WebauthnBuilder,
 };
 
 /// The two WebAuthn factor types.
@@ -206,57 +206,74 @@ impl WebauthnRp {
     pub fn finish(&self, ceremony: &Ceremony, answer: &str, stored: Option<&[u8]>) -> Result<Verified, WebauthnFailure> {
         match ceremony {
             Ceremony::PlatformRegistration(s) => {
-                let reg: RegisterPublicKeyCredential = serde_json::from_str(answer).map_err(|_| WebauthnFailure::Malformed)?;
-                let cred = self.0.finish_passkey_registration(&reg, s).map_err(refused)?;
-                let mut creds = read::<Passkey>(stored)?;
-                if creds.iter().any(|c| c.cred_id() == cred.cred_id()) {
-                    return Err(WebauthnFailure::Refused("credential already registered".into()));
-                }
-                creds.push(cred);
-                Ok(Verified {
-                    stored: write(&creds)?,
-                    registered: true,
-                })
+                let reg = parse(answer)?;
+                registered(self.0.finish_passkey_registration(&reg, s).map_err(refused)?, stored)
             }
             Ceremony::RoamingRegistration(s) => {
-                let reg: RegisterPublicKeyCredential = serde_json::from_str(answer).map_err(|_| WebauthnFailure::Malformed)?;
-                let cred = self.0.finish_securitykey_registration(&reg, s).map_err(refused)?;
-                let mut creds = read::<SecurityKey>(stored)?;
-                if creds.iter().any(|c| c.cred_id() == cred.cred_id()) {
-                    return Err(WebauthnFailure::Refused("credential already registered".into()));
-                }
-                creds.push(cred);
-                Ok(Verified {
-                    stored: write(&creds)?,
-                    registered: true,
-                })
+                let reg = parse(answer)?;
+                registered(self.0.finish_securitykey_registration(&reg, s).map_err(refused)?, stored)
             }
             Ceremony::PlatformAuthentication(s) => {
-                let answer: PublicKeyCredential = serde_json::from_str(answer).map_err(|_| WebauthnFailure::Malformed)?;
-                let result = self.0.finish_passkey_authentication(&answer, s).map_err(refused)?;
-                let mut creds = read::<Passkey>(stored)?;
-                creds.iter_mut().for_each(|c| {
-                    c.update_credential(&result);
-                });
-                Ok(Verified {
-                    stored: write(&creds)?,
-                    registered: false,
-                })
+                let result = self.0.finish_passkey_authentication(&parse(answer)?, s).map_err(refused)?;
+                authenticated::<Passkey>(&result, stored)
             }
             Ceremony::RoamingAuthentication(s) => {
-                let answer: PublicKeyCredential = serde_json::from_str(answer).map_err(|_| WebauthnFailure::Malformed)?;
-                let result = self.0.finish_securitykey_authentication(&answer, s).map_err(refused)?;
-                let mut creds = read::<SecurityKey>(stored)?;
-                creds.iter_mut().for_each(|c| {
-                    c.update_credential(&result);
-                });
-                Ok(Verified {
-                    stored: write(&creds)?,
-                    registered: false,
-                })
+                let result = self.0.finish_securitykey_authentication(&parse(answer)?, s).map_err(refused)?;
+                authenticated::<SecurityKey>(&result, stored)
             }
         }
     }
+}
+
+/// What both kinds of stored credential offer.
+trait StoredCredential: Serialize + for<'de> Deserialize<'de> {
+    fn id(&self) -> &CredentialID;
+    fn update(&mut self, result: &AuthenticationResult);
+}
+
+impl StoredCredential for Passkey {
+    fn id(&self) -> &CredentialID {
+        self.cred_id()
+    }
+    fn update(&mut self, result: &AuthenticationResult) {
+        self.update_credential(result);
+    }
+}
+
+impl StoredCredential for SecurityKey {
+    fn id(&self) -> &CredentialID {
+        self.cred_id()
+    }
+    fn update(&mut self, result: &AuthenticationResult) {
+        self.update_credential(result);
+    }
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(answer: &str) -> Result<T, WebauthnFailure> {
+    serde_json::from_str(answer).map_err(|_| WebauthnFailure::Malformed)
+}
+
+/// A new credential added to the stored ones (never one already there).
+fn registered<C: StoredCredential>(cred: C, stored: Option<&[u8]>) -> Result<Verified, WebauthnFailure> {
+    let mut creds = read::<C>(stored)?;
+    if creds.iter().any(|c| c.id() == cred.id()) {
+        return Err(WebauthnFailure::Refused("credential already registered".into()));
+    }
+    creds.push(cred);
+    Ok(Verified {
+        stored: write(&creds)?,
+        registered: true,
+    })
+}
+
+/// The stored credentials with the used one's counter moved.
+fn authenticated<C: StoredCredential>(result: &AuthenticationResult, stored: Option<&[u8]>) -> Result<Verified, WebauthnFailure> {
+    let mut creds = read::<C>(stored)?;
+    creds.iter_mut().for_each(|c| c.update(result));
+    Ok(Verified {
+        stored: write(&creds)?,
+        registered: false,
+    })
 }
 
 #[cfg(test)]
