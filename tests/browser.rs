@@ -93,18 +93,8 @@ fn chromium_walks_the_mfa_pages_with_the_keyboard() {
         dir.path().join("phone").display()
     );
     let idp = Idp::start_with_actions_and(&actions, &extra);
+    let report = drive("mfa.mjs", &idp, &[]);
     let artifacts = root().join("test-artifacts");
-    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
-    let out = Command::new("node")
-        .arg(root().join("tests/browser/mfa.mjs"))
-        .args([idp.base.as_str(), APP_CALLBACK])
-        .arg(&artifacts)
-        .current_dir(root().join("tests/browser"))
-        .output()
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
-    assert!(report.get("error").is_none(), "{report}\nserver log:\n{}", idp.log());
     assert_eq!(report["codeLabelled"], true);
     assert_eq!(report["enrolled"], true);
     assert_eq!(report["emailHint"], "We sent a code to j***@example.com.");
@@ -134,18 +124,8 @@ fn chromium_registers_and_uses_webauthn_authenticators_and_attacks_are_refused()
     let actions = [root().join("fixtures/e2e/mfa.js"), root().join("fixtures/e2e/mfa-seen.js")];
     let extra = "[mfa]\nfactors = [\"webauthn-platform\", \"webauthn-roaming\", \"recovery-code\"]\n";
     let idp = Idp::start_on_localhost_with_actions_and(&actions, extra);
+    let report = drive("webauthn.mjs", &idp, &[]);
     let artifacts = root().join("test-artifacts");
-    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
-    let out = Command::new("node")
-        .arg(root().join("tests/browser/webauthn.mjs"))
-        .args([idp.base.as_str(), APP_CALLBACK])
-        .arg(&artifacts)
-        .current_dir(root().join("tests/browser"))
-        .output()
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
-    assert!(report.get("error").is_none(), "{report}\nserver log:\n{}", idp.log());
     let sel = &report["registerOptions"];
     assert_eq!(
         sel["userVerification"], "required",
@@ -196,19 +176,8 @@ fn chromium_answers_a_prompt_and_resets_a_password_from_the_login_page() {
         outbox.display()
     );
     let idp = Idp::start_with_actions_and(&actions, &extra);
+    let report = drive("reset.mjs", &idp, &[&outbox]);
     let artifacts = root().join("test-artifacts");
-    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
-    let out = Command::new("node")
-        .arg(root().join("tests/browser/reset.mjs"))
-        .args([idp.base.as_str(), APP_CALLBACK])
-        .arg(&artifacts)
-        .arg(&outbox)
-        .current_dir(root().join("tests/browser"))
-        .output()
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
-    assert!(report.get("error").is_none(), "{report}\nserver log:\n{}", idp.log());
     assert_eq!(report["promptTitle"], "Welcome Jane");
     assert_eq!(report["promptDone"], true);
     assert_eq!(report["link"], true);
@@ -229,4 +198,23 @@ fn chromium_answers_a_prompt_and_resets_a_password_from_the_login_page() {
         let png = std::fs::read(artifacts.join(format!("{name}.png"))).expect(name);
         assert!(png.starts_with(b"\x89PNG") && png.len() > 2000, "{name}");
     }
+}
+
+/// Runs a Chromium driver of `tests/browser` on the server with the app's callback, the
+/// artifacts folder and `extra` arguments; its JSON report, checked free of errors.
+fn drive(script: &str, idp: &Idp, extra: &[&std::path::Path]) -> serde_json::Value {
+    let artifacts = root().join("test-artifacts");
+    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
+    let out = Command::new("node")
+        .arg(root().join("tests/browser").join(script))
+        .args([idp.base.as_str(), APP_CALLBACK])
+        .arg(&artifacts)
+        .args(extra)
+        .current_dir(root().join("tests/browser"))
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert!(report.get("error").is_none(), "{report}\nserver log:\n{}", idp.log());
+    report
 }

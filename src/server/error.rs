@@ -75,6 +75,24 @@ impl WebError {
         }
     }
 
+    /// A form whose CSRF token does not match the browser's cookie (403).
+    pub fn invalid_csrf() -> Self {
+        Self::page(
+            StatusCode::FORBIDDEN,
+            "invalid_csrf",
+            "The form could not be verified (cookies disabled, or the page is stale). Reload the page and try again.",
+        )
+    }
+
+    /// The state key of a page's query or form (`state`, at most 64 characters); missing or
+    /// malformed reads as an expired login.
+    pub fn state_key(q: &std::collections::HashMap<String, String>) -> Result<String, Self> {
+        q.get("state")
+            .filter(|k| !k.is_empty() && k.len() <= 64)
+            .cloned()
+            .ok_or_else(|| crate::login::StateError::Expired.into())
+    }
+
     /// A 400 page.
     pub fn bad_request(code: &'static str, description: impl Into<String>) -> Self {
         Self::page(StatusCode::BAD_REQUEST, code, description)

@@ -13,10 +13,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use super::login::{csrf_for, csrf_ok};
 use super::mfa_pages::{self as view, FormContext};
 use super::{AppState, BrowserBinding, WebError, WebResult, flow, pages};
+use crate::login::Io;
 use crate::login::mfa::codes::{self, MfaKeys};
 use crate::login::mfa::phone::{Purpose, message_options};
 use crate::login::mfa::{EMAIL_CODE_LIFETIME_MS, MfaPending, SentCode, factor_label};
-use crate::login::{Io, StateError};
 use crate::pipeline::executor::MfaMode;
 
 /// What a step led to.
@@ -324,16 +324,9 @@ fn verify(io: &Io, keys: &MfaKeys, p: &mut MfaPending, code: &str) -> Result<Res
     }
 }
 
-fn state_of(q: &HashMap<String, String>) -> Result<String, WebError> {
-    q.get("state")
-        .filter(|k| !k.is_empty() && k.len() <= 64)
-        .cloned()
-        .ok_or_else(|| StateError::Expired.into())
-}
-
 /// `GET /u/mfa?state=`.
 pub async fn mfa_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> WebResult {
-    let k = state_of(&q)?;
+    let k = WebError::state_key(&q)?;
     let presented = BrowserBinding::presented_hash(&headers);
     let (csrf, set) = csrf_for(&state, &headers, &k);
     let keys = state.login().mfa_keys.clone();
@@ -355,13 +348,9 @@ pub async fn mfa_page(State(state): State<AppState>, headers: HeaderMap, Query(q
 
 /// `POST /u/mfa`.
 pub async fn mfa_submit(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<HashMap<String, String>>) -> WebResult {
-    let k = state_of(&f)?;
+    let k = WebError::state_key(&f)?;
     if !csrf_ok(&state, &headers, &k, f.get("_csrf").map_or("", String::as_str)) {
-        return Err(WebError::page(
-            StatusCode::FORBIDDEN,
-            "invalid_csrf",
-            "The form could not be verified (cookies disabled, or the page is stale). Reload the page and try again.",
-        ));
+        return Err(WebError::invalid_csrf());
     }
     let presented = BrowserBinding::presented_hash(&headers);
     let keys = state.login().mfa_keys.clone();

@@ -17,13 +17,6 @@ use crate::login::prompt::{FieldKind, Rendered};
 use crate::login::{StateError, records::Suspended};
 use crate::pipeline::state::Suspension;
 
-fn state_of(q: &HashMap<String, String>) -> Result<String, WebError> {
-    q.get("state")
-        .filter(|k| !k.is_empty() && k.len() <= 64)
-        .cloned()
-        .ok_or_else(|| StateError::Expired.into())
-}
-
 /// The prompt id and render options a suspended login waits on.
 fn asked(s: &Suspended) -> Result<(String, Value), WebError> {
     match &s.tx.suspension {
@@ -131,7 +124,7 @@ async fn shown_prompt(
 
 /// `GET /u/prompt?state=`.
 pub async fn prompt_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> WebResult {
-    let k = state_of(&q)?;
+    let k = WebError::state_key(&q)?;
     let presented = BrowserBinding::presented_hash(&headers);
     let (csrf, set) = csrf_for(&state, &headers, &format!("prompt:{k}"));
     let (tenant, id, options) = shown_prompt(&state, &k, presented).await?;
@@ -145,14 +138,10 @@ pub async fn prompt_page(State(state): State<AppState>, headers: HeaderMap, Quer
 
 /// `POST /u/prompt`.
 pub async fn prompt_submit(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<HashMap<String, String>>) -> WebResult {
-    let k = state_of(&f)?;
+    let k = WebError::state_key(&f)?;
     let csrf = f.get("_csrf").cloned().unwrap_or_default();
     if !csrf_ok(&state, &headers, &format!("prompt:{k}"), &csrf) {
-        return Err(WebError::page(
-            StatusCode::FORBIDDEN,
-            "invalid_csrf",
-            "The form could not be verified (cookies disabled, or the page is stale). Reload the page and try again.",
-        ));
+        return Err(WebError::invalid_csrf());
     }
     let presented = BrowserBinding::presented_hash(&headers);
     let (tenant, id, options) = shown_prompt(&state, &k, presented).await?;

@@ -11,16 +11,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use super::login::{csrf_for, csrf_ok};
 use super::reset_pages as view;
 use super::{AppState, BrowserBinding, ClientIp, WebError, WebResult, flow, pages};
+use crate::login::Answer;
 use crate::login::reset::AfterReset;
-use crate::login::{Answer, StateError};
-
-fn forbidden_csrf() -> WebError {
-    WebError::page(
-        StatusCode::FORBIDDEN,
-        "invalid_csrf",
-        "The form could not be verified (cookies disabled, or the page is stale). Reload the page and try again.",
-    )
-}
 
 fn with_cookie(mut r: axum::response::Response, set: Option<axum::http::HeaderValue>) -> axum::response::Response {
     if let Some(c) = set {
@@ -69,7 +61,7 @@ pub async fn request_submit(
 ) -> WebResult {
     reset_enabled(&state)?;
     if !csrf_ok(&state, &headers, "reset-request", f.get("_csrf").map_or("", String::as_str)) {
-        return Err(forbidden_csrf());
+        return Err(WebError::invalid_csrf());
     }
     let identifier = f.get("identifier").map(|s| s.trim().to_string()).unwrap_or_default();
     if identifier.is_empty() || identifier.len() > 256 {
@@ -123,17 +115,15 @@ pub async fn request_submit(
     Ok(pages::html(StatusCode::OK, &view::check_your_email(minutes)))
 }
 
+fn link_unusable() -> WebError {
+    WebError::bad_request("invalid_request", "This link has expired or was already used. Ask for a new one.")
+}
+
 fn ticket_of(q: &HashMap<String, String>) -> Result<String, WebError> {
     q.get("ticket")
         .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
         .cloned()
-        .ok_or_else(|| {
-            WebError::page(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "This link has expired or was already used. Ask for a new one.",
-            )
-        })
+        .ok_or_else(link_unusable)
 }
 
 /// `GET /u/reset-password/confirm?ticket=`: the link's page (the link is not used yet).
@@ -141,7 +131,7 @@ pub async fn confirm_page(State(state): State<AppState>, headers: HeaderMap, Que
     let ticket = ticket_of(&q)?;
     let t = ticket.clone();
     if !state.login().blocking(move |io| io.reset_link_valid(&t)).await?? {
-        return Err(ticket_of(&HashMap::new()).unwrap_err());
+        return Err(link_unusable());
     }
     let (csrf, set) = csrf_for(&state, &headers, "reset-confirm");
     Ok(with_cookie(pages::html(StatusCode::OK, &view::confirm(&ticket, &csrf)), set))
@@ -155,7 +145,7 @@ pub async fn confirm_submit(
     Form(f): Form<HashMap<String, String>>,
 ) -> WebResult {
     if !csrf_ok(&state, &headers, "reset-confirm", f.get("_csrf").map_or("", String::as_str)) {
-        return Err(forbidden_csrf());
+        return Err(WebError::invalid_csrf());
     }
     let ticket = ticket_of(&f)?;
     let browser = BrowserBinding::of(&headers);
@@ -164,16 +154,9 @@ pub async fn confirm_submit(
     flow::respond_to_form(&state, answered, &browser)
 }
 
-fn state_of(q: &HashMap<String, String>) -> Result<String, WebError> {
-    q.get("state")
-        .filter(|k| !k.is_empty() && k.len() <= 64)
-        .cloned()
-        .ok_or_else(|| StateError::Expired.into())
-}
-
 /// `GET /u/reset-password/new?state=`.
 pub async fn new_password_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> WebResult {
-    let k = state_of(&q)?;
+    let k = WebError::state_key(&q)?;
     let presented = BrowserBinding::presented_hash(&headers);
     let lookup = k.clone();
     state
@@ -190,10 +173,10 @@ pub async fn new_password_page(State(state): State<AppState>, headers: HeaderMap
 
 /// `POST /u/reset-password/new`.
 pub async fn new_password_submit(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<HashMap<String, String>>) -> WebResult {
-    let k = state_of(&f)?;
+    let k = WebError::state_key(&f)?;
     let csrf = f.get("_csrf").cloned().unwrap_or_default();
     if !csrf_ok(&state, &headers, &format!("reset-new:{k}"), &csrf) {
-        return Err(forbidden_csrf());
+        return Err(WebError::invalid_csrf());
     }
     let presented = BrowserBinding::presented_hash(&headers);
     let password = f.get("password").cloned().unwrap_or_default();
