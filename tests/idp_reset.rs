@@ -96,3 +96,24 @@ fn reset_requests_are_rate_limited_per_address() {
     let out = run(&idp, smtp, "reset_throttled");
     assert_eq!(out["statuses"], json!([200, 200, 429, 429]), "{out}");
 }
+
+#[test]
+fn forged_oversized_and_cross_browser_reset_inputs_are_refused_and_use_nothing_up() {
+    let smtp = free_port();
+    let idp = start(smtp, 100);
+    let out = run(&idp, smtp, "reset_attacks");
+    assert_eq!(out["request_no_csrf"], 403, "{out}");
+    assert_eq!(out["request_forged_csrf"], 403);
+    assert_eq!(out["request_oversized"], 400);
+    assert_eq!(out["mails_after_refusals"], 0, "a refused request sends nothing");
+    assert_eq!(out["ticket_not_hex"], 400);
+    assert_eq!(out["ticket_unknown"], 400);
+    assert_eq!(out["ticket_oversized"], 400);
+    assert_eq!(out["confirm_no_csrf"], 403);
+    assert_eq!(out["confirm_other_browser"], 403);
+    assert_eq!(out["link_still_works"], 200, "refused attempts did not use the link up");
+    assert_eq!(out["new_no_csrf"], 403);
+    assert_eq!(out["new_other_browser"], 403);
+    assert_eq!(out["new_oversized"], json!([400, "Use at most 128 characters."]));
+    assert_eq!(out["still_new_password_page"], "new-password", "nothing was changed: {out}");
+}

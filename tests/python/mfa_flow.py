@@ -621,6 +621,43 @@ def password_reset():
     return out
 
 
+def reset_attacks():
+    """Forged, oversized and cross-browser inputs of the reset pages: each refused, nothing used up."""
+    out = {}
+    s = requests.Session()
+    page = s.get(f"{BASE}/u/reset-password", params={"client_id": "spa"})
+    csrf = fields(page.text)["_csrf"]
+    before = len(mails)
+    out["request_no_csrf"] = s.post(f"{BASE}/u/reset-password", data={"identifier": USER}).status_code
+    out["request_forged_csrf"] = s.post(f"{BASE}/u/reset-password", data={"identifier": USER, "_csrf": "0" * 64}).status_code
+    out["request_oversized"] = s.post(f"{BASE}/u/reset-password", data={"identifier": "a" * 300, "_csrf": csrf}).status_code
+    time.sleep(0.5)
+    out["mails_after_refusals"] = len(mails) - before
+    out["ticket_not_hex"] = s.get(f"{BASE}/u/reset-password/confirm", params={"ticket": "z" * 64}).status_code
+    out["ticket_unknown"] = s.get(f"{BASE}/u/reset-password/confirm", params={"ticket": secrets.token_hex(32)}).status_code
+    out["ticket_oversized"] = s.get(f"{BASE}/u/reset-password/confirm", params={"ticket": "a" * 5000}).status_code
+    # A real link: its POST without the CSRF token, or from another browser, does not use it.
+    _, r = reset_request("spa", session=s)
+    link, _ = reset_link(before)
+    ticket = link.split("ticket=")[1]
+    out["confirm_no_csrf"] = s.post(f"{BASE}/u/reset-password/confirm", data={"ticket": ticket}).status_code
+    other = requests.Session()
+    out["confirm_other_browser"] = other.post(f"{BASE}/u/reset-password/confirm",
+                                              data={"ticket": ticket, "_csrf": csrf}).status_code
+    out["link_still_works"] = s.get(link).status_code
+    page = s.get(link)
+    r = follow_here(s, s.post(f"{BASE}/u/reset-password/confirm",
+                               data={"ticket": ticket, "_csrf": fields(page.text)["_csrf"]}, allow_redirects=False))
+    f = fields(r.text)
+    out["new_no_csrf"] = s.post(f"{BASE}/u/reset-password/new", data={"state": f["state"], "password": STRONG, "confirm": STRONG}).status_code
+    out["new_other_browser"] = other.post(f"{BASE}/u/reset-password/new",
+                                          data={"state": f["state"], "_csrf": f["_csrf"], "password": STRONG, "confirm": STRONG}).status_code
+    long = "Long-" + "x" * 200
+    out["new_oversized"] = [set_password(s, r, long).status_code, text(set_password(s, r, long).text, "error")]
+    out["still_new_password_page"] = kind(s.get(f"{BASE}/u/reset-password/new", params={"state": f["state"]}))
+    return out
+
+
 def reset_throttled():
     statuses = []
     s = requests.Session()
