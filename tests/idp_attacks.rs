@@ -470,6 +470,16 @@ fn a_runaway_action_is_abandoned_at_its_deadline_and_other_logins_go_on() {
     let p = saml_login(&idp, &mut jane, "sp-py", "jane.doe@example.com", "jane-demo-password");
     assert!(saml_response(&p).contains("status:Success"));
     assert!(!john.cookies.contains_key("idpipe_session"), "no session for the abandoned login");
+    // When the runaway thread ends at last, what its pipeline decided is not stored.
+    let waited = Instant::now();
+    while !idp.log().contains("nothing it decided is stored") {
+        assert!(waited.elapsed() < Duration::from_secs(60), "the runaway never ended: {}", idp.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        !idp.database_text().contains("\"late\""),
+        "the abandoned pipeline's metadata was stored"
+    );
 }
 
 #[test]

@@ -85,31 +85,12 @@ impl Io {
 }
 
 impl LoginContext {
-    /// Runs the post-login pipeline for an authenticated user (off the async workers, under the
-    /// watchdog) and delivers its end.
+    /// Runs the post-login pipeline for an authenticated user and delivers its end, in one
+    /// task off the async workers under the watchdog.
     pub async fn run(&self, login: Authenticated) -> Answered {
-        let Authenticated {
-            request,
-            http,
-            user,
-            mut session,
-            browser,
-            remembered,
-        } = login;
-        // A browser remembered after MFA for this user (allowRememberBrowser).
-        session.mfa_remembered = remembered.is_some_and(|t| self.mfa_keys.remembered(&t, &user.user_id, self.now_ms() / 1000));
-        let ev = self.post_login_event(&request, http, user, &session.record);
-        let tenant = self.tenant.clone();
-        match super::watchdog::run_pipeline(move || tenant.executor.start(Trigger::PostLogin, ev)).await {
-            Ok(tx) => {
-                let s = Suspended {
-                    request,
-                    tx,
-                    session,
-                    browser,
-                };
-                self.deliver_off(s).await
-            }
+        let request = login.request.clone();
+        match self.pipeline(move |io| io.run(login)).await {
+            Ok(answered) => answered,
             Err(e) => self.stopped(&request, &e).into(),
         }
     }
@@ -142,39 +123,19 @@ impl LoginContext {
         self.resume_with(s, Resume::Continue { state: key, params }).await
     }
 
-    /// Resumes a suspended pipeline (secrets already restored) and delivers its end.
+    /// Resumes a suspended pipeline (secrets already restored) and delivers its end, in one
+    /// task off the async workers under the watchdog.
     pub(super) async fn resume_with(&self, s: Suspended, how: Resume) -> Answered {
-        let Suspended {
-            request,
-            tx,
-            session,
-            browser,
-        } = s;
-        let tenant = self.tenant.clone();
-        let resumed = super::watchdog::run_pipeline(move || tenant.executor.resume(tx, how)).await;
-        match resumed {
-            Ok(Ok(tx)) => {
-                let s = Suspended {
-                    request,
-                    tx,
-                    session,
-                    browser,
-                };
-                self.deliver_off(s).await
-            }
-            Ok(Err(e)) => Answer::Error {
-                kind: PageError::BadRequest,
-                code: "invalid_state",
-                description: e.to_string(),
-            }
-            .into(),
+        let request = s.request.clone();
+        match self.pipeline(move |io| io.resume_with(s, how)).await {
+            Ok(answered) => answered,
             Err(e) => self.stopped(&request, &e).into(),
         }
     }
 
     /// A login whose pipeline gave no result: abandoned at an action's deadline (told to the
     /// application like any failed action), or a failed task.
-    pub(super) fn stopped(&self, request: &LoginRequest, e: &PipelineStop) -> Answer {
+    pub fn stopped(&self, request: &LoginRequest, e: &PipelineStop) -> Answer {
         match e {
             PipelineStop::Abandoned => {
                 let f = Failure {
@@ -194,8 +155,61 @@ impl LoginContext {
 }
 
 impl Io {
-    /// Delivers a pipeline that completed, failed or suspended.
+    /// Runs the post-login pipeline for an authenticated user and delivers its end (on the
+    /// calling thread: the caller runs it under the watchdog).
+    pub fn run(&self, login: Authenticated) -> Answered {
+        let Authenticated {
+            request,
+            http,
+            user,
+            mut session,
+            browser,
+            remembered,
+        } = login;
+        // A browser remembered after MFA for this user (allowRememberBrowser).
+        session.mfa_remembered = remembered.is_some_and(|t| self.mfa_keys.remembered(&t, &user.user_id, self.now_ms() / 1000));
+        let ev = self.post_login_event(&request, http, user, &session.record);
+        let tx = self.tenant.executor.start(Trigger::PostLogin, ev);
+        self.deliver(Suspended {
+            request,
+            tx,
+            session,
+            browser,
+        })
+    }
+
+    /// Resumes a suspended pipeline (secrets already restored) and delivers its end (on the
+    /// calling thread, under the caller's watchdog).
+    pub fn resume_with(&self, s: Suspended, how: Resume) -> Answered {
+        let Suspended {
+            request,
+            tx,
+            session,
+            browser,
+        } = s;
+        match self.tenant.executor.resume(tx, how) {
+            Ok(tx) => self.deliver(Suspended {
+                request,
+                tx,
+                session,
+                browser,
+            }),
+            Err(e) => Answer::Error {
+                kind: PageError::BadRequest,
+                code: "invalid_state",
+                description: e.to_string(),
+            }
+            .into(),
+        }
+    }
+
+    /// Delivers a pipeline that completed, failed or suspended: stores what it decided (unless
+    /// the watchdog already answered the login without it) and answers.
     pub fn deliver(&self, s: Suspended) -> Answered {
+        if !crate::pipeline::watch::claim_commit() {
+            tracing::warn!("a pipeline ended after its login was answered without it: nothing it decided is stored");
+            return Answer::error(PageError::Internal, "server_error", "The login was answered without this pipeline.").into();
+        }
         let Suspended {
             request,
             mut tx,

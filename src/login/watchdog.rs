@@ -1,7 +1,9 @@
 //! Runs a pipeline off the async workers (tokio's blocking pool) and answers the login at the running action's deadline
 //! even when the action does not stop (a built-in whose C loop ignores the interrupt): the
-//! blocking thread is left to finish on its own and its result is dropped, so nothing it did
-//! afterwards is committed. See `pipeline::watch`.
+//! blocking thread is left to finish on its own and its result is dropped. Nothing it did
+//! afterwards is committed: a step that stores what the pipeline decided first claims the
+//! commit ([`crate::pipeline::watch::claim_commit`]); of that claim and the watcher's
+//! abandonment exactly one wins. See `pipeline::watch`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,7 +43,7 @@ pub async fn run_pipeline<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'sta
         tokio::select! {
             r = &mut handle => return r.map_err(|e| PipelineStop::Failed(e.to_string())),
             _ = tokio::time::sleep_until(wake.into()) => {
-                if watch.overdue(GRACE) {
+                if watch.overdue(GRACE) && watch.abandon() {
                     tracing::warn!("an action ran past its deadline and did not stop: the login is answered without it");
                     return Err(PipelineStop::Abandoned);
                 }

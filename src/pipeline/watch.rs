@@ -10,7 +10,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// The deadline of the action running on a watched thread.
@@ -18,7 +18,14 @@ use std::time::{Duration, Instant};
 pub struct ActionWatch {
     /// Nanoseconds since [`base`] of the running action's deadline; 0 while none runs.
     deadline_ns: AtomicU64,
+    /// Who decided the end: [`RUNNING`], [`COMMITTING`] (the watched thread went on to store
+    /// what the pipeline decided) or [`ABANDONED`] (the watcher answered without it).
+    phase: AtomicU8,
 }
+
+const RUNNING: u8 = 0;
+const COMMITTING: u8 = 1;
+const ABANDONED: u8 = 2;
 
 fn base() -> Instant {
     static BASE: OnceLock<Instant> = OnceLock::new();
@@ -58,6 +65,29 @@ impl ActionWatch {
     pub fn overdue(&self, grace: Duration) -> bool {
         self.deadline().is_some_and(|d| Instant::now() > d + grace)
     }
+
+    /// The watcher gives up on the watched thread: true unless that thread already claimed the
+    /// commit ([`claim_commit`]), in which case its result must be awaited instead.
+    pub fn abandon(&self) -> bool {
+        self.phase
+            .compare_exchange(RUNNING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+}
+
+/// Called by the watched thread before it stores what its pipeline decided (sessions, codes,
+/// suspended logins, metadata): true when it may go on, false when the watcher has already
+/// answered the login without it (then nothing may be committed). Without a watch, true.
+/// Of the watcher's [`ActionWatch::abandon`] and this, exactly one wins.
+pub fn claim_commit() -> bool {
+    INSTALLED.with(|w| {
+        w.borrow().as_ref().is_none_or(|watch| {
+            watch
+                .phase
+                .compare_exchange(RUNNING, COMMITTING, Ordering::AcqRel, Ordering::Acquire)
+                .map_or_else(|p| p == COMMITTING, |_| true)
+        })
+    })
 }
 
 /// Reports the deadline of the action about to run (`None` when it ended) to this thread's
@@ -69,4 +99,47 @@ pub(crate) fn report(deadline: Option<Instant>) {
             watch.deadline_ns.store(ns, Ordering::Release);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_watch_the_commit_is_always_claimed() {
+        assert!(claim_commit());
+    }
+
+    #[test]
+    fn an_abandoned_pipeline_cannot_claim_its_commit() {
+        let watch = Arc::new(ActionWatch::default());
+        let _g = ActionWatch::install(watch.clone());
+        assert!(watch.abandon());
+        assert!(!claim_commit());
+        assert!(!claim_commit(), "still refused");
+    }
+
+    #[test]
+    fn a_claimed_commit_cannot_be_abandoned() {
+        let watch = Arc::new(ActionWatch::default());
+        let _g = ActionWatch::install(watch.clone());
+        assert!(claim_commit());
+        assert!(claim_commit(), "the same thread may claim again");
+        assert!(!watch.abandon());
+    }
+
+    #[test]
+    fn of_a_racing_claim_and_abandonment_exactly_one_wins() {
+        for _ in 0..200 {
+            let watch = Arc::new(ActionWatch::default());
+            let w = watch.clone();
+            let worker = std::thread::spawn(move || {
+                let _g = ActionWatch::install(w);
+                claim_commit()
+            });
+            let abandoned = watch.abandon();
+            let claimed = worker.join().expect("worker");
+            assert!(abandoned != claimed, "abandoned {abandoned}, claimed {claimed}");
+        }
+    }
 }

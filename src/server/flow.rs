@@ -1,22 +1,22 @@
 //! The HTTP side of a login: extract what the login needs from the request, call the login
 //! engine ([`crate::login`]), and turn its typed [`Answer`] into a response.
 
+use std::sync::{Arc, OnceLock};
+
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use super::error::page_status;
 use super::pages;
 use super::{AppState, BrowserBinding, SESSION_COOKIE, WebError, WebResult, cookie, set_cookie};
-use crate::login::{Answer, Answered, CookieChange, LoginRequest, NewLogin, PageError, Start};
+use crate::login::{Answer, Answered, CookieChange, Io, LoginRequest, NewLogin, PageError, Start};
 use crate::pipeline::event;
-use crate::store::StoreError;
 
 /// Query parameters that carry protocol payloads, kept out of `event.request.query` (and so out
 /// of stored pending logins): they can be 64 KiB and actions have the parsed request instead.
 const PROTOCOL_PAYLOAD_PARAMS: [&str; 3] = ["SAMLRequest", "Signature", "SigAlg"];
 
-/// What the first blocking step of a login decided.
+/// What the blocking step that begins a login decided.
 enum Begun {
-    Run(Box<crate::login::Authenticated>),
     Answered(Answered),
     Throttled,
 }
@@ -24,15 +24,34 @@ enum Begun {
 /// Starts a login: with a live session (and no `prompt=login`/`ForceAuthn`/expired `max_age`)
 /// the pipeline runs at once; otherwise the browser goes to the login page.
 pub async fn begin(state: &AppState, request: LoginRequest, http: event::Request, headers: &HeaderMap) -> WebResult {
+    begin_with(state, move |_| Ok(request), http, headers).await
+}
+
+/// [`begin`] for a request that is read on the blocking pool first (`make`: parsing, signature
+/// and replay checks). The whole step (`make`, the session lookup, the pipeline and the
+/// delivery of its end) is one task off the async workers, under the watchdog.
+pub async fn begin_with(
+    state: &AppState,
+    make: impl FnOnce(&Io) -> Result<LoginRequest, WebError> + Send + 'static,
+    http: event::Request,
+    headers: &HeaderMap,
+) -> WebResult {
     let ctx = state.login();
     let browser = BrowserBinding::of(headers);
+    let binding = browser.hash();
     let session_cookie = cookie(headers, SESSION_COOKIE);
-    let login = NewLogin::new(request, http, browser.hash()).with_remembered(cookie(headers, super::MFA_REMEMBER_COOKIE));
+    let remembered = cookie(headers, super::MFA_REMEMBER_COOKIE);
+    // The request, for the answer when the watchdog abandons the pipeline.
+    let fallback = Arc::new(OnceLock::new());
+    let slot = fallback.clone();
     let limiter = state.pending_limiter.clone();
     let begun = ctx
-        .blocking(move |io| -> Result<Begun, StoreError> {
+        .pipeline(move |io| -> Result<Begun, WebError> {
+            let request = make(io)?;
+            let _ = slot.set(request.clone());
+            let login = NewLogin::new(request, http, binding).with_remembered(remembered);
             Ok(match io.start(login, session_cookie.as_deref())? {
-                Start::Session(a) => Begun::Run(a),
+                Start::Session(a) => Begun::Answered(io.run(*a)),
                 Start::Refused(a) => Begun::Answered(a),
                 // Pending logins are stored before anyone authenticated: their number per IP is
                 // limited, and so is their size (RelayState is bounded at intake).
@@ -49,16 +68,23 @@ pub async fn begin(state: &AppState, request: LoginRequest, http: event::Request
                 ),
             })
         })
-        .await??;
+        .await;
     let answered = match begun {
-        Begun::Run(a) => ctx.run(*a).await,
-        Begun::Answered(a) => a,
-        Begun::Throttled => {
+        Ok(Ok(Begun::Answered(a))) => a,
+        Ok(Ok(Begun::Throttled)) => {
             return Err(WebError::TooMany {
                 json: false,
                 description: "Too many logins were started from your network. Wait a minute and try again.",
             });
         }
+        Ok(Err(e)) => return Err(e),
+        Err(stop) => match fallback.get() {
+            Some(request) => ctx.stopped(request, &stop).into(),
+            None => {
+                tracing::error!(error = %stop, "a login task ended before its request was read");
+                Answer::error(PageError::Internal, "server_error", "The login could not be completed.").into()
+            }
+        },
     };
     respond(state, answered, &browser)
 }

@@ -131,30 +131,58 @@ pub(super) fn token_json(v: Value) -> Response {
 /// `client_id` alone for public ones. Failures are throttled per client id and per IP: past
 /// the tenant's limit in a minute every attempt is refused before the secret is compared.
 pub(super) async fn client(state: &AppState, request: &TokenRequest, ip: std::net::IpAddr) -> Result<OidcApp, WebError> {
-    let limiter = state.client_auth_limiter.clone();
+    let check = client_check(state, request, ip);
+    state.login().blocking(move |io| check.run(io)).await?
+}
+
+/// A client authentication to run on the blocking pool (with the throttle's store reads), on
+/// its own or in the same task as what the request does next.
+pub(super) struct ClientCheck {
+    limiter: std::sync::Arc<super::ratelimit::RateLimiter>,
+    tenant: std::sync::Arc<crate::config::Tenant>,
+    id: String,
+    secret: Option<String>,
+    ip: std::net::IpAddr,
+}
+
+pub(super) fn client_check(state: &AppState, request: &TokenRequest, ip: std::net::IpAddr) -> ClientCheck {
     let (id, secret) = request.client_credentials();
-    let tenant = state.tenant.clone();
-    state
-        .login()
-        .blocking(move |io| {
-            let now = io.now_ms();
-            let keys = [format!("ip:{ip}"), format!("client:{id}")];
-            if keys.iter().any(|k| limiter.exceeded(io.store(), k, now)) {
-                tracing::warn!(%ip, client_id = %id, "client authentication throttled");
-                return Err(WebError::TooMany {
-                    json: true,
-                    description: "Too many failed client authentications. Wait a minute and try again.",
-                });
+    ClientCheck {
+        limiter: state.client_auth_limiter.clone(),
+        tenant: state.tenant.clone(),
+        id,
+        secret,
+        ip,
+    }
+}
+
+impl ClientCheck {
+    /// The authenticated client, or the refusal.
+    pub(super) fn run(self, io: &crate::login::Io) -> Result<OidcApp, WebError> {
+        let ClientCheck {
+            limiter,
+            tenant,
+            id,
+            secret,
+            ip,
+        } = self;
+        let now = io.now_ms();
+        let keys = [format!("ip:{ip}"), format!("client:{id}")];
+        if keys.iter().any(|k| limiter.exceeded(io.store(), k, now)) {
+            tracing::warn!(%ip, client_id = %id, "client authentication throttled");
+            return Err(WebError::TooMany {
+                json: true,
+                description: "Too many failed client authentications. Wait a minute and try again.",
+            });
+        }
+        let result = authenticate_client(&tenant, &id, secret);
+        if result.is_err() {
+            for k in &keys {
+                limiter.record(io.store(), k, now);
             }
-            let result = authenticate_client(&tenant, &id, secret);
-            if result.is_err() {
-                for k in &keys {
-                    limiter.record(io.store(), k, now);
-                }
-            }
-            result
-        })
-        .await?
+        }
+        result
+    }
 }
 
 fn authenticate_client(tenant: &crate::config::Tenant, id: &str, secret: Option<String>) -> Result<OidcApp, WebError> {
@@ -174,10 +202,18 @@ fn authenticate_client(tenant: &crate::config::Tenant, id: &str, secret: Option<
 pub async fn token(State(state): State<AppState>, ClientIp(ip): ClientIp, headers: HeaderMap, RawForm(body): RawForm) -> WebResult {
     let h = |n: header::HeaderName| headers.get(n).and_then(|v| v.to_str().ok());
     let request = crate::oidc::token_request::parse(h(header::CONTENT_TYPE), h(header::AUTHORIZATION), &body)?;
-    let app = client(&state, &request, ip).await?;
+    let check = client_check(&state, &request, ip);
     let form = request.params;
+    if form.get("grant_type").map(String::as_str) == Some("authorization_code") {
+        // The common case in one trip to the blocking pool: the client, then the code.
+        let body = state
+            .login()
+            .blocking(move |io| -> Result<Value, WebError> { Ok(io.redeem_code(&check.run(io)?, &form)?) })
+            .await??;
+        return Ok(token_json(body));
+    }
+    let app = state.login().blocking(move |io| check.run(io)).await??;
     let body = match form.get("grant_type").map(String::as_str) {
-        Some("authorization_code") => state.login().blocking(move |io| io.redeem_code(&app, &form)).await??,
         Some("refresh_token") => {
             let token = form
                 .get("refresh_token")

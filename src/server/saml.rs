@@ -118,28 +118,17 @@ fn acs_url_of(sp: &SamlSp, request: Option<&crate::saml::AuthnRequest>) -> Resul
     }
 }
 
-/// Checks the parsed request (replay, ACS allow-list) and starts the login.
-async fn start(
-    state: &AppState,
-    sp: &SamlSp,
-    intake: Option<Intake>,
-    relay_state: Option<String>,
-    http: crate::pipeline::event::Request,
-    headers: &HeaderMap,
-) -> WebResult {
+/// Checks the parsed request (destination, replay, ACS allow-list): the login it asks for.
+fn saml_login(io: &Io, sp: &SamlSp, intake: Option<Intake>, relay_state: Option<String>) -> Result<LoginRequest, WebError> {
     let request = match intake {
         None if relay_state.as_ref().is_some_and(|r| r.len() > MAX_RELAY_STATE_BYTES) => {
             return Err(RequestError::RelayStateTooLong.into());
         }
         None => None,
         Some(i) => {
-            let ours = format!("{}/samlp/{}", state.tenant.base_url, sp.client_id);
+            let ours = format!("{}/samlp/{}", io.tenant.base_url, sp.client_id);
             check_destination(i.request.destination.as_deref(), &ours, "AuthnRequest")?;
-            let (client_id, id) = (sp.client_id.clone(), i.request.id.clone());
-            state
-                .login()
-                .blocking(move |io| remember_request(io, &client_id, "authn", &id))
-                .await??;
+            remember_request(io, &sp.client_id, "authn", &i.request.id)?;
             Some(i)
         }
     };
@@ -178,7 +167,32 @@ async fn start(
             }),
         },
     };
-    flow::begin(state, LoginRequest::Saml(login), http, headers).await
+    Ok(LoginRequest::Saml(login))
+}
+
+/// Starts the login of the SP `client_id` (known to exist), in one task on the blocking pool:
+/// `parse` reads the request (XML and signature, bounded by the size limits), then
+/// [`saml_login`] checks it and the login begins.
+async fn start(
+    state: &AppState,
+    client_id: String,
+    parse: impl FnOnce(&SamlSp) -> Result<Option<Intake>, RequestError> + Send + 'static,
+    relay_state: Option<String>,
+    http: crate::pipeline::event::Request,
+    headers: &HeaderMap,
+) -> WebResult {
+    let make = move |io: &Io| {
+        let sp = io.tenant.saml_sps.get(&client_id).ok_or_else(|| {
+            WebError::page(
+                StatusCode::NOT_FOUND,
+                "unknown_client",
+                "There is no SAML application with this client id.",
+            )
+        })?;
+        let intake = parse(sp)?;
+        saml_login(io, sp, intake, relay_state)
+    };
+    flow::begin_with(state, make, http, headers).await
 }
 
 /// `GET /samlp/{client_id}`: HTTP-Redirect binding, or IdP-initiated without `SAMLRequest`.
@@ -189,18 +203,18 @@ pub async fn sso_redirect(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> WebResult {
-    let (sp, cert) = sp_and_cert(&state, &client_id)?;
+    sp(&state, &client_id)?;
     let raw = raw.unwrap_or_default();
     let q = query_map(&raw);
     let http = flow::http_event("GET", &headers, ip, q.clone());
     if !q.contains_key("SAMLRequest") {
         let rs = q.get("RelayState").and_then(Value::as_str).map(str::to_string);
         tracing::info!(client_id = %client_id, "IdP-initiated login");
-        return start(&state, sp, None, rs, http, &headers).await;
+        return start(&state, client_id, |_| Ok(None), rs, http, &headers).await;
     }
-    let (cert, rules) = (cert.cloned(), rules(&state));
-    let i = intake(move || crate::saml::request::parse_redirect(&raw, cert.as_ref(), rules)).await?;
-    start(&state, sp, Some(i), None, http, &headers).await
+    let rules = rules(&state);
+    let parse = move |sp: &SamlSp| crate::saml::request::parse_redirect(&raw, sp.request_cert.as_ref(), rules).map(Some);
+    start(&state, client_id, parse, None, http, &headers).await
 }
 
 /// `POST /samlp/{client_id}`: HTTP-POST binding (form fields `SAMLRequest`, `RelayState`).
@@ -211,13 +225,13 @@ pub async fn sso_post(
     headers: HeaderMap,
     Form(f): Form<HashMap<String, String>>,
 ) -> WebResult {
-    let (sp, cert) = sp_and_cert(&state, &client_id)?;
+    sp(&state, &client_id)?;
     let rs = f.get("RelayState").cloned();
     let http = flow::http_event("POST", &headers, ip, Map::new());
-    let Some(req) = f.get("SAMLRequest") else {
-        return start(&state, sp, None, rs, http, &headers).await;
+    let Some(req) = f.get("SAMLRequest").cloned() else {
+        return start(&state, client_id, |_| Ok(None), rs, http, &headers).await;
     };
-    let (req, cert, rules) = (req.clone(), cert.cloned(), rules(&state));
-    let i = intake(move || crate::saml::request::parse_post(&req, rs, cert.as_ref(), rules)).await?;
-    start(&state, sp, Some(i), None, http, &headers).await
+    let rules = rules(&state);
+    let parse = move |sp: &SamlSp| crate::saml::request::parse_post(&req, rs, sp.request_cert.as_ref(), rules).map(Some);
+    start(&state, client_id, parse, None, http, &headers).await
 }
