@@ -2,33 +2,36 @@
 
 use rusqlite::{OptionalExtension, params};
 
+use super::Cached;
 use super::SqliteStore;
 use crate::pipeline::cache::{ActionCache, CacheError, MAX_RECORDS_PER_SCOPE, StoredRecord};
 
 impl ActionCache for SqliteStore {
     fn get(&self, scope: &str, key: &str, now_ms: i64) -> Option<StoredRecord> {
-        let c = self.lock().ok()?;
-        c.query_row(
-            "SELECT value, expires_at FROM actions_cache WHERE scope = ?1 AND key = ?2 AND expires_at > ?3",
-            params![scope, key, now_ms],
-            |r| {
-                Ok(StoredRecord {
-                    value: r.get(0)?,
-                    expires_at: r.get(1)?,
-                })
-            },
-        )
-        .optional()
-        .ok()?
+        self.read(|c| {
+            Ok(c.row(
+                "SELECT value, expires_at FROM actions_cache WHERE scope = ?1 AND key = ?2 AND expires_at > ?3",
+                params![scope, key, now_ms],
+                |r| {
+                    Ok(StoredRecord {
+                        value: r.get(0)?,
+                        expires_at: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?)
+        })
+        .ok()
+        .flatten()
     }
 
     fn set(&self, scope: &str, key: &str, record: StoredRecord, now_ms: i64) -> Result<(), CacheError> {
         let mut c = self.lock().map_err(|_| CacheError::Storage)?;
         let tx = c.transaction().map_err(|_| CacheError::Storage)?;
-        tx.execute("DELETE FROM actions_cache WHERE expires_at <= ?1", [now_ms])
+        tx.exec("DELETE FROM actions_cache WHERE expires_at <= ?1", [now_ms])
             .map_err(|_| CacheError::Storage)?;
         let exists: bool = tx
-            .query_row(
+            .row(
                 "SELECT 1 FROM actions_cache WHERE scope = ?1 AND key = ?2",
                 params![scope, key],
                 |_| Ok(true),
@@ -37,12 +40,12 @@ impl ActionCache for SqliteStore {
             .map_err(|_| CacheError::Storage)?
             .unwrap_or(false);
         let count: i64 = tx
-            .query_row("SELECT COUNT(*) FROM actions_cache WHERE scope = ?1", [scope], |r| r.get(0))
+            .row("SELECT COUNT(*) FROM actions_cache WHERE scope = ?1", [scope], |r| r.get(0))
             .map_err(|_| CacheError::Storage)?;
         if !exists && count as usize >= MAX_RECORDS_PER_SCOPE {
             return Err(CacheError::Full);
         }
-        tx.execute(
+        tx.exec(
             "INSERT OR REPLACE INTO actions_cache (scope, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)",
             params![scope, key, record.value, record.expires_at],
         )
@@ -53,7 +56,7 @@ impl ActionCache for SqliteStore {
     fn delete(&self, scope: &str, key: &str, now_ms: i64) -> Result<(), CacheError> {
         let c = self.lock().map_err(|_| CacheError::Storage)?;
         let n = c
-            .execute(
+            .exec(
                 "DELETE FROM actions_cache WHERE scope = ?1 AND key = ?2 AND expires_at > ?3",
                 params![scope, key, now_ms],
             )

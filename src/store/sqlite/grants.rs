@@ -2,6 +2,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
+use super::Cached;
 use super::{SqliteStore, corrupt};
 use crate::store::refresh::{RefreshRecord, RefreshTokenStore};
 use crate::store::{CodeRedemption, CodeStore, StoreError};
@@ -9,7 +10,7 @@ use crate::store::{CodeRedemption, CodeStore, StoreError};
 impl CodeStore for SqliteStore {
     fn put_code(&self, code_hash: &str, record: &str, expires_at_ms: i64) -> Result<(), StoreError> {
         let c = self.lock()?;
-        c.execute(
+        c.exec(
             "INSERT INTO authorization_codes (code_hash, record, expires_at) VALUES (?1, ?2, ?3)",
             params![code_hash, record, expires_at_ms],
         )?;
@@ -22,7 +23,7 @@ impl CodeStore for SqliteStore {
         // Expired codes are swept in the background (`sweep_expired`), never here: a sweep on the
         // request path scanned the table on every token request.
         let row: Option<(String, i64, bool, Option<String>)> = tx
-            .query_row(
+            .row(
                 "SELECT record, expires_at, used, refresh_family FROM authorization_codes WHERE code_hash = ?1",
                 [code_hash],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
@@ -34,7 +35,7 @@ impl CodeStore for SqliteStore {
             Some((_, exp, false, _)) if exp <= now_ms => CodeRedemption::Unknown,
             Some((record, _, false, _)) => {
                 // A used code keeps no login data: only what a replay needs (its refresh family).
-                tx.execute(
+                tx.exec(
                     "UPDATE authorization_codes SET used = 1, record = '' WHERE code_hash = ?1",
                     [code_hash],
                 )?;
@@ -47,7 +48,7 @@ impl CodeStore for SqliteStore {
 
     fn set_code_family(&self, code_hash: &str, family: &str) -> Result<(), StoreError> {
         let c = self.lock()?;
-        c.execute(
+        c.exec(
             "UPDATE authorization_codes SET refresh_family = ?1 WHERE code_hash = ?2",
             params![family, code_hash],
         )?;
@@ -59,7 +60,7 @@ impl RefreshTokenStore for SqliteStore {
     fn insert(&self, record: RefreshRecord) -> Result<(), StoreError> {
         let json = serde_json::to_string(&record).map_err(corrupt)?;
         let c = self.lock()?;
-        c.execute(
+        c.exec(
             "INSERT INTO refresh_tokens (token_hash, family, record, used, revoked, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 record.token_hash,
@@ -74,14 +75,14 @@ impl RefreshTokenStore for SqliteStore {
     }
 
     fn get(&self, token_hash: &str) -> Result<Option<RefreshRecord>, StoreError> {
-        let c = self.lock()?;
-        let row: Option<(String, bool, bool)> = c
-            .query_row(
+        let row: Option<(String, bool, bool)> = self.read(|c| {
+            Ok(c.row(
                 "SELECT record, used, revoked FROM refresh_tokens WHERE token_hash = ?1",
                 [token_hash],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
-            .optional()?;
+            .optional()?)
+        })?;
         let Some((json, used, revoked)) = row else { return Ok(None) };
         let mut rec: RefreshRecord = serde_json::from_str(&json).map_err(corrupt)?;
         rec.used = used;
@@ -92,7 +93,7 @@ impl RefreshTokenStore for SqliteStore {
     fn mark_used(&self, token_hash: &str) -> Result<bool, StoreError> {
         // Atomic test-and-set: of two concurrent exchanges of one token, exactly one wins.
         let c = self.lock()?;
-        let n = c.execute(
+        let n = c.exec(
             "UPDATE refresh_tokens SET used = 1 WHERE token_hash = ?1 AND used = 0",
             [token_hash],
         )?;
@@ -101,7 +102,7 @@ impl RefreshTokenStore for SqliteStore {
 
     fn revoke_family(&self, family: &str) -> Result<(), StoreError> {
         let c = self.lock()?;
-        c.execute("UPDATE refresh_tokens SET revoked = 1 WHERE family = ?1", [family])?;
+        c.exec("UPDATE refresh_tokens SET revoked = 1 WHERE family = ?1", [family])?;
         Ok(())
     }
 }

@@ -2,6 +2,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
+use super::Cached;
 use super::SqliteStore;
 use crate::store::{MfaStore, NameIdStore, RateLimitStore, ReplayStore, StoreError};
 
@@ -9,7 +10,7 @@ impl RateLimitStore for SqliteStore {
     fn hit(&self, key: &str, limit: u32, window_ms: i64, now_ms: i64) -> Result<bool, StoreError> {
         let mut c = self.lock()?;
         let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let n: i64 = tx.query_row(
+        let n: i64 = tx.row(
             "SELECT COUNT(*) FROM rate_events WHERE key = ?1 AND at > ?2",
             params![key, now_ms - window_ms],
             |r| r.get(0),
@@ -17,40 +18,40 @@ impl RateLimitStore for SqliteStore {
         if n >= i64::from(limit) {
             return Ok(false);
         }
-        tx.execute("INSERT INTO rate_events (key, at) VALUES (?1, ?2)", params![key, now_ms])?;
+        tx.exec("INSERT INTO rate_events (key, at) VALUES (?1, ?2)", params![key, now_ms])?;
         tx.commit()?;
         Ok(true)
     }
 
     fn count(&self, key: &str, window_ms: i64, now_ms: i64) -> Result<u32, StoreError> {
-        let c = self.lock()?;
-        let n: i64 = c.query_row(
-            "SELECT COUNT(*) FROM rate_events WHERE key = ?1 AND at > ?2",
-            params![key, now_ms - window_ms],
-            |r| r.get(0),
-        )?;
+        let n: i64 = self.read(|c| {
+            Ok(c.row(
+                "SELECT COUNT(*) FROM rate_events WHERE key = ?1 AND at > ?2",
+                params![key, now_ms - window_ms],
+                |r| r.get(0),
+            )?)
+        })?;
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
     fn record(&self, key: &str, now_ms: i64) -> Result<(), StoreError> {
         let c = self.lock()?;
-        c.execute("INSERT INTO rate_events (key, at) VALUES (?1, ?2)", params![key, now_ms])?;
+        c.exec("INSERT INTO rate_events (key, at) VALUES (?1, ?2)", params![key, now_ms])?;
         Ok(())
     }
 }
 
 impl NameIdStore for SqliteStore {
     fn persistent_name_id(&self, sp: &str, user_id: &str, allow_create: bool, now_ms: i64) -> Result<Option<String>, StoreError> {
-        let c = self.lock()?;
         let get = |c: &rusqlite::Connection| -> Result<Option<String>, StoreError> {
-            Ok(c.query_row(
+            Ok(c.row(
                 "SELECT value FROM persistent_name_ids WHERE sp = ?1 AND user_id = ?2",
                 params![sp, user_id],
                 |r| r.get(0),
             )
             .optional()?)
         };
-        if let Some(v) = get(&c)? {
+        if let Some(v) = self.read(get)? {
             return Ok(Some(v));
         }
         if !allow_create {
@@ -59,7 +60,8 @@ impl NameIdStore for SqliteStore {
         let mut bytes = [0u8; 24];
         openssl::rand::rand_bytes(&mut bytes).map_err(|e| StoreError::Internal(e.to_string()))?;
         let value = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes);
-        c.execute(
+        let c = self.lock()?;
+        c.exec(
             "INSERT OR IGNORE INTO persistent_name_ids (sp, user_id, value, created_at) VALUES (?1, ?2, ?3, ?4)",
             params![sp, user_id, value, now_ms],
         )?;
@@ -71,8 +73,8 @@ impl ReplayStore for SqliteStore {
     fn remember_request_id(&self, key: &str, expires_at_ms: i64, now_ms: i64) -> Result<bool, StoreError> {
         let mut c = self.lock()?;
         let tx = c.transaction()?;
-        tx.execute("DELETE FROM request_ids WHERE key = ?1 AND expires_at <= ?2", params![key, now_ms])?;
-        let added = tx.execute(
+        tx.exec("DELETE FROM request_ids WHERE key = ?1 AND expires_at <= ?2", params![key, now_ms])?;
+        let added = tx.exec(
             "INSERT OR IGNORE INTO request_ids (key, expires_at) VALUES (?1, ?2)",
             params![key, expires_at_ms],
         )?;
@@ -83,25 +85,27 @@ impl ReplayStore for SqliteStore {
 
 impl MfaStore for SqliteStore {
     fn enrolled_factors(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
-        let c = self.lock()?;
-        let mut st = c.prepare_cached("SELECT factor FROM mfa_factors WHERE user_id = ?1 ORDER BY created_at, factor")?;
-        let rows = st.query_map([user_id], |r| r.get::<_, String>(0))?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        self.read(|c| {
+            let mut st = c.prepare_cached("SELECT factor FROM mfa_factors WHERE user_id = ?1 ORDER BY created_at, factor")?;
+            let rows = st.query_map([user_id], |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
     }
 
     fn factor_secret(&self, user_id: &str, factor: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let c = self.lock()?;
-        Ok(c.query_row(
-            "SELECT secret FROM mfa_factors WHERE user_id = ?1 AND factor = ?2",
-            params![user_id, factor],
-            |r| r.get(0),
-        )
-        .optional()?)
+        self.read(|c| {
+            Ok(c.row(
+                "SELECT secret FROM mfa_factors WHERE user_id = ?1 AND factor = ?2",
+                params![user_id, factor],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
     }
 
     fn put_factor(&self, user_id: &str, factor: &str, secret: &[u8], now_ms: i64) -> Result<(), StoreError> {
         let c = self.lock()?;
-        c.execute(
+        c.exec(
             "INSERT INTO mfa_factors (user_id, factor, secret, created_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (user_id, factor) DO UPDATE SET secret = excluded.secret",
             params![user_id, factor, secret, now_ms],
@@ -111,7 +115,7 @@ impl MfaStore for SqliteStore {
 
     fn swap_factor_secret(&self, user_id: &str, factor: &str, old: &[u8], new: &[u8]) -> Result<bool, StoreError> {
         let c = self.lock()?;
-        let changed = c.execute(
+        let changed = c.exec(
             "UPDATE mfa_factors SET secret = ?4 WHERE user_id = ?1 AND factor = ?2 AND secret = ?3",
             params![user_id, factor, old, new],
         )?;
@@ -120,7 +124,7 @@ impl MfaStore for SqliteStore {
 
     fn use_otp_step(&self, user_id: &str, step: i64, now_ms: i64) -> Result<bool, StoreError> {
         let c = self.lock()?;
-        let added = c.execute(
+        let added = c.exec(
             "INSERT OR IGNORE INTO otp_steps (user_id, step, at) VALUES (?1, ?2, ?3)",
             params![user_id, step, now_ms],
         )?;
@@ -129,6 +133,6 @@ impl MfaStore for SqliteStore {
 
     fn reset_factors(&self, user_id: &str) -> Result<usize, StoreError> {
         let c = self.lock()?;
-        Ok(c.execute("DELETE FROM mfa_factors WHERE user_id = ?1", [user_id])?)
+        Ok(c.exec("DELETE FROM mfa_factors WHERE user_id = ?1", [user_id])?)
     }
 }

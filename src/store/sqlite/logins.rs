@@ -2,6 +2,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
+use super::Cached;
 use super::{SqliteStore, corrupt};
 use crate::store::{FlowStore, SessionRecord, SessionStore, StoreError};
 
@@ -9,7 +10,7 @@ impl SessionStore for SqliteStore {
     fn put_session(&self, id_hash: &str, record: &SessionRecord) -> Result<(), StoreError> {
         let json = serde_json::to_string(record).map_err(corrupt)?;
         let c = self.lock()?;
-        c.execute(
+        c.exec(
             "INSERT OR REPLACE INTO sessions (id_hash, user_id, record, expires_at, sid) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
                 id_hash,
@@ -23,16 +24,16 @@ impl SessionStore for SqliteStore {
     }
 
     fn session(&self, id_hash: &str, now_ms: i64) -> Result<Option<SessionRecord>, StoreError> {
-        let c = self.lock()?;
-        let row: Option<(String, i64)> = c
-            .query_row("SELECT record, expires_at FROM sessions WHERE id_hash = ?1", [id_hash], |r| {
+        let row: Option<(String, i64)> = self.read(|c| {
+            Ok(c.row("SELECT record, expires_at FROM sessions WHERE id_hash = ?1", [id_hash], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
-            .optional()?;
+            .optional()?)
+        })?;
         match row {
             Some((json, exp)) if exp > now_ms => serde_json::from_str(&json).map(Some).map_err(corrupt),
             Some(_) => {
-                c.execute("DELETE FROM sessions WHERE id_hash = ?1", [id_hash])?;
+                self.lock()?.exec("DELETE FROM sessions WHERE id_hash = ?1", [id_hash])?;
                 Ok(None)
             }
             None => Ok(None),
@@ -41,24 +42,24 @@ impl SessionStore for SqliteStore {
 
     fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
         let c = self.lock()?;
-        c.execute("DELETE FROM sessions WHERE id_hash = ?1", [id_hash])?;
+        c.exec("DELETE FROM sessions WHERE id_hash = ?1", [id_hash])?;
         Ok(())
     }
 
     fn delete_session_by_sid(&self, sid: &str) -> Result<bool, StoreError> {
         let c = self.lock()?;
-        Ok(c.execute("DELETE FROM sessions WHERE sid = ?1", [sid])? > 0)
+        Ok(c.exec("DELETE FROM sessions WHERE sid = ?1", [sid])? > 0)
     }
 
     fn session_by_sid(&self, sid: &str, now_ms: i64) -> Result<Option<(String, SessionRecord)>, StoreError> {
-        let c = self.lock()?;
-        let row: Option<(String, String)> = c
-            .query_row(
+        let row: Option<(String, String)> = self.read(|c| {
+            Ok(c.row(
                 "SELECT id_hash, record FROM sessions WHERE sid = ?1 AND expires_at > ?2",
                 params![sid, now_ms],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .optional()?;
+            .optional()?)
+        })?;
         match row {
             Some((hash, json)) => Ok(Some((hash, serde_json::from_str(&json).map_err(corrupt)?))),
             None => Ok(None),
@@ -69,7 +70,7 @@ impl SessionStore for SqliteStore {
 impl FlowStore for SqliteStore {
     fn put_flow(&self, key: &str, value: &str, expires_at_ms: i64) -> Result<(), StoreError> {
         let c = self.lock()?;
-        c.execute(
+        c.exec(
             "INSERT OR REPLACE INTO flows (key, value, expires_at) VALUES (?1, ?2, ?3)",
             params![key, value, expires_at_ms],
         )?;
@@ -77,26 +78,27 @@ impl FlowStore for SqliteStore {
     }
 
     fn flow(&self, key: &str, now_ms: i64) -> Result<Option<String>, StoreError> {
-        let c = self.lock()?;
-        Ok(c.query_row(
-            "SELECT value FROM flows WHERE key = ?1 AND expires_at > ?2",
-            params![key, now_ms],
-            |r| r.get(0),
-        )
-        .optional()?)
+        self.read(|c| {
+            Ok(c.row(
+                "SELECT value FROM flows WHERE key = ?1 AND expires_at > ?2",
+                params![key, now_ms],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
     }
 
     fn take_flow(&self, key: &str, now_ms: i64) -> Result<Option<String>, StoreError> {
         let mut c = self.lock()?;
         let tx = c.transaction()?;
         let v: Option<String> = tx
-            .query_row(
+            .row(
                 "SELECT value FROM flows WHERE key = ?1 AND expires_at > ?2",
                 params![key, now_ms],
                 |r| r.get(0),
             )
             .optional()?;
-        tx.execute("DELETE FROM flows WHERE key = ?1 OR expires_at <= ?2", params![key, now_ms])?;
+        tx.exec("DELETE FROM flows WHERE key = ?1 OR expires_at <= ?2", params![key, now_ms])?;
         tx.commit()?;
         Ok(v)
     }

@@ -4,6 +4,7 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use rusqlite::{OptionalExtension, params};
 
+use super::Cached;
 use super::{SqliteStore, corrupt};
 use crate::pipeline::Outcome;
 use crate::pipeline::event::User;
@@ -17,7 +18,7 @@ impl UserStore for SqliteStore {
             .map_err(|e| StoreError::Internal(e.to_string()))?;
         let profile = serde_json::to_string(user).map_err(corrupt)?;
         let c = self.lock()?;
-        match c.execute(
+        match c.exec(
             "INSERT INTO users (user_id, username, password_hash, profile) VALUES (?1, ?2, ?3, ?4)",
             params![user.user_id, username, hash.to_string(), profile],
         ) {
@@ -33,7 +34,7 @@ impl UserStore for SqliteStore {
         argon2::password_hash::phc::PasswordHash::new(password_hash).map_err(|e| StoreError::Internal(e.to_string()))?;
         let profile = serde_json::to_string(user).map_err(corrupt)?;
         let c = self.lock()?;
-        let n = c.execute(
+        let n = c.exec(
             "INSERT OR IGNORE INTO users (user_id, username, password_hash, profile) VALUES (?1, ?2, ?3, ?4)",
             params![user.user_id, username, password_hash, profile],
         )?;
@@ -44,21 +45,20 @@ impl UserStore for SqliteStore {
         // Failures are counted per username whether or not it exists, so that the lockout
         // answers an unknown username exactly like a real one (no account enumeration).
         let key = hex::encode(openssl::sha::sha256(username.as_bytes()));
-        let (row, locked_until): (Option<(String, String)>, i64) = {
-            let c = self.lock()?;
+        let (row, locked_until): (Option<(String, String)>, i64) = self.read(|c| {
             let locked: i64 = c
-                .query_row("SELECT locked_until FROM login_failures WHERE username_hash = ?1", [&key], |r| {
+                .row("SELECT locked_until FROM login_failures WHERE username_hash = ?1", [&key], |r| {
                     r.get(0)
                 })
                 .optional()?
                 .unwrap_or(0);
             let row = c
-                .query_row("SELECT password_hash, profile FROM users WHERE username = ?1", [username], |r| {
+                .row("SELECT password_hash, profile FROM users WHERE username = ?1", [username], |r| {
                     Ok((r.get(0)?, r.get(1)?))
                 })
                 .optional()?;
-            (row, locked)
-        };
+            Ok((row, locked))
+        })?;
         if locked_until > now_ms {
             return Ok(LoginCheck::Locked(locked_until));
         }
@@ -80,7 +80,7 @@ impl UserStore for SqliteStore {
         let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let Some((_, profile)) = row.filter(|_| good) else {
             let failed: i64 = tx
-                .query_row("SELECT failed FROM login_failures WHERE username_hash = ?1", [&key], |r| r.get(0))
+                .row("SELECT failed FROM login_failures WHERE username_hash = ?1", [&key], |r| r.get(0))
                 .optional()?
                 .unwrap_or(0)
                 + 1;
@@ -90,7 +90,7 @@ impl UserStore for SqliteStore {
             } else {
                 (failed, 0)
             };
-            tx.execute(
+            tx.exec(
                 "INSERT INTO login_failures (username_hash, failed, locked_until, updated_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT(username_hash) DO UPDATE SET failed = ?2, locked_until = ?3, updated_at = ?4",
                 params![key, failed, locked, now_ms],
@@ -98,16 +98,16 @@ impl UserStore for SqliteStore {
             tx.commit()?;
             return Ok(LoginCheck::Invalid);
         };
-        tx.execute("DELETE FROM login_failures WHERE username_hash = ?1", [&key])?;
+        tx.exec("DELETE FROM login_failures WHERE username_hash = ?1", [&key])?;
         // Re-read: metadata may have changed while the hash was being checked.
         let profile: String = tx
-            .query_row("SELECT profile FROM users WHERE username = ?1", [username], |r| r.get(0))
+            .row("SELECT profile FROM users WHERE username = ?1", [username], |r| r.get(0))
             .unwrap_or(profile);
         let mut user: User = serde_json::from_str(&profile).map_err(corrupt)?;
         user.logins_count = Some(user.logins_count.unwrap_or(0) + 1);
         let ts = chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default();
         user.last_login = Some(ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
-        tx.execute(
+        tx.exec(
             "UPDATE users SET profile = ?1 WHERE username = ?2",
             params![serde_json::to_string(&user).map_err(corrupt)?, username],
         )?;
@@ -116,29 +116,29 @@ impl UserStore for SqliteStore {
     }
 
     fn user(&self, user_id: &str) -> Result<Option<User>, StoreError> {
-        let c = self.lock()?;
-        let profile: Option<String> = c
-            .query_row("SELECT profile FROM users WHERE user_id = ?1", [user_id], |r| r.get(0))
-            .optional()?;
+        let profile: Option<String> = self.read(|c| {
+            Ok(c.row("SELECT profile FROM users WHERE user_id = ?1", [user_id], |r| r.get(0))
+                .optional()?)
+        })?;
         profile.map(|p| serde_json::from_str(&p).map_err(corrupt)).transpose()
     }
 
     fn user_id_of(&self, username: &str) -> Result<Option<String>, StoreError> {
-        let c = self.lock()?;
-        Ok(
-            c.query_row("SELECT user_id FROM users WHERE username = ?1", [username], |r| r.get(0))
-                .optional()?,
-        )
+        self.read(|c| {
+            Ok(c.row("SELECT user_id FROM users WHERE username = ?1", [username], |r| r.get(0))
+                .optional()?)
+        })
     }
 
     fn verify_password(&self, username: &str, password: &str) -> Result<Option<User>, StoreError> {
-        let row: Option<(String, String)> = {
-            let c = self.lock()?;
-            c.query_row("SELECT password_hash, profile FROM users WHERE username = ?1", [username], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?
-        };
+        let row: Option<(String, String)> = self.read(|c| {
+            Ok(
+                c.row("SELECT password_hash, profile FROM users WHERE username = ?1", [username], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?,
+            )
+        })?;
         let Some((hash, profile)) = row else {
             // Why hash anyway: an unknown user must cost as much time as a wrong password.
             let _ =
@@ -160,13 +160,13 @@ impl UserStore for SqliteStore {
         // One transaction: concurrent logins of the same user cannot lose each other's changes.
         let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let profile: Option<String> = tx
-            .query_row("SELECT profile FROM users WHERE user_id = ?1", [user_id], |r| r.get(0))
+            .row("SELECT profile FROM users WHERE user_id = ?1", [user_id], |r| r.get(0))
             .optional()?;
         let Some(profile) = profile else { return Ok(()) };
         let mut user: User = serde_json::from_str(&profile).map_err(corrupt)?;
         apply_changes(&outcome.app_metadata_changes, &mut user.app_metadata);
         apply_changes(&outcome.user_metadata_changes, &mut user.user_metadata);
-        tx.execute(
+        tx.exec(
             "UPDATE users SET profile = ?1 WHERE user_id = ?2",
             params![serde_json::to_string(&user).map_err(corrupt)?, user_id],
         )?;
