@@ -4,10 +4,11 @@
 # and without the tenant's JS actions, OIDC round trips, password logins, the server's CPU per
 # round trip against one RSA-2048 signature, its peak and idle memory, and an OIDC soak
 # (throughput per interval against the number of codes issued so far).
-# Environment: THREADS (4), SECONDS_PER_MODE (10), LOGIN_SECONDS (60), SOAK_SECONDS (100).
+# Environment: THREADS (4), SECONDS_PER_MODE (10), LOGIN_SECONDS (60), SOAK_SECONDS (100),
+# PHASES ("sso oidc login soak": a subset runs only those). IDPIPE_BIN (another build to compare).
 set -eu
 cd "$(dirname "$0")/.."
-bin=./target/release/idpipe
+bin=${IDPIPE_BIN:-./target/release/idpipe}
 gen=./target/release/examples/sso_load
 threads=${THREADS:-4}
 secs=${SECONDS_PER_MODE:-10}
@@ -45,12 +46,19 @@ run_phase() {
 stop() { kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null || true; }
 trap 'kill $srv 2>/dev/null || true' EXIT INT TERM
 
-run_phase sso fixtures/tenant/load.toml sso "$secs"; a=$(echo "$out" | sed -n 's/.*throughput=\([0-9]*\).*/\1/p'); stop
-run_phase sso-noactions "$noactions" sso "$secs"; b=$(echo "$out" | sed -n 's/.*throughput=\([0-9]*\).*/\1/p'); stop
-awk -v a="$a" -v b="$b" 'BEGIN { printf "SSO with the 3 JS actions / without: %.2f\n", a / b }'
-run_phase oidc fixtures/tenant/load.toml oidc "$secs"; stop
-run_phase login fixtures/tenant/load.toml login "${LOGIN_SECONDS:-60}"
-sleep 15
-echo "[login] after 15 s idle: $(grep VmRSS /proc/$srv/status | tr -s ' \t' ' ')"
-stop
-run_phase oidc-soak fixtures/tenant/load.toml oidc "${SOAK_SECONDS:-100}" --interval 10; stop
+phases=" ${PHASES:-sso oidc login soak} "
+want() { case "$phases" in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
+if want sso; then
+  run_phase sso fixtures/tenant/load.toml sso "$secs"; a=$(echo "$out" | sed -n 's/.*throughput=\([0-9]*\).*/\1/p'); stop
+  run_phase sso-noactions "$noactions" sso "$secs"; b=$(echo "$out" | sed -n 's/.*throughput=\([0-9]*\).*/\1/p'); stop
+  awk -v a="$a" -v b="$b" 'BEGIN { printf "SSO with the 3 JS actions / without: %.2f\n", a / b }'
+fi
+if want oidc; then run_phase oidc fixtures/tenant/load.toml oidc "$secs"; stop; fi
+if want login; then
+  run_phase login fixtures/tenant/load.toml login "${LOGIN_SECONDS:-60}"
+  sleep 15
+  echo "[login] after 15 s idle: $(grep VmRSS /proc/$srv/status | tr -s ' \t' ' ')"
+  stop
+fi
+if want soak; then run_phase oidc-soak fixtures/tenant/load.toml oidc "${SOAK_SECONDS:-100}" --interval 10; stop; fi
