@@ -26,8 +26,7 @@ impl ActionCache for SqliteStore {
     }
 
     fn set(&self, scope: &str, key: &str, record: StoredRecord, now_ms: i64) -> Result<(), CacheError> {
-        let mut c = self.lock().map_err(|_| CacheError::Storage)?;
-        let tx = c.transaction().map_err(|_| CacheError::Storage)?;
+        let tx = self.begin().map_err(|_| CacheError::Storage)?;
         tx.exec("DELETE FROM actions_cache WHERE expires_at <= ?1", [now_ms])
             .map_err(|_| CacheError::Storage)?;
         let exists: bool = tx

@@ -18,8 +18,7 @@ impl CodeStore for SqliteStore {
     }
 
     fn redeem_code(&self, code_hash: &str, now_ms: i64) -> Result<CodeRedemption, StoreError> {
-        let mut c = self.lock()?;
-        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.begin()?;
         // Expired codes are swept in the background (`sweep_expired`), never here: a sweep on the
         // request path scanned the table on every token request.
         let row: Option<(String, i64, bool, Option<String>)> = tx

@@ -8,8 +8,7 @@ use crate::store::{MfaStore, NameIdStore, RateLimitStore, ReplayStore, StoreErro
 
 impl RateLimitStore for SqliteStore {
     fn hit(&self, key: &str, limit: u32, window_ms: i64, now_ms: i64) -> Result<bool, StoreError> {
-        let mut c = self.lock()?;
-        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.begin()?;
         let n: i64 = tx.row(
             "SELECT COUNT(*) FROM rate_events WHERE key = ?1 AND at > ?2",
             params![key, now_ms - window_ms],
@@ -71,15 +70,14 @@ impl NameIdStore for SqliteStore {
 
 impl ReplayStore for SqliteStore {
     fn remember_request_id(&self, key: &str, expires_at_ms: i64, now_ms: i64) -> Result<bool, StoreError> {
-        let mut c = self.lock()?;
-        let tx = c.transaction()?;
-        tx.exec("DELETE FROM request_ids WHERE key = ?1 AND expires_at <= ?2", params![key, now_ms])?;
-        let added = tx.exec(
-            "INSERT OR IGNORE INTO request_ids (key, expires_at) VALUES (?1, ?2)",
-            params![key, expires_at_ms],
+        // One statement: a new ID is inserted, an expired one taken again, a live one left
+        // alone (no row changed: a replay).
+        let changed = self.lock()?.exec(
+            "INSERT INTO request_ids (key, expires_at) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE request_ids.expires_at <= ?3",
+            params![key, expires_at_ms, now_ms],
         )?;
-        tx.commit()?;
-        Ok(added == 1)
+        Ok(changed == 1)
     }
 }
 

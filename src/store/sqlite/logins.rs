@@ -89,8 +89,7 @@ impl FlowStore for SqliteStore {
     }
 
     fn take_flow(&self, key: &str, now_ms: i64) -> Result<Option<String>, StoreError> {
-        let mut c = self.lock()?;
-        let tx = c.transaction()?;
+        let tx = self.begin()?;
         let v: Option<String> = tx
             .row(
                 "SELECT value FROM flows WHERE key = ?1 AND expires_at > ?2",

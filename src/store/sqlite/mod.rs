@@ -212,7 +212,7 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        configure(&conn)?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         let tx = conn.transaction()?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
@@ -237,6 +237,15 @@ impl SqliteStore {
         self.writer
             .lock()
             .map_err(|_| StoreError::Unavailable("the connection lock is poisoned".into()))
+    }
+
+    /// A write transaction (`BEGIN IMMEDIATE`) on the write connection, rolled back unless
+    /// committed. Its BEGIN and COMMIT are cached statements (rusqlite's `Transaction` parses
+    /// them on every use).
+    fn begin(&self) -> Result<Tx<'_>, StoreError> {
+        let c = self.lock()?;
+        c.exec("BEGIN IMMEDIATE", [])?;
+        Ok(Tx { c, open: true })
     }
 
     /// Runs `f` (reads only: the connection is `query_only`) on a read connection from the pool.
@@ -264,19 +273,59 @@ impl SqliteStore {
     }
 }
 
+/// A write transaction: see [`SqliteStore::begin`].
+struct Tx<'a> {
+    c: std::sync::MutexGuard<'a, Connection>,
+    open: bool,
+}
+
+impl Tx<'_> {
+    /// Commits (on failure the transaction is rolled back when dropped).
+    fn commit(mut self) -> Result<(), StoreError> {
+        self.c.exec("COMMIT", [])?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for Tx<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.c
+    }
+}
+
+impl Drop for Tx<'_> {
+    fn drop(&mut self) {
+        if self.open
+            && let Err(e) = self.c.exec("ROLLBACK", [])
+        {
+            tracing::error!(error = %e, "cannot roll back a store transaction");
+        }
+    }
+}
+
 /// A read connection: refuses writes (`query_only`), waits on a checkpoint instead of failing.
 fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.pragma_update(None, "query_only", "ON")?;
-    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    configure(&conn)?;
     Ok(conn)
+}
+
+/// What every connection shares: the statement cache, and plans that do not depend on the
+/// bound values (the bundled SQLite has STAT4, which otherwise prepares some cached statements
+/// again whenever a parameter changes).
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    Ok(())
 }
 
 impl Maintenance for SqliteStore {
     fn sweep_expired(&self, now_ms: i64) -> Result<u64, StoreError> {
-        let mut c = self.lock()?;
-        let tx = c.transaction()?;
+        let tx = self.begin()?;
         let mut n = 0;
         n += tx.exec("DELETE FROM sessions WHERE expires_at <= ?1", [now_ms])?;
         n += tx.exec("DELETE FROM flows WHERE expires_at <= ?1", [now_ms])?;

@@ -22,8 +22,7 @@ impl PasswordResetStore for SqliteStore {
     }
 
     fn put_reset(&self, token_hash: &str, ticket: &ResetTicket, expires_at_ms: i64) -> Result<(), StoreError> {
-        let mut c = self.lock()?;
-        let tx = c.transaction()?;
+        let tx = self.begin()?;
         // A newer request supersedes the earlier links.
         tx.exec("DELETE FROM password_resets WHERE user_id = ?1", [&ticket.user_id])?;
         tx.exec(
@@ -63,8 +62,7 @@ impl PasswordResetStore for SqliteStore {
 
     fn set_password(&self, user_id: &str, password_hash: &str, revoke: bool) -> Result<(), StoreError> {
         argon2::password_hash::phc::PasswordHash::new(password_hash).map_err(|e| StoreError::Internal(e.to_string()))?;
-        let mut c = self.lock()?;
-        let tx = c.transaction()?;
+        let tx = self.begin()?;
         let username: Option<String> = tx
             .row("SELECT username FROM users WHERE user_id = ?1", [user_id], |r| r.get(0))
             .optional()?;

@@ -76,8 +76,7 @@ impl UserStore for SqliteStore {
                 false
             }
         };
-        let mut c = self.lock()?;
-        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.begin()?;
         let Some((_, profile)) = row.filter(|_| good) else {
             let failed: i64 = tx
                 .row("SELECT failed FROM login_failures WHERE username_hash = ?1", [&key], |r| r.get(0))
@@ -156,9 +155,8 @@ impl UserStore for SqliteStore {
         if outcome.app_metadata_changes.is_empty() && outcome.user_metadata_changes.is_empty() {
             return Ok(());
         }
-        let mut c = self.lock()?;
         // One transaction: concurrent logins of the same user cannot lose each other's changes.
-        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.begin()?;
         let profile: Option<String> = tx
             .row("SELECT profile FROM users WHERE user_id = ?1", [user_id], |r| r.get(0))
             .optional()?;
