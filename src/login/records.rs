@@ -35,6 +35,10 @@ pub struct SessionCtx {
     /// The browser was remembered after MFA for this user (`allowRememberBrowser`).
     #[serde(default)]
     pub mfa_remembered: bool,
+    /// The session as read from the store in this request (not kept with a suspended login):
+    /// an unchanged session is not written again.
+    #[serde(skip)]
+    pub stored: Option<SessionRecord>,
 }
 
 /// A pipeline suspended by a redirect action.

@@ -21,6 +21,7 @@ impl Io {
             return Ok(None);
         };
         Ok(self.store.session(&hash_secret(raw), self.now_ms())?.map(|record| SessionCtx {
+            stored: Some(record.clone()),
             record,
             cookie: Some(raw.to_string()),
             mfa_remembered: false,
@@ -36,6 +37,7 @@ impl Io {
         client_id: &str,
     ) -> Result<CookieChange, StoreError> {
         let now = self.now_ms();
+        let before = s.stored.take().filter(|_| s.cookie.is_some());
         let r = &mut s.record;
         // What the user completed in this login (MFA, `recordMethod`) is part of the session: the
         // next login through it sees them in `event.authentication.methods`.
@@ -69,10 +71,24 @@ impl Io {
             r.clients.push(client_id.to_string());
         }
         let raw = s.cookie.get_or_insert_with(|| crate::util::random_hex(32)).clone();
-        self.store.put_session(&hash_secret(&raw), r)?;
+        if !before.is_some_and(|b| only_touched(b, r, self.tenant.sessions.idle)) {
+            self.store.put_session(&hash_secret(&raw), r)?;
+        }
         let max_age = r.persistent.then(|| ((r.expires_at - now) / 1000).max(0));
         Ok(CookieChange::Set { value: raw, max_age })
     }
+}
+
+/// Whether a session used again changed only by sliding its idle expiry forward by less than
+/// a tenth of the idle lifetime (at most a minute): then it is not written again. SSO round trips
+/// through one session (an SPA's silent renewals, many apps in a row) write it at most once a
+/// minute; the stored idle expiry is at most that much earlier than exact.
+fn only_touched(mut before: SessionRecord, after: &SessionRecord, idle_seconds: u64) -> bool {
+    let window = (idle_seconds as i64 * 100).min(60_000);
+    let slide = after.idle_expires_at - before.idle_expires_at;
+    before.last_seen = after.last_seen;
+    before.idle_expires_at = after.idle_expires_at;
+    before == *after && (0..window).contains(&slide)
 }
 
 impl LoginContext {
@@ -101,6 +117,69 @@ impl LoginContext {
             },
             cookie: None,
             mfa_remembered: false,
+            stored: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> SessionRecord {
+        SessionRecord {
+            sid: "sid".into(),
+            user_id: "u1".into(),
+            created_at: 0,
+            last_seen: 1_000,
+            expires_at: 86_400_000,
+            idle_expires_at: 1_000 + 3_600_000,
+            persistent: false,
+            metadata: Default::default(),
+            methods: vec![],
+            clients: vec!["app".into()],
+            saml_participants: vec![],
+        }
+    }
+
+    fn used_at(now: i64) -> SessionRecord {
+        let mut r = record();
+        r.last_seen = now;
+        r.idle_expires_at = now + 3_600_000;
+        r
+    }
+
+    #[test]
+    fn a_session_used_again_within_the_window_is_not_written() {
+        assert!(only_touched(record(), &used_at(1_000), 3600));
+        assert!(only_touched(record(), &used_at(59_999), 3600));
+    }
+
+    #[test]
+    fn a_session_is_written_once_its_idle_expiry_would_lag_by_the_window() {
+        assert!(!only_touched(record(), &used_at(61_000), 3600));
+        // A short idle lifetime has a shorter window (a tenth of it).
+        let mut short = record();
+        short.idle_expires_at = 1_000 + 60_000;
+        let mut later = short.clone();
+        later.last_seen = 7_500;
+        later.idle_expires_at = 7_500 + 60_000;
+        assert!(!only_touched(short, &later, 60));
+    }
+
+    #[test]
+    fn a_changed_session_is_always_written() {
+        let mut meta = used_at(2_000);
+        meta.metadata.insert("k".into(), "v".into());
+        assert!(!only_touched(record(), &meta, 3600));
+        let mut client = used_at(2_000);
+        client.clients.push("other".into());
+        assert!(!only_touched(record(), &client, 3600));
+        let mut shorter = used_at(2_000);
+        shorter.idle_expires_at = 500_000;
+        assert!(!only_touched(record(), &shorter, 3600), "an earlier idle expiry set by an action");
+        let mut persistent = used_at(2_000);
+        persistent.persistent = true;
+        assert!(!only_touched(record(), &persistent, 3600));
     }
 }

@@ -361,8 +361,12 @@ impl Io {
             LoginRequest::Saml(s) => {
                 let (answer, participant) = self.issue_saml(s, &tx.event, &tx.outcome, &session.record);
                 if let Some(p) = participant {
-                    session.record.saml_participants.retain(|x| x.client_id != p.client_id);
-                    session.record.saml_participants.push(p);
+                    // In place: an unchanged session is not written again (see `commit_session`).
+                    let ps = &mut session.record.saml_participants;
+                    match ps.iter_mut().find(|x| x.client_id == p.client_id) {
+                        Some(x) => *x = p,
+                        None => ps.push(p),
+                    }
                 }
                 match self.commit_session(&mut session, &tx.event, &tx.outcome, request.client_id()) {
                     Ok(c) => (answer, c),

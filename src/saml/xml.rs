@@ -99,17 +99,15 @@ pub(crate) fn escape_attr(out: &mut String, s: &str) {
 
 /// HTML escaping for the auto-POST form (`& < > " '`).
 pub(crate) fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&#34;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
+    let mut out = String::with_capacity(s.len() + 16);
+    escape_into(&mut out, s, |b| match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'"' => Some("&#34;"),
+        b'\'' => Some("&#39;"),
+        _ => None,
+    });
     out
 }
 
@@ -122,5 +120,11 @@ mod tests {
         let mut w = XmlWriter::new();
         w.leaf("a", &[("b", "x\"<&\t\n\r>")], "<&>\r\"'");
         assert_eq!(w.out, "<a b=\"x&quot;&lt;&amp;&#x9;&#xA;&#xD;>\">&lt;&amp;&gt;&#xD;\"'</a>");
+    }
+
+    #[test]
+    fn html_escaping_replaces_the_five_characters_and_keeps_the_rest() {
+        assert_eq!(escape_html("a&b<c>d\"e'f+/=é"), "a&amp;b&lt;c&gt;d&#34;e&#39;f+/=é");
+        assert_eq!(escape_html(""), "");
     }
 }
