@@ -25,8 +25,10 @@ fn main() -> ExitCode {
             .with_writer(std::io::stderr)
             .init();
     } else {
+        // Colours only for a terminal: a log file or a journal gets plain text.
         tracing_subscriber::fmt()
             .with_env_filter(filter)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_writer(std::io::stderr)
             .init();
     }

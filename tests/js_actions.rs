@@ -280,6 +280,68 @@ exports.onExecutePostLogin = async (event, api) => {
     }
 }
 
+/// The event is a plain object, the same as a parsed JSON document (keys, order, writable
+/// properties, frozen or spread).
+#[test]
+fn the_event_behaves_like_a_plain_parsed_object() {
+    let a = inline(
+        "plain",
+        r#"exports.onExecutePostLogin = async (event, api) => {
+  const before = JSON.stringify(event);
+  const keys = Object.keys(event);
+  const same = event.user === event.user;
+  event.user.app_metadata.added = 1;
+  const kept = event.user.app_metadata.added;
+  event.client = { name: "replaced" };
+  const spread = { ...event };
+  const desc = Object.getOwnPropertyDescriptor(event, "user");
+  const frozen = Object.freeze({ ...JSON.parse(before) });
+  let inLoop = 0;
+  for (const k in event) inLoop++;
+  api.idToken.setCustomClaim("plain", {
+    keys, same, kept, client: event.client.name, spreadClient: spread.client.name,
+    userIsData: "value" in desc && desc.writable && desc.enumerable,
+    hasUser: Object.prototype.hasOwnProperty.call(event, "user"),
+    inLoop, frozenUser: frozen.user.user_id,
+    roundTrip: JSON.stringify(JSON.parse(before)) === before,
+    stringified: JSON.parse(before),
+  });
+};"#,
+        JsConfig::default(),
+    );
+    let ex = executor(Trigger::PostLogin, vec![a], Limits::default());
+    let ev: Event = serde_json::from_value(base_event()).expect("event");
+    let expected = serde_json::to_value(&ev).expect("value");
+    let st = ex.start(Trigger::PostLogin, ev);
+    let p = st.outcome.id_token_claims.get("plain").cloned().expect("claim");
+    let keys: Vec<&String> = expected.as_object().expect("object").keys().collect();
+    assert_eq!(p["keys"], json!(keys), "same keys, same order");
+    assert_eq!(p["stringified"], expected, "JSON.stringify(event) is the event");
+    assert_eq!(p["same"], true, "one object per property");
+    assert_eq!(p["kept"], 1, "changes to a nested object stay");
+    assert_eq!(p["client"], "replaced", "a property can be assigned");
+    assert_eq!(p["spreadClient"], "replaced");
+    assert_eq!(p["userIsData"], true, "a used property is a plain data property");
+    assert_eq!(p["hasUser"], true);
+    assert_eq!(p["inLoop"], json!(keys.len()));
+    assert_eq!(p["frozenUser"], expected["user"]["user_id"]);
+    assert_eq!(p["roundTrip"], true);
+    // Frozen before any property is read: the properties still answer, one object each.
+    let f = inline(
+        "frozen",
+        "exports.onExecutePostLogin = async (event, api) => { 'use strict'; Object.freeze(event); api.idToken.setCustomClaim('f', [event.user.user_id, event.user === event.user, Object.isFrozen(event)]); };",
+        JsConfig::default(),
+    );
+    let ex = executor(Trigger::PostLogin, vec![f], Limits::default());
+    let st = ex.start(Trigger::PostLogin, serde_json::from_value(base_event()).expect("event"));
+    assert_eq!(
+        st.outcome.id_token_claims.get("f"),
+        Some(&json!([expected["user"]["user_id"], true, true])),
+        "{:?}",
+        st.outcome.failure
+    );
+}
+
 #[test]
 fn the_event_is_a_snapshot() {
     let a = inline(

@@ -166,9 +166,19 @@ fn serve(config: &Path, listen: std::net::SocketAddr, db: Option<PathBuf>) -> Re
     // Blocking work (store, argon2, JS actions, signing) runs on a bounded pool: a few threads
     // per core keep the cores busy, while an unbounded pool under load would hold hundreds of
     // idle threads, each with its own allocator caches.
+    // The async workers only read requests, route them and write responses (every login step
+    // is one task on the blocking pool): one per two cores leaves the cores to the blocking work
+    // and saves thread wake-ups (measured: ~5 % less CPU per round trip on 2 cores than one
+    // worker per core). `TOKIO_WORKER_THREADS` overrides it.
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let workers = std::env::var("TOKIO_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or((cores / 2).max(1));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .worker_threads(workers)
         .max_blocking_threads((cores * 4).max(8))
         .build()
         .map_err(|e| e.to_string())?;

@@ -386,13 +386,19 @@ async fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
 }
 
-/// A short request id for logs and the `x-request-id` response header.
+/// A short request id for logs and the `x-request-id` response header: a random prefix per
+/// process (so that the ids of several nodes do not collide) and a counter. It correlates log
+/// lines; it is no secret, so it costs no call to the CSPRNG per request.
 #[derive(Clone, Copy, Default)]
 struct MakeId;
 
 impl tower_http::request_id::MakeRequestId for MakeId {
     fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<tower_http::request_id::RequestId> {
-        HeaderValue::from_str(&crate::util::random_hex(8))
+        static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let prefix = PREFIX.get_or_init(|| crate::util::random_hex(4));
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{prefix}{:08x}", n & 0xffff_ffff))
             .ok()
             .map(tower_http::request_id::RequestId::new)
     }
