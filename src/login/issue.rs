@@ -97,8 +97,13 @@ impl super::Io {
     pub(crate) fn issue_code(&self, o: &OidcLogin, mut event: Event, mut outcome: Outcome, session: &SessionRecord) -> Answer {
         let code = crate::util::random_hex(32);
         outcome.trace.clear();
-        // Never persisted: the token endpoint does not need the tenant's action secrets.
-        event.secrets.clear();
+        // The tokens are built from the user and the methods completed: the rest of the event
+        // (the request, the client, the tenant's action secrets...) is not kept with the code.
+        let event = Event {
+            user: std::mem::take(&mut event.user),
+            authentication: std::mem::take(&mut event.authentication),
+            ..Default::default()
+        };
         let record = CodeRecord {
             login: o.clone(),
             sid: session.sid.clone(),

@@ -63,7 +63,8 @@ pub struct CodeRecord {
     pub sid: String,
     /// When the user authenticated (s).
     pub auth_time: i64,
-    /// The event as the last action saw it.
+    /// The event as the last action saw it: only its `user` and `authentication` (what the
+    /// tokens are built from).
     pub event: Event,
     /// The pipeline outcome.
     pub outcome: Outcome,
