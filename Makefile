@@ -1,5 +1,5 @@
 # The two commands of the README. Each first installs what is missing (idempotent).
-APT_PACKAGES := libxmlsec1-dev libxml2-dev libclang-dev pkg-config libssl-dev xmlsec1 python3-pip chromium
+APT_PACKAGES := libxmlsec1-dev libxml2-dev libclang-dev pkg-config libssl-dev xmlsec1 python3-pip chromium postgresql
 PY_PACKAGES := python3-saml==1.16.0 xmlsec==1.3.17 lxml==6.1.3 PyJWT[crypto]==2.15.1 cryptography==48.0.0 requests==2.34.2 Authlib==1.6.5 pyotp==2.12.1 aiosmtpd==1.4.6
 
 .PHONY: deps run demo test bench load fuzz

@@ -1,6 +1,6 @@
 //! The store conformance suite: the behaviour every backend owes the server, written against the
-//! store traits only. Each check runs on every backend in [`backends`] (SQLite on disk today;
-//! a second backend adds one line there and must pass the same checks).
+//! store traits only. Each check runs on every backend in [`backends`]: SQLite on disk, and
+//! PostgreSQL (a private server started for the check, or `IDPIPE_TEST_DATABASE_URL`).
 
 mod common;
 
@@ -9,20 +9,28 @@ use std::sync::{Arc, Barrier};
 use idpipe::pipeline::cache::{ActionCache, StoredRecord};
 use idpipe::pipeline::event::User;
 use idpipe::store::{
-    CodeRedemption, LockoutPolicy, LoginCheck, RefreshRecord, RefreshTokenStore, SamlParticipant, SessionRecord, SqliteStore, Store,
-    StoreError,
+    CodeRedemption, LockoutPolicy, LoginCheck, PgStore, RefreshRecord, RefreshTokenStore, SamlParticipant, SessionRecord, SqliteStore,
+    Store, StoreError,
 };
 
-/// A fresh, empty store of each backend (the guard keeps its files alive).
-fn backends() -> Vec<(&'static str, Arc<dyn Store>, tempfile::TempDir)> {
+/// A backend's name, a fresh empty store, and what keeps its files or server alive.
+type Backend = (&'static str, Arc<dyn Store>, Box<dyn std::any::Any>);
+
+/// A fresh, empty store of each backend.
+fn backends() -> Vec<Backend> {
     let dir = tempfile::tempdir().expect("tmp");
     let sqlite: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("conformance.sqlite")).expect("sqlite"));
-    vec![("sqlite", sqlite, dir)]
+    let pg = common::pg::Pg::start();
+    let postgres: Arc<dyn Store> = Arc::new(PgStore::open(&pg.url).expect("postgres"));
+    vec![("sqlite", sqlite, Box::new(dir)), ("postgres", postgres, Box::new(pg))]
 }
 
 fn each(check: impl Fn(&str, &Arc<dyn Store>)) {
-    for (name, store, _guard) in backends() {
+    for (name, store, guard) in backends() {
         check(name, &store);
+        // The store (its connections) before what it runs on.
+        drop(store);
+        drop(guard);
     }
 }
 

@@ -162,6 +162,12 @@ fn serve(config: &Path, listen: std::net::SocketAddr, db: Option<PathBuf>) -> Re
     let mut tenant = idpipe::config::load(config).map_err(|e| e.to_string())?;
     if let Some(db) = db {
         tenant.database = db;
+        tenant.database_url = None;
+    }
+    if let Ok(url) = std::env::var("IDPIPE_DATABASE_URL")
+        && !url.is_empty()
+    {
+        tenant.database_url = Some(url);
     }
     // Blocking work (store, argon2, JS actions, signing) runs on a bounded pool: a few threads
     // per core keep the cores busy, while an unbounded pool under load would hold hundreds of

@@ -275,6 +275,9 @@ pub struct Tenant {
     pub secrets: serde_json::Map<String, serde_json::Value>,
     /// The SQLite database file.
     pub database: PathBuf,
+    /// A PostgreSQL database instead (`database = "postgres://..."`, or `IDPIPE_DATABASE_URL`
+    /// when the server starts): several nodes share it.
+    pub database_url: Option<String>,
     /// Users to create at start-up when missing.
     pub users: Vec<ConfigUser>,
     /// Login protection.
@@ -415,6 +418,12 @@ pub fn load_str(text: &str, file: &str) -> Result<Tenant, ConfigError> {
         server_secret,
         server,
         request_algorithms,
+        database_url: f
+            .database
+            .as_ref()
+            .and_then(|d| d.to_str())
+            .filter(|d| d.starts_with("postgres://") || d.starts_with("postgresql://"))
+            .map(str::to_string),
         database: f.database.unwrap_or_else(|| PathBuf::from("idpipe.sqlite")),
         users,
         login,

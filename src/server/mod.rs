@@ -463,22 +463,70 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Opens the tenant's database (creating and migrating it), imports the configured users, and
-/// serves until SIGINT or SIGTERM, then finishes in-flight requests and returns.
-pub async fn serve(tenant: Tenant, listen: SocketAddr) -> Result<(), ServerError> {
+/// The tenant's store: PostgreSQL when a database URL is configured, else the SQLite file
+/// (created with its folder). With the database, how to name it in logs (never a password).
+fn open_store(tenant: &Tenant) -> Result<(Arc<dyn Store>, String), ServerError> {
+    if let Some(url) = &tenant.database_url {
+        let shown = redact_url(url);
+        if matches!(tenant.server_secret, crate::config::ServerSecret::File(None)) {
+            return Err(ServerError::Store {
+                path: shown,
+                source: StoreError::Internal("with PostgreSQL, set [server] secret or secret_file (the same on every node)".into()),
+            });
+        }
+        let store = crate::store::PgStore::open(url).map_err(|source| ServerError::Store {
+            path: shown.clone(),
+            source,
+        })?;
+        return Ok((Arc::new(store), shown));
+    }
     let path = tenant.database.clone();
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    let store_err = |source| ServerError::Store {
-        path: path.display().to_string(),
+    let shown = path.display().to_string();
+    let store = SqliteStore::open(&path).map_err(|source| ServerError::Store {
+        path: shown.clone(),
         source,
-    };
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).map_err(store_err)?);
-    let state = AppState::new(tenant, store).map_err(store_err)?;
+    })?;
+    Ok((Arc::new(store), shown))
+}
+
+/// A database URL without its password, for logs and errors.
+fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        // A key=value string: drop the password pair.
+        Err(_) => url
+            .split_whitespace()
+            .filter(|kv| !kv.starts_with("password="))
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+/// Opens the tenant's database (creating and migrating it), imports the configured users, and
+/// serves until SIGINT or SIGTERM, then finishes in-flight requests and returns.
+pub async fn serve(tenant: Tenant, listen: SocketAddr) -> Result<(), ServerError> {
+    // Off the async workers: the PostgreSQL client blocks on its own runtime, and the users
+    // file is imported with argon2 checks.
+    let (state, shown) = tokio::task::spawn_blocking(move || -> Result<(AppState, String), ServerError> {
+        let (store, shown) = open_store(&tenant)?;
+        let state = AppState::new(tenant, store).map_err(|source| ServerError::Store {
+            path: shown.clone(),
+            source,
+        })?;
+        Ok((state, shown))
+    })
+    .await
+    .map_err(|e| std::io::Error::other(format!("the start-up task failed: {e}")))??;
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, tenant = %state.tenant.name, database = %path.display(), "listening");
+    tracing::info!(%addr, tenant = %state.tenant.name, database = %shown, "listening");
     // The first stdout line tells scripts and tests where the server is.
     println!("idpipe listening on http://{addr}");
     // Housekeeping: expired sessions, flows, codes, cache records, request IDs and refresh tokens

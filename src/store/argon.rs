@@ -34,3 +34,38 @@ pub fn with_slot<R>(f: impl FnOnce() -> R) -> R {
     let _release = Release;
     f()
 }
+
+/// An argon2id PHC hash of `password` with a random salt (the store backends share it).
+pub fn hash_password(password: &str) -> Result<String, super::StoreError> {
+    use argon2::password_hash::PasswordHasher;
+    let mut salt = [0u8; 16];
+    openssl::rand::rand_bytes(&mut salt).map_err(|e| super::StoreError::Internal(e.to_string()))?;
+    with_slot(|| argon2::Argon2::default().hash_password_with_salt(password.as_bytes(), &salt))
+        .map(|h| h.to_string())
+        .map_err(|e| super::StoreError::Internal(e.to_string()))
+}
+
+/// Whether `password` matches the stored PHC `hash`; without a hash (unknown user) a hash is
+/// computed anyway, so that an unknown user costs as much time as a wrong password.
+pub fn check_password(hash: Option<&str>, password: &str) -> Result<bool, super::StoreError> {
+    use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+    match hash {
+        Some(h) => {
+            let parsed = argon2::password_hash::phc::PasswordHash::new(h).map_err(|e| super::StoreError::Corrupt(e.to_string()))?;
+            Ok(with_slot(|| {
+                argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()
+            }))
+        }
+        None => {
+            let _ = with_slot(|| argon2::Argon2::default().hash_password_with_salt(password.as_bytes(), b"idpipe-no-such-user"));
+            Ok(false)
+        }
+    }
+}
+
+/// Refuses what is not an argon2 PHC string (imported hashes, new passwords).
+pub fn validate_phc(hash: &str) -> Result<(), super::StoreError> {
+    argon2::password_hash::phc::PasswordHash::new(hash)
+        .map(|_| ())
+        .map_err(|e| super::StoreError::Internal(e.to_string()))
+}

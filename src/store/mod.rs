@@ -6,9 +6,11 @@
 //! Handlers only see [`Store`], the union of the traits.
 
 pub mod argon;
+mod postgres;
 pub mod refresh;
 mod sqlite;
 
+pub use postgres::{PG_SCHEMA_VERSION, PgStore};
 pub use sqlite::{SCHEMA_VERSION, SqliteStore};
 
 use serde_json::{Map, Value};
@@ -311,6 +313,15 @@ impl<
 }
 
 /// Applies metadata changes (`null` removes) to a metadata object.
+/// The profile of a user who just logged in: `logins_count` and `last_login` updated.
+pub(crate) fn count_login(profile: &str, now_ms: i64) -> Result<User, StoreError> {
+    let mut user: User = serde_json::from_str(profile).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    user.logins_count = Some(user.logins_count.unwrap_or(0) + 1);
+    let ts = chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default();
+    user.last_login = Some(ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    Ok(user)
+}
+
 pub(crate) fn apply_changes(changes: &Map<String, Value>, target: &mut Map<String, Value>) {
     for (k, v) in changes {
         if v.is_null() {

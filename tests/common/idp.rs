@@ -25,6 +25,8 @@ thread_local! {
     static ACTIONS: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
     /// Top-level TOML keys and more `[actions]` lines for the next start.
     static TOP: std::cell::RefCell<(String, String)> = const { std::cell::RefCell::new((String::new(), String::new())) };
+    /// A PostgreSQL URL for the next start's database (instead of a SQLite file).
+    static DATABASE_URL: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
     /// The host name of the next start's `base_url` (`127.0.0.1` unless set).
     static HOST: std::cell::RefCell<&'static str> = const { std::cell::RefCell::new("127.0.0.1") };
 }
@@ -91,6 +93,16 @@ impl Idp {
     /// Starts a server whose SAML SPs live at `sp_base` (ACS `{sp_base}/acs`).
     pub fn start_with(extra: &str, sp_base: &str) -> Idp {
         Self::start_full(extra, sp_base, None)
+    }
+
+    /// Starts a server on a PostgreSQL database (`url`), with the shared server secret nodes
+    /// need; `extra` as in [`Idp::start`].
+    #[allow(dead_code)]
+    pub fn start_on_postgres(url: &str, extra: &str) -> Idp {
+        DATABASE_URL.with(|u| *u.borrow_mut() = Some(url.to_string()));
+        Self::start(&format!(
+            "[server]\nsecret = \"a-test-secret-shared-by-every-node-0123456789\"\n\n{extra}"
+        ))
     }
 
     /// Starts a server on an existing database file (e.g. to restart on the same data).
@@ -244,9 +256,11 @@ token_lifetime_seconds = 600
 "#,
             key = p("certs/idp-test.key"),
             cert = p("certs/idp-test.crt"),
-            db = db
-                .map_or_else(|| dir.path().join("idp.sqlite"), std::path::Path::to_path_buf)
-                .display(),
+            db = DATABASE_URL.with(|u| u.borrow_mut().take()).unwrap_or_else(|| {
+                db.map_or_else(|| dir.path().join("idp.sqlite"), std::path::Path::to_path_buf)
+                    .display()
+                    .to_string()
+            }),
             users = p("fixtures/tenant/users.toml"),
             timeout = custom.as_ref().map_or("5000", |(t, _)| t.as_str()),
             top = TOP.with(|t| t.borrow().0.clone()),

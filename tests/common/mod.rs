@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod idp;
+pub mod pg;
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -61,7 +61,7 @@ impl PasswordResetStore for SqliteStore {
     }
 
     fn set_password(&self, user_id: &str, password_hash: &str, revoke: bool) -> Result<(), StoreError> {
-        argon2::password_hash::phc::PasswordHash::new(password_hash).map_err(|e| StoreError::Internal(e.to_string()))?;
+        crate::store::argon::validate_phc(password_hash)?;
         let tx = self.begin()?;
         let username: Option<String> = tx
             .row("SELECT username FROM users WHERE user_id = ?1", [user_id], |r| r.get(0))

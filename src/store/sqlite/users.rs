@@ -1,7 +1,5 @@
 //! Users: argon2id passwords, failures counted per username (known or not), profiles and metadata.
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use rusqlite::{OptionalExtension, params};
 
 use super::Cached;
@@ -12,15 +10,12 @@ use crate::store::{LockoutPolicy, LoginCheck, StoreError, UserStore, apply_chang
 
 impl UserStore for SqliteStore {
     fn add_user(&self, username: &str, password: &str, user: &User) -> Result<(), StoreError> {
-        let mut salt = [0u8; 16];
-        openssl::rand::rand_bytes(&mut salt).map_err(|e| StoreError::Internal(e.to_string()))?;
-        let hash = crate::store::argon::with_slot(|| Argon2::default().hash_password_with_salt(password.as_bytes(), &salt))
-            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        let hash = crate::store::argon::hash_password(password)?;
         let profile = serde_json::to_string(user).map_err(corrupt)?;
         let c = self.lock()?;
         match c.exec(
             "INSERT INTO users (user_id, username, password_hash, profile) VALUES (?1, ?2, ?3, ?4)",
-            params![user.user_id, username, hash.to_string(), profile],
+            params![user.user_id, username, hash, profile],
         ) {
             Ok(_) => Ok(()),
             Err(rusqlite::Error::SqliteFailure(e, Some(msg))) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
@@ -31,7 +26,7 @@ impl UserStore for SqliteStore {
     }
 
     fn import_user(&self, username: &str, password_hash: &str, user: &User) -> Result<bool, StoreError> {
-        argon2::password_hash::phc::PasswordHash::new(password_hash).map_err(|e| StoreError::Internal(e.to_string()))?;
+        crate::store::argon::validate_phc(password_hash)?;
         let profile = serde_json::to_string(user).map_err(corrupt)?;
         let c = self.lock()?;
         let n = c.exec(
@@ -63,19 +58,7 @@ impl UserStore for SqliteStore {
             return Ok(LoginCheck::Locked(locked_until));
         }
         // The hash is checked outside the lock: argon2 takes tens of milliseconds.
-        let good = match &row {
-            Some((hash, _)) => {
-                let parsed = argon2::password_hash::phc::PasswordHash::new(hash).map_err(corrupt)?;
-                crate::store::argon::with_slot(|| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-            }
-            None => {
-                // Why hash anyway: an unknown user must cost as much time as a wrong password.
-                let _ = crate::store::argon::with_slot(|| {
-                    Argon2::default().hash_password_with_salt(password.as_bytes(), b"idpipe-no-such-user")
-                });
-                false
-            }
-        };
+        let good = crate::store::argon::check_password(row.as_ref().map(|(h, _)| h.as_str()), password)?;
         let tx = self.begin()?;
         let Some((_, profile)) = row.filter(|_| good) else {
             let failed: i64 = tx
@@ -102,10 +85,7 @@ impl UserStore for SqliteStore {
         let profile: String = tx
             .row("SELECT profile FROM users WHERE username = ?1", [username], |r| r.get(0))
             .unwrap_or(profile);
-        let mut user: User = serde_json::from_str(&profile).map_err(corrupt)?;
-        user.logins_count = Some(user.logins_count.unwrap_or(0) + 1);
-        let ts = chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default();
-        user.last_login = Some(ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        let user = crate::store::count_login(&profile, now_ms)?;
         tx.exec(
             "UPDATE users SET profile = ?1 WHERE username = ?2",
             params![serde_json::to_string(&user).map_err(corrupt)?, username],
@@ -138,16 +118,10 @@ impl UserStore for SqliteStore {
                 .optional()?,
             )
         })?;
-        let Some((hash, profile)) = row else {
-            // Why hash anyway: an unknown user must cost as much time as a wrong password.
-            let _ =
-                crate::store::argon::with_slot(|| Argon2::default().hash_password_with_salt(password.as_bytes(), b"idpipe-no-such-user"));
-            return Ok(None);
-        };
-        let parsed = argon2::password_hash::phc::PasswordHash::new(&hash).map_err(corrupt)?;
-        if crate::store::argon::with_slot(|| Argon2::default().verify_password(password.as_bytes(), &parsed).is_err()) {
+        if !crate::store::argon::check_password(row.as_ref().map(|(h, _)| h.as_str()), password)? {
             return Ok(None);
         }
+        let Some((_, profile)) = row else { return Ok(None) };
         serde_json::from_str(&profile).map(Some).map_err(corrupt)
     }
 
