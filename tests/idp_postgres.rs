@@ -60,3 +60,47 @@ fn a_postgres_node_without_a_shared_secret_refuses_to_start() {
     assert!(err.contains("secret"), "{err}");
     assert!(!err.contains("password="), "{err}");
 }
+
+#[test]
+fn nodes_migrating_at_once_migrate_once_and_readiness_follows_the_database() {
+    let pg = Pg::start();
+    // Three `idpipe migrate` at once on an empty database: all succeed, one schema.
+    let runs: Vec<_> = (0..3)
+        .map(|_| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_idpipe"))
+                .args(["migrate", "--config", "fixtures/tenant/demo.toml"])
+                .env("IDPIPE_DATABASE_URL", &pg.url)
+                .current_dir(common::root())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("migrate")
+        })
+        .collect();
+    for r in runs {
+        let out = r.wait_with_output().expect("migrate ends");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            said.contains(&format!("schema version {}", idpipe::store::PG_SCHEMA_VERSION)),
+            "{said}"
+        );
+    }
+    let mut c = postgres::Client::connect(&pg.url, postgres::NoTls).expect("connect");
+    let applied: i64 = c.query_one("SELECT COUNT(*) FROM idpipe_migrations", &[]).expect("count").get(0);
+    assert_eq!(applied, idpipe::store::PG_SCHEMA_VERSION, "each migration applied once");
+    drop(c);
+
+    // A node on it is ready while the database answers, and says so when it stops answering.
+    let idp = Idp::start_on_postgres(&pg.url, "");
+    let mut browser = Browser::new();
+    assert_eq!(browser.get(&format!("{}/readyz", idp.base)).status, 200);
+    drop(pg);
+    let down = browser.get(&format!("{}/readyz", idp.base));
+    assert_eq!(down.status, 503, "{}", down.body);
+    assert_eq!(
+        browser.get(&format!("{}/healthz", idp.base)).status,
+        200,
+        "liveness is not readiness"
+    );
+}

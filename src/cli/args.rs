@@ -49,6 +49,16 @@ pub(crate) enum Command {
         #[arg(long)]
         db: Option<PathBuf>,
     },
+    /// Creates or migrates the tenant's database, then exits (what `serve` does at start-up;
+    /// for deployments that migrate before rolling out nodes).
+    Migrate {
+        /// The tenant TOML file.
+        #[arg(long, default_value = "fixtures/tenant/demo.toml")]
+        config: PathBuf,
+        /// Overrides the tenant's `database` file.
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
     /// Service providers.
     Sp {
         #[command(subcommand)]

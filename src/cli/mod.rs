@@ -88,6 +88,7 @@ pub(crate) fn run(cli: Cli) -> Result<(String, bool), String> {
             command: UserCommand::Mfa { what, db, username },
         } => user_mfa(&what, &db, &username),
         Command::Serve { config, listen, db } => serve(&config, listen, db),
+        Command::Migrate { config, db } => migrate(&config, db),
     }
 }
 
@@ -157,8 +158,8 @@ fn user_mfa(what: &str, db: &Path, username: &str) -> Result<(String, bool), Str
     }
 }
 
-/// `idpipe serve`.
-fn serve(config: &Path, listen: std::net::SocketAddr, db: Option<PathBuf>) -> Result<(String, bool), String> {
+/// The tenant file with the command line's and the environment's database choice.
+fn tenant_with_database(config: &Path, db: Option<PathBuf>) -> Result<idpipe::config::Tenant, String> {
     let mut tenant = idpipe::config::load(config).map_err(|e| e.to_string())?;
     if let Some(db) = db {
         tenant.database = db;
@@ -169,6 +170,19 @@ fn serve(config: &Path, listen: std::net::SocketAddr, db: Option<PathBuf>) -> Re
     {
         tenant.database_url = Some(url);
     }
+    Ok(tenant)
+}
+
+/// `idpipe migrate`.
+fn migrate(config: &Path, db: Option<PathBuf>) -> Result<(String, bool), String> {
+    let tenant = tenant_with_database(config, db)?;
+    let (version, shown) = idpipe::server::migrate(&tenant).map_err(|e| e.to_string())?;
+    Ok((format!("{shown}: schema version {version}"), true))
+}
+
+/// `idpipe serve`.
+fn serve(config: &Path, listen: std::net::SocketAddr, db: Option<PathBuf>) -> Result<(String, bool), String> {
+    let tenant = tenant_with_database(config, db)?;
     // Blocking work (store, argon2, JS actions, signing) runs on a bounded pool: a few threads
     // per core keep the cores busy, while an unbounded pool under load would hold hundreds of
     // idle threads, each with its own allocator caches.

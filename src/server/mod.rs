@@ -338,6 +338,17 @@ pub fn now_ms(state: &AppState) -> i64 {
     state.tenant.executor.services().clock.now_ms()
 }
 
+/// `GET /readyz`: 200 when the store answers, 503 otherwise (`/healthz` is liveness only).
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.login().blocking(|io| io.store().ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready\n").into_response(),
+        Ok(Err(e)) | Err(e) => {
+            tracing::warn!(error = %e, "not ready: the store does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, "the store does not answer\n").into_response()
+        }
+    }
+}
+
 async fn healthz() -> &'static str {
     "ok"
 }
@@ -416,6 +427,7 @@ pub fn router(state: AppState) -> Router {
     });
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/.well-known/openid-configuration", get(oidc::discovery))
         .route("/samlp/metadata/{client_id}", get(saml_metadata))
@@ -463,33 +475,53 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Creates or migrates the tenant's database (`idpipe migrate`): its schema version, and how to
+/// name the database in messages.
+pub fn migrate(tenant: &Tenant) -> Result<(i64, String), ServerError> {
+    let (_, shown, version) = open_store_versioned(tenant)?;
+    Ok((version, shown))
+}
+
+/// The store a node serves on. Nodes on PostgreSQL share their keys through the server secret,
+/// so it must be configured (a secret file next to a database URL means nothing).
+fn open_store(tenant: &Tenant) -> Result<(Arc<dyn Store>, String), ServerError> {
+    if let Some(url) = &tenant.database_url
+        && matches!(tenant.server_secret, crate::config::ServerSecret::File(None))
+    {
+        return Err(ServerError::Store {
+            path: redact_url(url),
+            source: StoreError::Internal("with PostgreSQL, set [server] secret or secret_file (the same on every node)".into()),
+        });
+    }
+    let (store, shown, _) = open_store_versioned(tenant)?;
+    Ok((store, shown))
+}
+
 /// The tenant's store: PostgreSQL when a database URL is configured, else the SQLite file
 /// (created with its folder). With the database, how to name it in logs (never a password).
-fn open_store(tenant: &Tenant) -> Result<(Arc<dyn Store>, String), ServerError> {
+fn open_store_versioned(tenant: &Tenant) -> Result<(Arc<dyn Store>, String, i64), ServerError> {
     if let Some(url) = &tenant.database_url {
         let shown = redact_url(url);
-        if matches!(tenant.server_secret, crate::config::ServerSecret::File(None)) {
-            return Err(ServerError::Store {
-                path: shown,
-                source: StoreError::Internal("with PostgreSQL, set [server] secret or secret_file (the same on every node)".into()),
-            });
-        }
-        let store = crate::store::PgStore::open(url).map_err(|source| ServerError::Store {
+        let err = |source| ServerError::Store {
             path: shown.clone(),
             source,
-        })?;
-        return Ok((Arc::new(store), shown));
+        };
+        let store = crate::store::PgStore::open(url).map_err(err)?;
+        let version = store.schema_version().map_err(err)?;
+        return Ok((Arc::new(store), shown, version));
     }
     let path = tenant.database.clone();
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
     let shown = path.display().to_string();
-    let store = SqliteStore::open(&path).map_err(|source| ServerError::Store {
+    let err = |source| ServerError::Store {
         path: shown.clone(),
         source,
-    })?;
-    Ok((Arc::new(store), shown))
+    };
+    let store = SqliteStore::open(&path).map_err(err)?;
+    let version = store.schema_version().map_err(err)?;
+    Ok((Arc::new(store), shown, version))
 }
 
 /// A database URL without its password, for logs and errors.

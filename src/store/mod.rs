@@ -249,6 +249,8 @@ pub trait RateLimitStore: Send + Sync {
 
 /// Housekeeping.
 pub trait Maintenance: Send + Sync {
+    /// Whether the database answers (`/readyz`).
+    fn ping(&self) -> Result<(), StoreError>;
     /// Deletes what has expired (sessions, flows, codes a day after expiry, cache
     /// records, refresh tokens past their absolute expiry); returns how many rows went.
     fn sweep_expired(&self, now_ms: i64) -> Result<u64, StoreError>;

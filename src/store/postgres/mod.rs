@@ -222,6 +222,11 @@ fn lock_key(tx: &mut Transaction<'_>, key: &str) -> Result<(), StoreError> {
 }
 
 impl Maintenance for PgStore {
+    fn ping(&self) -> Result<(), StoreError> {
+        self.conn()?.query_one("SELECT 1", &[])?;
+        Ok(())
+    }
+
     fn sweep_expired(&self, now_ms: i64) -> Result<u64, StoreError> {
         let day = 24 * 3600 * 1000;
         self.tx(|tx| {

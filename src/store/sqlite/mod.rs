@@ -324,6 +324,10 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
 }
 
 impl Maintenance for SqliteStore {
+    fn ping(&self) -> Result<(), StoreError> {
+        self.read(|c| Ok(c.row("SELECT 1", [], |r| r.get::<_, i64>(0)).map(|_| ())?))
+    }
+
     fn sweep_expired(&self, now_ms: i64) -> Result<u64, StoreError> {
         let tx = self.begin()?;
         let mut n = 0;
