@@ -1,6 +1,7 @@
-//! Two `idpipe serve` processes on one configuration and one SQLite file, as two nodes behind a
-//! load balancer: nothing a login needs lives in only one process (pending logins, the CSRF
-//! key, the browser binding, suspended pipelines, replay IDs, rate-limit counters).
+//! Two `idpipe serve` processes on one configuration and one database (a SQLite file, and
+//! PostgreSQL), as two nodes behind a load balancer: nothing a login needs lives in only one
+//! process (pending logins, the CSRF key, the browser binding, suspended pipelines, replay IDs,
+//! rate-limit counters).
 
 mod common;
 
@@ -13,7 +14,16 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 
 #[test]
 fn a_login_begun_on_one_node_finishes_on_the_other() {
-    let a = Idp::start("");
+    login_across(Idp::start(""));
+}
+
+#[test]
+fn a_login_begun_on_one_node_finishes_on_the_other_on_postgres() {
+    let pg = common::pg::Pg::start();
+    login_across(Idp::start_on_postgres(&pg.url, ""));
+}
+
+fn login_across(a: Idp) {
     let b = a.start_peer();
     let mut browser = Browser::new();
     // Login page from A, password to B (the CSRF token made by A verifies on B).
@@ -46,7 +56,18 @@ fn a_login_begun_on_one_node_finishes_on_the_other() {
 
 #[test]
 fn replays_and_rate_limits_are_counted_across_nodes() {
-    let a = Idp::start("[login]\nattempts_per_minute_per_ip = 4\n");
+    replays_and_rate_limits_across(Idp::start(RATE_LIMIT));
+}
+
+#[test]
+fn replays_and_rate_limits_are_counted_across_nodes_on_postgres() {
+    let pg = common::pg::Pg::start();
+    replays_and_rate_limits_across(Idp::start_on_postgres(&pg.url, RATE_LIMIT));
+}
+
+const RATE_LIMIT: &str = "[login]\nattempts_per_minute_per_ip = 4\n";
+
+fn replays_and_rate_limits_across(a: Idp) {
     let b = a.start_peer();
     // An AuthnRequest accepted by A is a replay on B.
     let xml = format!(
