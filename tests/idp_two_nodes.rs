@@ -88,3 +88,31 @@ fn replays_and_rate_limits_across(a: Idp) {
         .collect();
     assert_eq!(statuses, [401, 401, 401, 401, 429], "one budget for both nodes");
 }
+
+/// Behind a trusted reverse proxy the per-IP budget is the client's, from `X-Forwarded-For`;
+/// from anyone else the header changes nothing (a client cannot pick a fresh budget).
+#[test]
+fn forwarded_addresses_count_only_from_trusted_proxies() {
+    let wrong = |idp: &Idp, forwarded: &str| {
+        let mut browser = Browser::new();
+        browser.forwarded_for = Some(forwarded.to_string());
+        let (_, page) = browser.follow(&idp.base, &format!("{}/samlp/sp-py", idp.base));
+        browser.login(&idp.base, &page, "john.smith@example.com", "wrong-password").status
+    };
+    let behind = Idp::start("[login]\nattempts_per_minute_per_ip = 2\n\n[server]\ntrusted_proxies = [\"127.0.0.1/32\"]\n");
+    let first: Vec<u16> = (0..3).map(|_| wrong(&behind, "6.6.6.6, 198.51.100.1")).collect();
+    assert_eq!(first, [401, 401, 429], "the client's own budget");
+    assert_eq!(wrong(&behind, "198.51.100.2"), 401, "another client has its own");
+    assert_eq!(
+        wrong(&behind, "9.9.9.9, 198.51.100.1"),
+        429,
+        "a client cannot escape its budget with forged entries left of its address"
+    );
+
+    let direct = Idp::start("[login]\nattempts_per_minute_per_ip = 2\n");
+    let spoofed: Vec<u16> = ["198.51.100.1", "198.51.100.2", "198.51.100.3"]
+        .iter()
+        .map(|f| wrong(&direct, f))
+        .collect();
+    assert_eq!(spoofed, [401, 401, 429], "without trusted proxies the header is ignored");
+}

@@ -71,6 +71,9 @@ pub(super) struct ServerFile {
     pub(super) secret: Option<String>,
     /// A file holding the server secret, created with a random one when absent.
     pub(super) secret_file: Option<PathBuf>,
+    /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed.
+    #[serde(default)]
+    pub(super) trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

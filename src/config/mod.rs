@@ -275,6 +275,9 @@ pub struct Tenant {
     pub secrets: serde_json::Map<String, serde_json::Value>,
     /// The SQLite database file.
     pub database: PathBuf,
+    /// Reverse proxies whose `X-Forwarded-For` gives the client's address (`[server]
+    /// trusted_proxies`); from any other peer the header is ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// A PostgreSQL database instead (`database = "postgres://..."`, or `IDPIPE_DATABASE_URL`
     /// when the server starts): several nodes share it.
     pub database_url: Option<String>,
@@ -413,8 +416,9 @@ pub fn load_str(text: &str, file: &str) -> Result<Tenant, ConfigError> {
     let request_algorithms = crate::saml::xmldsig::AlgorithmPolicy {
         allow_sha1: f.saml_requests.as_ref().and_then(|r| r.accept_sha1).unwrap_or(true),
     };
-    let (server, server_secret) = c.server(f.server)?;
+    let (server, server_secret, trusted_proxies) = c.server(f.server)?;
     Ok(Tenant {
+        trusted_proxies,
         server_secret,
         server,
         request_algorithms,

@@ -367,11 +367,20 @@ impl Checker {
     }
 
     /// `[server]`: limits against slow or greedy clients, and the server secret's source.
-    pub(super) fn server(&self, f: Option<ServerFile>) -> Result<(ServerLimits, ServerSecret), ConfigError> {
+    pub(super) fn server(&self, f: Option<ServerFile>) -> Result<(ServerLimits, ServerSecret, Vec<ipnet::IpNet>), ConfigError> {
         let mut server = ServerLimits::default();
         let Some(f) = f else {
-            return Ok((server, ServerSecret::File(None)));
+            return Ok((server, ServerSecret::File(None), Vec::new()));
         };
+        let trusted_proxies = f
+            .trusted_proxies
+            .iter()
+            .map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| self.invalid("server.trusted_proxies", format!("'{p}' is not an IP address or CIDR range")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let secret = match (f.secret, f.secret_file) {
             (Some(_), Some(_)) => return Err(self.invalid("server", "set either secret or secret_file, not both".into())),
             (Some(s), None) if s.len() < 32 => return Err(self.invalid("server.secret", "must be at least 32 characters".into())),
@@ -403,6 +412,6 @@ impl Checker {
         if let Some(v) = f.client_auth_failures_per_minute {
             server.client_auth_failures_per_minute = positive("client_auth_failures_per_minute", v.into())? as u32;
         }
-        Ok((server, secret))
+        Ok((server, secret, trusted_proxies))
     }
 }

@@ -16,6 +16,7 @@
 #![allow(clippy::result_large_err)]
 
 mod channels;
+mod client_ip;
 mod error;
 mod flow;
 mod login;
@@ -218,20 +219,20 @@ fn read_or_create_secret(path: &std::path::Path) -> std::io::Result<String> {
     }
 }
 
-/// The client's IP address (from the connection; `0.0.0.0` when unknown, e.g. in-process tests).
+/// The client's IP address: the connection's peer, or behind a trusted reverse proxy the
+/// address it forwarded ([`client_ip::client_ip`]); `0.0.0.0` when unknown (in-process tests).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip()),
-        ))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        Ok(ClientIp(client_ip::client_ip(peer, &parts.headers, &state.tenant.trusted_proxies)))
     }
 }
 

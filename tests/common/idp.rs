@@ -379,6 +379,8 @@ impl Page {
 pub struct Browser {
     agent: ureq::Agent,
     pub cookies: HashMap<String, String>,
+    /// An `X-Forwarded-For` value sent with every request (as if behind a proxy).
+    pub forwarded_for: Option<String>,
 }
 
 impl Default for Browser {
@@ -397,6 +399,7 @@ impl Browser {
         Browser {
             agent,
             cookies: HashMap::new(),
+            forwarded_for: None,
         }
     }
 
@@ -441,17 +444,20 @@ impl Browser {
     }
 
     pub fn get(&mut self, url: &str) -> Page {
-        let r = self.agent.get(url).header("cookie", &self.cookie_header()).call().expect("GET");
+        let mut req = self.agent.get(url).header("cookie", &self.cookie_header());
+        if let Some(f) = &self.forwarded_for {
+            req = req.header("x-forwarded-for", f);
+        }
+        let r = req.call().expect("GET");
         self.finish(r)
     }
 
     pub fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Page {
-        let r = self
-            .agent
-            .post(url)
-            .header("cookie", &self.cookie_header())
-            .send_form(form.iter().copied())
-            .expect("POST");
+        let mut req = self.agent.post(url).header("cookie", &self.cookie_header());
+        if let Some(f) = &self.forwarded_for {
+            req = req.header("x-forwarded-for", f);
+        }
+        let r = req.send_form(form.iter().copied()).expect("POST");
         self.finish(r)
     }
 
