@@ -1,34 +1,11 @@
 //! `idpipe serve` on PostgreSQL (a private server started by the test): several nodes on one
-//! database, as behind a load balancer.
+//! database, as behind a load balancer (the two-node login tests of `idp_two_nodes.rs` run on
+//! PostgreSQL too).
 
 mod common;
 
 use common::idp::*;
 use common::pg::Pg;
-
-#[test]
-fn a_login_begun_on_one_node_finishes_on_the_other_on_postgres() {
-    let pg = Pg::start();
-    let a = Idp::start_on_postgres(&pg.url, "");
-    let b = a.start_peer();
-    let mut browser = Browser::new();
-    // Login page from A, password to B, SSO through the session on A.
-    let (_, page) = browser.follow(&a.base, &format!("{}/samlp/sp-py?RelayState=pg", a.base));
-    let done = browser.login(&b.base, &page, "jane.doe@example.com", "jane-demo-password");
-    assert_eq!(done.status, 200, "{}", done.body);
-    assert!(saml_response(&done).contains("status:Success"));
-    let again = browser.get(&format!("{}/samlp/sp-py", a.base));
-    assert_eq!(again.status, 200);
-    assert!(saml_response(&again).contains("status:Success"));
-    // A replayed AuthnRequest is refused by the other node too.
-    let (_, replay_page) = browser.follow(&a.base, &format!("{}/samlp/sp-py", a.base));
-    assert_eq!(replay_page.status, 200);
-    // A wrong password counts on the shared database: the same answer on either node.
-    let mut eve = Browser::new();
-    let (_, page) = eve.follow(&a.base, &format!("{}/samlp/sp-py", a.base));
-    let wrong = eve.login(&b.base, &page, "jane.doe@example.com", "not-her-password");
-    assert_eq!(wrong.status, 401, "{}", wrong.body);
-}
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 

@@ -69,3 +69,15 @@ pub fn validate_phc(hash: &str) -> Result<(), super::StoreError> {
         .map(|_| ())
         .map_err(|e| super::StoreError::Internal(e.to_string()))
 }
+
+/// The user of a stored `(password_hash, profile)` row if `password` matches it; `None` for a
+/// wrong password or no row (which costs the same time).
+pub fn verified_profile(row: Option<(String, String)>, password: &str) -> Result<Option<crate::pipeline::event::User>, super::StoreError> {
+    if !check_password(row.as_ref().map(|(h, _)| h.as_str()), password)? {
+        return Ok(None);
+    }
+    let Some((_, profile)) = row else { return Ok(None) };
+    serde_json::from_str(&profile)
+        .map(Some)
+        .map_err(|e| super::StoreError::Corrupt(e.to_string()))
+}

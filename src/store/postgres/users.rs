@@ -109,11 +109,7 @@ impl UserStore for PgStore {
             .conn()?
             .query_opt("SELECT password_hash, profile FROM users WHERE username = $1", &[&username])?
             .map(|r| (r.get(0), r.get(1)));
-        if !argon::check_password(row.as_ref().map(|(h, _)| h.as_str()), password)? {
-            return Ok(None);
-        }
-        let Some((_, profile)) = row else { return Ok(None) };
-        serde_json::from_str(&profile).map(Some).map_err(corrupt)
+        argon::verified_profile(row, password)
     }
 
     fn apply_metadata(&self, user_id: &str, outcome: &Outcome) -> Result<(), StoreError> {

@@ -118,11 +118,7 @@ impl UserStore for SqliteStore {
                 .optional()?,
             )
         })?;
-        if !crate::store::argon::check_password(row.as_ref().map(|(h, _)| h.as_str()), password)? {
-            return Ok(None);
-        }
-        let Some((_, profile)) = row else { return Ok(None) };
-        serde_json::from_str(&profile).map(Some).map_err(corrupt)
+        crate::store::argon::verified_profile(row, password)
     }
 
     fn apply_metadata(&self, user_id: &str, outcome: &Outcome) -> Result<(), StoreError> {
