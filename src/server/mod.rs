@@ -479,28 +479,26 @@ pub fn router(state: AppState) -> Router {
 /// Creates or migrates the tenant's database (`idpipe migrate`): its schema version, and how to
 /// name the database in messages.
 pub fn migrate(tenant: &Tenant) -> Result<(i64, String), ServerError> {
-    let (_, shown, version) = open_store_versioned(tenant)?;
+    let (_, shown, version) = open_store(tenant)?;
     Ok((version, shown))
 }
 
-/// The store a node serves on. Nodes on PostgreSQL share their keys through the server secret,
-/// so it must be configured (a secret file next to a database URL means nothing).
-fn open_store(tenant: &Tenant) -> Result<(Arc<dyn Store>, String), ServerError> {
-    if let Some(url) = &tenant.database_url
-        && matches!(tenant.server_secret, crate::config::ServerSecret::File(None))
-    {
-        return Err(ServerError::Store {
+/// Nodes on PostgreSQL share their keys through the server secret, so a node serving on it
+/// needs one configured (a secret file next to a database URL means nothing).
+fn check_shared_secret(tenant: &Tenant) -> Result<(), ServerError> {
+    match &tenant.database_url {
+        Some(url) if matches!(tenant.server_secret, crate::config::ServerSecret::File(None)) => Err(ServerError::Store {
             path: redact_url(url),
             source: StoreError::Internal("with PostgreSQL, set [server] secret or secret_file (the same on every node)".into()),
-        });
+        }),
+        _ => Ok(()),
     }
-    let (store, shown, _) = open_store_versioned(tenant)?;
-    Ok((store, shown))
 }
 
 /// The tenant's store: PostgreSQL when a database URL is configured, else the SQLite file
-/// (created with its folder). With the database, how to name it in logs (never a password).
-fn open_store_versioned(tenant: &Tenant) -> Result<(Arc<dyn Store>, String, i64), ServerError> {
+/// (created with its folder), migrated. With it, how to name the database in logs (never a
+/// password) and its schema version.
+fn open_store(tenant: &Tenant) -> Result<(Arc<dyn Store>, String, i64), ServerError> {
     if let Some(url) = &tenant.database_url {
         let shown = redact_url(url);
         let err = |source| ServerError::Store {
@@ -548,7 +546,8 @@ pub async fn serve(tenant: Tenant, listen: SocketAddr) -> Result<(), ServerError
     // Off the async workers: the PostgreSQL client blocks on its own runtime, and the users
     // file is imported with argon2 checks.
     let (state, shown) = tokio::task::spawn_blocking(move || -> Result<(AppState, String), ServerError> {
-        let (store, shown) = open_store(&tenant)?;
+        check_shared_secret(&tenant)?;
+        let (store, shown, _) = open_store(&tenant)?;
         let state = AppState::new(tenant, store).map_err(|source| ServerError::Store {
             path: shown.clone(),
             source,

@@ -139,7 +139,6 @@ pub(super) async fn client(state: &AppState, request: &TokenRequest, ip: std::ne
 /// its own or in the same task as what the request does next.
 pub(super) struct ClientCheck {
     limiter: std::sync::Arc<super::ratelimit::RateLimiter>,
-    tenant: std::sync::Arc<crate::config::Tenant>,
     id: String,
     secret: Option<String>,
     ip: std::net::IpAddr,
@@ -149,7 +148,6 @@ pub(super) fn client_check(state: &AppState, request: &TokenRequest, ip: std::ne
     let (id, secret) = request.client_credentials();
     ClientCheck {
         limiter: state.client_auth_limiter.clone(),
-        tenant: state.tenant.clone(),
         id,
         secret,
         ip,
@@ -159,13 +157,7 @@ pub(super) fn client_check(state: &AppState, request: &TokenRequest, ip: std::ne
 impl ClientCheck {
     /// The authenticated client, or the refusal.
     pub(super) fn run(self, io: &crate::login::Io) -> Result<OidcApp, WebError> {
-        let ClientCheck {
-            limiter,
-            tenant,
-            id,
-            secret,
-            ip,
-        } = self;
+        let ClientCheck { limiter, id, secret, ip } = self;
         let now = io.now_ms();
         let keys = [format!("ip:{ip}"), format!("client:{id}")];
         if keys.iter().any(|k| limiter.exceeded(io.store(), k, now)) {
@@ -175,7 +167,7 @@ impl ClientCheck {
                 description: "Too many failed client authentications. Wait a minute and try again.",
             });
         }
-        let result = authenticate_client(&tenant, &id, secret);
+        let result = authenticate_client(&io.tenant, &id, secret);
         if result.is_err() {
             for k in &keys {
                 limiter.record(io.store(), k, now);
