@@ -341,15 +341,21 @@ pub fn now_ms(state: &AppState) -> i64 {
     state.tenant.executor.services().clock.now_ms()
 }
 
-/// `GET /readyz`: 200 when the store answers, 503 otherwise (`/healthz` is liveness only).
+/// How long `/readyz` waits for the store before answering 503 (a load balancer's probe usually
+/// gives up after a few seconds; the database driver's own connect timeout is longer).
+const READY_PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `GET /readyz`: 200 when the store answers within [`READY_PROBE_TIMEOUT`], 503 otherwise
+/// (`/healthz` is liveness only).
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.login().blocking(|io| io.store().ping()).await {
-        Ok(Ok(())) => (StatusCode::OK, "ready\n").into_response(),
-        Ok(Err(e)) | Err(e) => {
-            tracing::warn!(error = %e, "not ready: the store does not answer");
-            (StatusCode::SERVICE_UNAVAILABLE, "the store does not answer\n").into_response()
-        }
-    }
+    let probe = state.login().blocking(|io| io.store().ping());
+    let why = match tokio::time::timeout(READY_PROBE_TIMEOUT, probe).await {
+        Ok(Ok(Ok(()))) => return (StatusCode::OK, "ready\n").into_response(),
+        Ok(Ok(Err(e)) | Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {} s", READY_PROBE_TIMEOUT.as_secs()),
+    };
+    tracing::warn!(error = %why, "not ready: the store does not answer");
+    (StatusCode::SERVICE_UNAVAILABLE, "the store does not answer\n").into_response()
 }
 
 async fn healthz() -> &'static str {
