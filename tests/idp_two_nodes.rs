@@ -116,3 +116,59 @@ fn forwarded_addresses_count_only_from_trusted_proxies() {
         .collect();
     assert_eq!(spoofed, [401, 401, 429], "without trusted proxies the header is ignored");
 }
+
+/// SIGTERM to a node in the middle of a login: the login finishes (its response is the SAML
+/// answer), new connections are refused at once (the load balancer moves on), an idle
+/// keep-alive connection does not hold the node up, and the session it made serves SSO on the
+/// other node.
+#[test]
+fn a_stopping_node_finishes_its_in_flight_logins_and_refuses_new_connections() {
+    let mut a = Idp::start_with_actions_and(&[common::root().join("fixtures/e2e/slow.js")], "");
+    let b = a.start_peer();
+    let mut idle = Browser::new();
+    assert_eq!(idle.get(&format!("{}/healthz", a.base)).status, 200, "a kept-alive connection");
+    let mut browser = Browser::new();
+    let (_, page) = browser.follow(&a.base, &format!("{}/samlp/sp-py", a.base));
+    let base = a.base.clone();
+    let in_flight = std::thread::spawn(move || {
+        let done = browser.login(&base, &page, "jane.doe@example.com", "jane-demo-password");
+        (browser, done)
+    });
+    // The action takes about a second: stop the node while it runs.
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let pid = a.child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let addr = a.base.trim_start_matches("http://").to_string();
+    assert!(
+        std::net::TcpStream::connect(&addr).is_err(),
+        "a stopping node accepts no new connection"
+    );
+
+    let (mut browser, done) = in_flight.join().expect("the login thread");
+    assert_eq!(done.status, 200, "{}\n{}", done.body, a.log());
+    let response = saml_response(&done);
+    assert!(response.contains("status:Success") && response.contains(">done<"), "{response}");
+    let stopped = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = a.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            stopped.elapsed() < std::time::Duration::from_secs(15),
+            "the node did not stop (an idle connection held it?)\n{}",
+            a.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}\n{}", a.log());
+    assert!(a.log().contains("finishing in-flight requests"), "{}", a.log());
+    assert_eq!(browser.get(&format!("{}/samlp/sp-py", b.base)).status, 200, "its session lives on");
+    drop(idle);
+}

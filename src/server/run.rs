@@ -169,6 +169,10 @@ async fn accept_loop(listener: tokio::net::TcpListener, app: Router, limits: cra
             drop(permit);
         });
     }
+    // Refuse new connections at once (a load balancer moves on to another node) instead of
+    // leaving them in the backlog until the drain ends.
+    drop(listener);
+    tracing::info!("shutting down: finishing in-flight requests");
     if tokio::time::timeout(std::time::Duration::from_secs(30), graceful.shutdown())
         .await
         .is_err()
