@@ -53,6 +53,9 @@ fn spawn_serve(cfg: &std::path::Path, port: u16, log: std::fs::File) -> (Child, 
     (child, line)
 }
 
+/// The `[server]` table of nodes on PostgreSQL: the secret every node shares.
+const NODE_SECRET: &str = "[server]\nsecret = \"a-test-secret-shared-by-every-node-0123456789\"\n";
+
 /// A running server; killed on drop.
 pub struct Idp {
     pub child: Child,
@@ -100,9 +103,15 @@ impl Idp {
     #[allow(dead_code)]
     pub fn start_on_postgres(url: &str, extra: &str) -> Idp {
         DATABASE_URL.with(|u| *u.borrow_mut() = Some(url.to_string()));
-        Self::start(&format!(
-            "[server]\nsecret = \"a-test-secret-shared-by-every-node-0123456789\"\n\n{extra}"
-        ))
+        Self::start(&format!("{NODE_SECRET}\n{extra}"))
+    }
+
+    /// As [`Idp::start_with_actions_and`], on a PostgreSQL database (`url`) with the shared
+    /// server secret nodes need.
+    #[allow(dead_code)]
+    pub fn start_with_actions_on_postgres(actions: &[std::path::PathBuf], url: &str, extra: &str) -> Idp {
+        DATABASE_URL.with(|u| *u.borrow_mut() = Some(url.to_string()));
+        Self::start_with_actions_and(actions, &format!("{NODE_SECRET}\n{extra}"))
     }
 
     /// Starts a server on an existing database file (e.g. to restart on the same data).

@@ -70,8 +70,10 @@ def text(html, id_):
 
 
 class Login:
-    def __init__(self, browser=None):
+    def __init__(self, browser=None, base=None):
         self.b = browser or requests.Session()
+        # The node the next request goes to (several nodes share one database).
+        self.base = base or BASE
         self.verifier = secrets.token_urlsafe(48)
 
     def start(self, mfa, **extra):
@@ -79,7 +81,7 @@ class Login:
         p = {"client_id": "spa", "response_type": "code", "redirect_uri": REDIRECT, "scope": "openid", "state": "st", "nonce": "nn",
              "code_challenge": ch, "code_challenge_method": "S256", "mfa": mfa}
         p.update(extra)
-        r = self.b.get(f"{BASE}/authorize?{urlencode(p)}", allow_redirects=False)
+        r = self.b.get(f"{self.base}/authorize?{urlencode(p)}", allow_redirects=False)
         return self.follow(r)
 
     def follow(self, r):
@@ -88,11 +90,11 @@ class Login:
             if loc:
                 if loc.startswith(REDIRECT):
                     return {k: v[0] for k, v in parse_qs(urlparse(loc).query).items()}
-                r = self.b.get(loc if loc.startswith("http") else BASE + loc, allow_redirects=False)
+                r = self.b.get(loc if loc.startswith("http") else self.base + loc, allow_redirects=False)
                 continue
             if r.status_code == 200 and 'action="/u/login"' in r.text:
                 f = fields(r.text)
-                r = self.b.post(f"{BASE}/u/login", data={"state": f["state"], "_csrf": f["_csrf"], "username": USER, "password": PASSWORD},
+                r = self.b.post(f"{self.base}/u/login", data={"state": f["state"], "_csrf": f["_csrf"], "username": USER, "password": PASSWORD},
                                 allow_redirects=False)
                 continue
             return r
@@ -102,13 +104,13 @@ class Login:
         f = fields(page.text)
         body = {"state": f["state"], "_csrf": f["_csrf"]}
         body.update(data)
-        return self.b.post(f"{BASE}/u/mfa", data=body, allow_redirects=False)
+        return self.b.post(f"{self.base}/u/mfa", data=body, allow_redirects=False)
 
     def tokens(self, cb):
-        r = requests.post(f"{BASE}/oauth/token", data={"grant_type": "authorization_code", "code": cb["code"], "redirect_uri": REDIRECT,
+        r = requests.post(f"{self.base}/oauth/token", data={"grant_type": "authorization_code", "code": cb["code"], "redirect_uri": REDIRECT,
                                                         "client_id": "spa", "code_verifier": self.verifier})
         t = r.json()
-        disc = requests.get(f"{BASE}/.well-known/openid-configuration").json()
+        disc = requests.get(f"{self.base}/.well-known/openid-configuration").json()
         key = jwt.PyJWKClient(disc["jwks_uri"]).get_signing_key_from_jwt(t["id_token"]).key
         return jwt.decode(t["id_token"], key, algorithms=["RS256"], audience="spa", issuer=disc["issuer"])
 
@@ -665,6 +667,47 @@ def reset_throttled():
         _, r = reset_request("spa", identifier=f"someone{i}@example.com", session=s)
         statuses.append(r.status_code)
     return {"statuses": statuses}
+
+
+def across_nodes():
+    """Enrolment begun on one node and confirmed on another; then a challenge shown by the
+    second node answered on the first, and an email code sent by one node accepted by the
+    other: everything an MFA step needs lives in the shared database."""
+    a_base, b_base = BASE, job["peer_base"]
+    out = {}
+    a = Login(base=a_base)
+    page = a.start("otp")
+    out["enroll_page"] = page_kind(page)
+    totp = pyotp.TOTP(text(page.text, "secret"))
+    a.base = b_base
+    r = a.post(page, action="verify", code=totp.now())
+    out["enrolled_on_b"] = page_kind(r)
+    a.base = a_base
+    cb = a.follow(a.post(r, action="continue"))
+    out["enrol_login_ok"] = "code" in cb
+    out["amr"] = a.tokens(cb).get("amr")
+    b = Login(base=b_base)
+    page = b.start("otp")
+    out["challenge_page_on_b"] = page_kind(page)
+    b.base = a_base
+    code = totp.at(time.time() + 30)
+    cb = b.follow(b.post(page, action="verify", code=code))
+    out["challenge_answered_on_a"] = "code" in cb
+    b.base = b_base
+    out["amr_b"] = b.tokens(cb).get("amr")
+    c = Login(base=a_base)
+    page = c.start("otp")
+    c.base = b_base
+    out["replayed_on_other_node"] = c.post(page, action="verify", code=code).status_code
+    mails.clear()
+    d = Login(base=b_base)
+    page = d.start("email")
+    out["email_page_on_b"] = page_kind(page)
+    code, _ = email_code()
+    d.base = a_base
+    cb = d.follow(d.post(page, action="verify", code=code))
+    out["email_code_accepted_on_a"] = "code" in cb
+    return out
 
 
 def passive_and_foreign():
