@@ -18,7 +18,11 @@ fn code_from(browser: &mut Browser, node: &str) -> String {
 }
 
 fn redeem(node: &str, code: &str) -> (u16, serde_json::Value) {
-    let r = Browser::new().post(
+    try_redeem(node, code).expect("the token endpoint answers")
+}
+
+fn try_redeem(node: &str, code: &str) -> Result<(u16, serde_json::Value), ureq::Error> {
+    let r = Browser::new().try_post(
         &format!("{node}/oauth/token"),
         &[
             ("grant_type", "authorization_code"),
@@ -27,8 +31,8 @@ fn redeem(node: &str, code: &str) -> (u16, serde_json::Value) {
             ("redirect_uri", APP_CALLBACK),
             ("code_verifier", VERIFIER),
         ],
-    );
-    (r.status, serde_json::from_str(&r.body).unwrap_or_default())
+    )?;
+    Ok((r.status, serde_json::from_str(&r.body).unwrap_or_default()))
 }
 
 #[test]
@@ -153,5 +157,206 @@ fn nodes_migrating_at_once_migrate_once_and_readiness_follows_the_database() {
         browser.get(&format!("{}/healthz", idp.base)).status,
         200,
         "liveness is not readiness"
+    );
+}
+
+/// The path and query of a URL on either node (a load balancer's single public host stands
+/// in front of both; the tenant's `base_url` is node A's).
+fn path_of(url: &str) -> String {
+    match url.find("://").and_then(|i| url[i + 3..].find('/').map(|j| i + 3 + j)) {
+        Some(i) => url[i..].to_string(),
+        None => url.to_string(),
+    }
+}
+
+/// A request on `node`, or on `fallback` when `node` no longer answers (the load balancer's
+/// retry on another node); `true` with the page when it moved.
+fn on_node(node: &str, fallback: &str, mut send: impl FnMut(&str) -> Result<Page, ureq::Error>) -> (Page, bool) {
+    match send(node) {
+        Ok(page) => (page, false),
+        Err(_) => (send(fallback).expect("the surviving node answers"), true),
+    }
+}
+
+/// What one finished login left: its browser (with the session cookie), its refresh token, and
+/// a code it did not redeem (every third login).
+struct Finished {
+    browser: Browser,
+    refresh_token: String,
+    unredeemed_code: Option<String>,
+}
+
+/// One whole OIDC login (authorize, password, code, token) preferring `node`, each step moving
+/// to `fallback` when `node` is gone; a step whose state the dead node had already consumed
+/// starts the login again. Returns the result and how many steps moved.
+fn one_login(node: &str, fallback: &str, keep_code: bool) -> (Finished, usize) {
+    let mut moved = 0;
+    for _attempt in 0..3 {
+        let mut browser = Browser::new();
+        let mut node = node.to_string();
+        let mut step = |browser: &mut Browser, node: &mut String, f: &dyn Fn(&mut Browser, &str) -> Result<Page, ureq::Error>| {
+            let (page, m) = on_node(&node.clone(), fallback, |n| f(browser, n));
+            if m {
+                moved += 1;
+                *node = fallback.to_string();
+            }
+            page
+        };
+        let authorize = format!(
+            "/authorize?client_id=spa&response_type=code&redirect_uri={APP_CALLBACK}&scope=openid%20offline_access&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
+        );
+        let mut page = step(&mut browser, &mut node, &|b, n| b.try_get(&format!("{n}{authorize}")));
+        while let Some(loc) = page
+            .location
+            .clone()
+            .filter(|l| !l.starts_with(APP_CALLBACK) && (300..400).contains(&page.status))
+        {
+            page = step(&mut browser, &mut node, &|b, n| b.try_get(&format!("{n}{}", path_of(&loc))));
+        }
+        let (Some(state), Some(csrf)) = (page.field("state"), page.field("_csrf")) else {
+            continue;
+        };
+        let form = [
+            ("state", state.as_str()),
+            ("_csrf", csrf.as_str()),
+            ("username", "jane.doe@example.com"),
+            ("password", "jane-demo-password"),
+        ];
+        let done = step(&mut browser, &mut node, &|b, n| b.try_post(&format!("{n}/u/login"), &form));
+        let Some(code) = done
+            .location
+            .as_deref()
+            .filter(|l| l.starts_with(APP_CALLBACK))
+            .and_then(|l| query(l).get("code").cloned())
+        else {
+            continue; // the dead node had consumed the login state: start again
+        };
+        let (code_for_later, code_now) = if keep_code {
+            // A second code from the same session: one kept for later, one redeemed now.
+            let again = step(&mut browser, &mut node, &|b, n| b.try_get(&format!("{n}{authorize}")));
+            let Some(later) = again.location.as_deref().and_then(|l| query(l).get("code").cloned()) else {
+                continue;
+            };
+            (Some(later), code)
+        } else {
+            (None, code)
+        };
+        let (status, tokens) = match try_redeem(&node, &code_now) {
+            Ok(r) => r,
+            Err(_) => {
+                moved += 1;
+                redeem(fallback, &code_now)
+            }
+        };
+        if status != 200 {
+            continue; // redeemed by the dead node just before it died: start again
+        }
+        let refresh_token = tokens["refresh_token"].as_str().expect("a refresh token").to_string();
+        return (
+            Finished {
+                browser,
+                refresh_token,
+                unredeemed_code: code_for_later,
+            },
+            moved,
+        );
+    }
+    panic!("a login did not finish in three attempts");
+}
+
+/// `kill -9` of one node while four clients log in over both: nothing either node answered is
+/// lost (every session, refresh token and unredeemed code works on the survivor), a login page
+/// shown by the dead node is submitted to the survivor, and a pipeline suspended on the dead
+/// node (a redirect action) resumes on the survivor.
+#[test]
+fn a_node_killed_during_load_loses_nothing_and_its_logins_go_on_elsewhere_on_postgres() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    let pg = Pg::start();
+    let mut a = Idp::start_on_postgres(&pg.url, "[login]\nattempts_per_minute_per_ip = 100000\n");
+    let b = a.start_peer();
+
+    // In flight on A when it dies: a login page waiting for the password, and a pipeline
+    // suspended by a redirect action.
+    let mut waiting = Browser::new();
+    let (_, login_page) = waiting.follow(&a.base, &format!("{}/samlp/sp-py?RelayState=held", a.base));
+    let mut suspended = Browser::new();
+    let (_, page) = suspended.follow(&a.base, &format!("{}/samlp/sp-py", a.base));
+    let redirected = suspended.login(&a.base, &page, "sam.new@example.com", "sam-demo-password");
+    let consent_state = query(&redirected.location.expect("consent redirect"))["state"].clone();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let finished = Arc::new(Mutex::new(Vec::new()));
+    let moved = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let (a, b) = (a.base.clone(), b.base.clone());
+            let (stop, finished, moved) = (stop.clone(), finished.clone(), moved.clone());
+            std::thread::spawn(move || {
+                let mut i = w;
+                while !stop.load(Ordering::Relaxed) {
+                    // Alternate nodes; B, the survivor, is every step's fallback.
+                    let node = if i % 2 == 0 { &a } else { &b };
+                    let (done, m) = one_login(node, &b, i % 3 == 0);
+                    moved.fetch_add(m, Ordering::Relaxed);
+                    finished.lock().expect("lock").push(done);
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    // Load on both nodes for at least a second and until a few logins finished, then SIGKILL A.
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(1) || finished.lock().expect("lock").len() < 4 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "no login finished");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    a.child.kill().expect("SIGKILL");
+    let before = finished.lock().expect("lock").len();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.join().expect("a worker");
+    }
+    let mut finished = std::mem::take(&mut *finished.lock().expect("lock"));
+    assert!(
+        before >= 4 && finished.len() > before,
+        "load on both nodes, then on B: {before} then {}",
+        finished.len()
+    );
+
+    // Everything answered by either node is in the database.
+    for f in &mut finished {
+        let code = code_from(&mut f.browser, &b.base);
+        assert_eq!(redeem(&b.base, &code).0, 200, "the session works on the survivor");
+        let r = Browser::new().post(
+            &format!("{}/oauth/token", b.base),
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", "spa"),
+                ("refresh_token", &f.refresh_token),
+            ],
+        );
+        assert_eq!(r.status, 200, "the refresh token works on the survivor: {}", r.body);
+        if let Some(code) = &f.unredeemed_code {
+            assert_eq!(redeem(&b.base, code).0, 200, "an unredeemed code is redeemed on the survivor");
+        }
+    }
+    assert!(finished.iter().any(|f| f.unredeemed_code.is_some()));
+
+    // The login page shown by the dead node, submitted to the survivor.
+    let done = waiting.login(&b.base, &login_page, "jane.doe@example.com", "jane-demo-password");
+    assert!(saml_response(&done).contains("status:Success"), "{}", done.body);
+    // The suspended pipeline, resumed on the survivor.
+    let consent = common::sign_hs256(
+        serde_json::json!({"state": consent_state, "accepted": true, "terms": "v3", "exp": chrono::Utc::now().timestamp() + 60}),
+        "s3cr3t-shared-with-consent-app",
+    );
+    let done = suspended.get(&format!("{}/continue?state={consent_state}&consent_token={consent}", b.base));
+    assert!(saml_response(&done).contains("status:Success"), "{}", done.body);
+    eprintln!(
+        "{} logins finished ({before} before the kill), {} steps moved to the survivor",
+        finished.len(),
+        moved.load(Ordering::Relaxed)
     );
 }

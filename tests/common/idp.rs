@@ -453,21 +453,29 @@ impl Browser {
     }
 
     pub fn get(&mut self, url: &str) -> Page {
+        self.try_get(url).expect("GET")
+    }
+
+    pub fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Page {
+        self.try_post(url, form).expect("POST")
+    }
+
+    /// A GET that reports a transport error (e.g. the server is gone) instead of panicking.
+    pub fn try_get(&mut self, url: &str) -> Result<Page, ureq::Error> {
         let mut req = self.agent.get(url).header("cookie", &self.cookie_header());
         if let Some(f) = &self.forwarded_for {
             req = req.header("x-forwarded-for", f);
         }
-        let r = req.call().expect("GET");
-        self.finish(r)
+        Ok(self.finish(req.call()?))
     }
 
-    pub fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Page {
+    /// A form POST that reports a transport error instead of panicking.
+    pub fn try_post(&mut self, url: &str, form: &[(&str, &str)]) -> Result<Page, ureq::Error> {
         let mut req = self.agent.post(url).header("cookie", &self.cookie_header());
         if let Some(f) = &self.forwarded_for {
             req = req.header("x-forwarded-for", f);
         }
-        let r = req.send_form(form.iter().copied()).expect("POST");
-        self.finish(r)
+        Ok(self.finish(req.send_form(form.iter().copied())?))
     }
 
     /// Follows redirects (GET) from `url` until a non-redirect page; relative locations resolve against `base`.
