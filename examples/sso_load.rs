@@ -10,7 +10,11 @@
 //!
 //! `cargo run --release --example sso_load -- --base http://127.0.0.1:3000 --client sp-basic
 //!  --acs https://sp.example.com/acs --user jane.doe@example.com --password jane-demo-password
-//!  --threads 4 --seconds 10 [--mode sso|login]`
+//!  --threads 4 --seconds 10 [--mode sso|login|oidc]`
+//!
+//! `--base http://127.0.0.1:3100,http://127.0.0.1:3101` spreads the requests over several nodes
+//! (each request to the next node: a login page from one, the password to the other, a code
+//! from one redeemed on the other).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -19,7 +23,9 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 
 struct Args {
-    base: String,
+    /// The nodes (`--base A,B`): requests are spread over them in turn, as by a load balancer
+    /// without sticky sessions.
+    bases: Vec<String>,
     client: String,
     acs: String,
     user: String,
@@ -33,6 +39,13 @@ struct Args {
     interval: u64,
 }
 
+impl Args {
+    /// The node for the `i`-th request.
+    fn base(&self, i: u64) -> &str {
+        &self.bases[(i % self.bases.len().max(1) as u64) as usize]
+    }
+}
+
 fn args() -> Args {
     let mut m: HashMap<String, String> = HashMap::new();
     let mut it = std::env::args().skip(1);
@@ -43,7 +56,11 @@ fn args() -> Args {
     }
     let get = |k: &str, d: &str| m.get(k).cloned().unwrap_or_else(|| d.to_string());
     Args {
-        base: get("base", "http://127.0.0.1:3000"),
+        bases: get("base", "http://127.0.0.1:3000")
+            .split(',')
+            .map(|b| b.trim().trim_end_matches('/').to_string())
+            .filter(|b| !b.is_empty())
+            .collect(),
         client: get("client", "sp-basic"),
         acs: get("acs", "https://sp.example.com/acs"),
         user: get("user", "jane.doe@example.com"),
@@ -141,17 +158,19 @@ ID=\"_load_{thread}_{n}_{}\" Version=\"2.0\" IssueInstant=\"{}\" AssertionConsum
 
 /// One SP-initiated round trip; logs in when the session is missing. Ok(true) = a Response.
 fn round_trip(a: &Args, b: &mut Browser, n: u64, thread: usize) -> Result<bool, String> {
-    let sso = format!("{}/samlp/{}?{}", a.base, a.client, authn_request_query(a, n, thread));
+    // Request k of round trip n goes to node n + k (the next request, the next node).
+    let node = |k: u64| a.base(n.wrapping_add(thread as u64).wrapping_add(k));
+    let sso = format!("{}/samlp/{}?{}", node(0), a.client, authn_request_query(a, n, thread));
     let mut page = b.get(&sso)?;
     if page.status == 302 {
         let loc = page.location.clone().unwrap_or_default();
-        let login = b.get(&format!("{}{loc}", a.base))?;
+        let login = b.get(&format!("{}{loc}", node(1)))?;
         let (state, csrf) = (field(&login.body, "state"), field(&login.body, "_csrf"));
         let (Some(state), Some(csrf)) = (state, csrf) else {
             return Err(format!("no login form ({})", login.status));
         };
         page = b.post(
-            &format!("{}/u/login", a.base),
+            &format!("{}/u/login", node(2)),
             &[
                 ("state", &state),
                 ("_csrf", &csrf),
@@ -171,11 +190,12 @@ fn enc(s: &str) -> String {
 }
 
 /// One OIDC round trip with the browser's session: authorize -> code -> tokens. Ok(true) = tokens.
-fn oidc_round_trip(a: &Args, b: &mut Browser, n: u64) -> Result<bool, String> {
+fn oidc_round_trip(a: &Args, b: &mut Browser, n: u64, thread: usize) -> Result<bool, String> {
+    let node = |k: u64| a.base(n.wrapping_add(thread as u64).wrapping_add(k));
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(openssl::sha::sha256(VERIFIER.as_bytes()));
     let url = format!(
         "{}/authorize?client_id={}&response_type=code&redirect_uri={}&scope=openid%20profile&state=s{n}&nonce=n{n}&code_challenge={challenge}&code_challenge_method=S256",
-        a.base,
+        node(0),
         enc(&a.oidc_client),
         enc(&a.redirect_uri)
     );
@@ -188,7 +208,7 @@ fn oidc_round_trip(a: &Args, b: &mut Browser, n: u64) -> Result<bool, String> {
         return Err(format!("no code ({} {loc})", page.status));
     };
     let tokens = b.post(
-        &format!("{}/oauth/token", a.base),
+        &format!("{}/oauth/token", node(1)),
         &[
             ("grant_type", "authorization_code"),
             ("code", &code),
@@ -240,7 +260,7 @@ fn main() {
                         }
                         let start = Instant::now();
                         let done = if a.mode == "oidc" {
-                            oidc_round_trip(a, &mut b, n)
+                            oidc_round_trip(a, &mut b, n, t)
                         } else {
                             round_trip(a, &mut b, n, t)
                         };
