@@ -19,13 +19,26 @@ pub fn migrate(tenant: &Tenant) -> Result<(i64, String), ServerError> {
 }
 
 /// Nodes on PostgreSQL share their keys through the server secret, so a node serving on it
-/// needs one configured (a secret file next to a database URL means nothing).
+/// needs one configured (a secret file next to a database URL means nothing). A configured
+/// `secret_file` must already exist: created here, each node would make its own, and a login
+/// page from one node would fail on the next.
 fn check_shared_secret(tenant: &Tenant) -> Result<(), ServerError> {
-    match &tenant.database_url {
-        Some(url) if matches!(tenant.server_secret, crate::config::ServerSecret::File(None)) => Err(ServerError::Store {
+    use crate::config::ServerSecret;
+    let Some(url) = &tenant.database_url else {
+        return Ok(());
+    };
+    let refuse = |why: String| {
+        Err(ServerError::Store {
             path: redact_url(url),
-            source: StoreError::Internal("with PostgreSQL, set [server] secret or secret_file (the same on every node)".into()),
-        }),
+            source: StoreError::Internal(why),
+        })
+    };
+    match &tenant.server_secret {
+        ServerSecret::File(None) => refuse("with PostgreSQL, set [server] secret or secret_file (the same on every node)".into()),
+        ServerSecret::File(Some(path)) if !path.exists() => refuse(format!(
+            "[server] secret_file {} does not exist: with several nodes it is not created; make it once (e.g. `openssl rand -hex 32 > FILE`) and give every node the same file",
+            path.display()
+        )),
         _ => Ok(()),
     }
 }
