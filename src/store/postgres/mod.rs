@@ -8,12 +8,15 @@
 //! JSON documents (profiles, sessions, login records) are `TEXT`, not `jsonb`: they come back
 //! byte for byte, with their keys in the order they were written.
 
+mod conn;
 mod grants;
 mod guards;
 mod users;
 
 use r2d2_postgres::PostgresConnectionManager;
-use r2d2_postgres::postgres::{NoTls, Transaction};
+use r2d2_postgres::postgres::NoTls;
+
+use conn::{Manager, PgConn, PgTx};
 
 use super::{Maintenance, StoreError};
 
@@ -125,7 +128,7 @@ const POOL_SIZE: u32 = 16;
 /// The key of the advisory lock that serializes migrations across nodes.
 const MIGRATION_LOCK: i64 = 0x6964_7069_7065_0001;
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+type Pool = r2d2::Pool<Manager>;
 
 /// PostgreSQL-backed store.
 pub struct PgStore {
@@ -161,7 +164,7 @@ impl PgStore {
         let config: r2d2_postgres::postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Unavailable(format!("invalid database URL: {e}")))?;
-        let manager = PostgresConnectionManager::new(config, NoTls);
+        let manager = Manager(PostgresConnectionManager::new(config, NoTls));
         let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)
             .connection_timeout(std::time::Duration::from_secs(10))
@@ -175,12 +178,12 @@ impl PgStore {
         let mut c = self.pool.get()?;
         c.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
         let result = (|| -> Result<(), StoreError> {
-            c.batch_execute(
+            c.client.batch_execute(
                 "CREATE TABLE IF NOT EXISTS idpipe_migrations (version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
             )?;
             let current: i64 = c.query_one("SELECT COALESCE(MAX(version), 0) FROM idpipe_migrations", &[])?.get(0);
             for (i, sql) in MIGRATIONS.iter().enumerate().skip(current.max(0) as usize) {
-                let mut tx = c.transaction()?;
+                let mut tx = c.client.transaction()?;
                 tx.batch_execute(sql)?;
                 tx.execute("INSERT INTO idpipe_migrations (version) VALUES ($1)", &[&((i + 1) as i64)])?;
                 tx.commit()?;
@@ -201,14 +204,15 @@ impl PgStore {
             .get(0))
     }
 
-    fn conn(&self) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, StoreError> {
+    fn conn(&self) -> Result<r2d2::PooledConnection<Manager>, StoreError> {
         Ok(self.pool.get()?)
     }
 
     /// Runs `f` in a transaction, committed when it returns `Ok`.
-    fn tx<T>(&self, f: impl FnOnce(&mut Transaction<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let mut c = self.conn()?;
-        let mut tx = c.transaction()?;
+    fn tx<T>(&self, f: impl FnOnce(&mut PgTx<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut c: r2d2::PooledConnection<Manager> = self.conn()?;
+        let conn: &mut PgConn = &mut c;
+        let mut tx = conn.transaction()?;
         let v = f(&mut tx)?;
         tx.commit()?;
         Ok(v)
@@ -216,7 +220,7 @@ impl PgStore {
 }
 
 /// Serializes the transactions that name `key` (until commit), across nodes.
-fn lock_key(tx: &mut Transaction<'_>, key: &str) -> Result<(), StoreError> {
+fn lock_key(tx: &mut PgTx<'_>, key: &str) -> Result<(), StoreError> {
     tx.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[&key])?;
     Ok(())
 }
