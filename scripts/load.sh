@@ -52,10 +52,9 @@ srv=
 nodes=()
 pgdir=
 cleanup() {
-  [ -n "$srv" ] && kill "$srv" 2>/dev/null
-  for p in "${nodes[@]}"; do kill "$p" 2>/dev/null; done
+  if [ -n "$srv" ]; then kill "$srv" 2>/dev/null || true; fi
+  for p in "${nodes[@]}"; do kill "$p" 2>/dev/null || true; done
   pg_stop
-  true
 }
 trap cleanup EXIT INT TERM
 
@@ -64,7 +63,7 @@ as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 pg_start() {
   pgbin=$(dirname "$(readlink -f "$(command -v initdb 2>/dev/null || ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")")
   pgdir=$(mktemp -d /tmp/idpipe-load-pg.XXXXXX)
-  [ "$(id -u)" = 0 ] && chown postgres:postgres "$pgdir"
+  if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$pgdir"; fi
   as_pg "$pgbin/initdb" -D "$pgdir/data" -U idpipe --auth=trust -E UTF8 >/dev/null
   as_pg "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/log" -w \
     -o "-c listen_addresses= -k $pgdir -c max_connections=100" start >/dev/null
@@ -111,10 +110,10 @@ run_nodes() {
   sleep 1
   local t0=0 t1=0 d0=0 d1=0 p
   for p in "${nodes[@]}"; do t0=$((t0 + $(ticks "$p"))); done
-  [ -n "$url" ] && d0=$(pg_ticks)
+  if [ -n "$url" ]; then d0=$(pg_ticks); fi
   out=$($gen --base "$bases" --mode "$mode" --threads "$threads" --seconds "$secs")
   for p in "${nodes[@]}"; do t1=$((t1 + $(ticks "$p"))); done
-  [ -n "$url" ] && d1=$(pg_ticks)
+  if [ -n "$url" ]; then d1=$(pg_ticks); fi
   echo "$out" | sed "s/^mode=/[$name] mode=/"
   local rt; rt=$(echo "$out" | sed -n 's/.*round_trips=\([0-9]*\).*/\1/p' | tail -1)
   awk -v t=$((t1 - t0)) -v d=$((d1 - d0)) -v hz="$hz" -v n="$rt" -v rsa="$rsa" -v name="$name" \
