@@ -280,6 +280,47 @@ exports.onExecutePostLogin = async (event, api) => {
     }
 }
 
+/// Issue 17: the api is plain and extensible, as real action code expects (`api.noop = api.noop
+/// || function () {}`, helpers attached to a namespace), chainable methods return the api of
+/// the invocation, and what one login attaches to its api is gone in the next login on the same
+/// warm sandbox.
+#[test]
+fn the_api_is_extensible_and_fresh_for_every_login() {
+    let a = inline(
+        "extend",
+        r#"exports.onExecutePostLogin = async (event, api) => {
+  "use strict";
+  const leftOver = [api.stash === undefined ? null : api.stash, api.idToken.note === undefined ? null : "note"];
+  api.noop = api.noop || function () {};
+  api.noop();
+  api.idToken.note = (k, v) => api.idToken.setCustomClaim(k, v);
+  api.stash = event.user.user_id;
+  const chained = api.accessToken.setCustomClaim("x", 1) === api;
+  api.idToken.note("seen", {
+    leftOver, chained, extensible: Object.isExtensible(api) && Object.isExtensible(api.idToken),
+    keys: Object.keys(api).includes("access"), spread: typeof { ...api }.access.deny,
+  });
+};"#,
+        JsConfig {
+            pool_size: 1,
+            ..JsConfig::default()
+        },
+    );
+    a.wait_ready(Duration::from_secs(5));
+    let ex = executor(Trigger::PostLogin, vec![a], Limits::default());
+    for user in ["u1", "u2", "u3"] {
+        let mut ev = Event::default();
+        ev.user.user_id = user.into();
+        let st = ex.start(Trigger::PostLogin, ev);
+        assert!(st.outcome.failure.is_none(), "{:?}", st.outcome.failure);
+        assert_eq!(
+            st.outcome.id_token_claims.get("seen"),
+            Some(&json!({"leftOver": [null, null], "chained": true, "extensible": true, "keys": true, "spread": "function"})),
+            "{user}: nothing of the previous login's api is left"
+        );
+    }
+}
+
 /// The event is a plain object, the same as a parsed JSON document (keys, order, writable
 /// properties, frozen or spread).
 #[test]

@@ -26,9 +26,10 @@ use crate::pipeline::{Action, ActionError, Event, Phase, PostChallengeApi, PostL
 
 const PRELUDE: &str = include_str!("prelude.js");
 
-/// Pre-builds one api object per trigger whose handlers the module exports.
+/// Pre-builds one api maker per trigger whose handlers the module exports.
 const WARM_UP: &str = r#"(function () {
   const h = globalThis.__idpipe_handlers || {};
+  // One api maker per trigger whose handlers the module exports; each invocation gets a fresh api.
   const apis = {};
   if (h.onExecutePostLogin || h.onContinuePostLogin) apis["post-login"] = __idpipe.makeApi("post-login");
   if (h.onExecutePostChallenge || h.onContinuePostChallenge) {
@@ -36,12 +37,11 @@ const WARM_UP: &str = r#"(function () {
     apis["password-reset-post-challenge"] = __idpipe.makeApi("password-reset-post-challenge");
   }
   if (h.onExecuteSendPhoneMessage) apis["send-phone-message"] = __idpipe.makeApi("send-phone-message");
-  globalThis.__idpipe_apis = apis;
   // One call from Rust per invocation: handler lookup, event parse and call happen here.
   globalThis.__idpipe_invoke = function (trigger, handler, eventJson) {
     const f = h[handler];
     if (typeof f !== "function") return __idpipe_missing;
-    return f(JSON.parse(eventJson), apis[trigger] || __idpipe.makeApi(trigger));
+    return f(JSON.parse(eventJson), (apis[trigger] || (apis[trigger] = __idpipe.makeApi(trigger)))());
   };
   globalThis.__idpipe_missing = Object.freeze({});
   __idpipe_host("warm-up", JSON.stringify([]));
@@ -498,7 +498,14 @@ impl Inner {
         sandbox.deadline_ns.store(0, Ordering::Relaxed);
         self.release(sandbox, result.is_ok());
         result.map_err(|(msg, _stack)| {
-            if Instant::now() >= deadline || msg.contains("interrupted") {
+            if msg.starts_with("Uncaught Null") {
+                // Out of memory, QuickJS cannot always allocate its error and throws `null`
+                // (its refcounting has freed the memory by now, so usage cannot tell).
+                ActionError::new(format!(
+                    "the action threw null: it ran out of memory (limit {} MiB), or threw null itself",
+                    self.config.memory_limit / (1024 * 1024)
+                ))
+            } else if Instant::now() >= deadline || msg.contains("interrupted") {
                 ActionError::new(format!("the action was stopped at its time limit ({msg})"))
             } else {
                 ActionError::new(msg)
