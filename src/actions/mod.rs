@@ -3,6 +3,7 @@
 
 pub mod dispatch;
 pub mod js;
+pub mod npm;
 
 use crate::pipeline::{Action, ActionError, Event, PostChallengeApi, PostLoginApi};
 
