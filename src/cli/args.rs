@@ -59,6 +59,11 @@ pub(crate) enum Command {
         #[arg(long)]
         db: Option<PathBuf>,
     },
+    /// Action scripts' npm dependencies.
+    Actions {
+        #[command(subcommand)]
+        command: ActionsCommand,
+    },
     /// Service providers.
     Sp {
         #[command(subcommand)]
@@ -232,5 +237,19 @@ pub(crate) enum SamlCommand {
         /// The SP's client id.
         #[arg(long, default_value = "cli")]
         client_id: String,
+    },
+}
+
+/// `idpipe actions ...`.
+#[derive(Debug, Subcommand)]
+pub enum ActionsCommand {
+    /// Installs the npm modules the tenant file's `[action_dependencies]` declare, from the npm
+    /// registry (`IDPIPE_NPM_REGISTRY` overrides it) into `action_modules`, with a lock file:
+    /// versions already locked are installed exactly, integrity checked. Native addons are
+    /// refused.
+    Install {
+        /// The tenant TOML file.
+        #[arg(long, default_value = "fixtures/tenant/demo.toml")]
+        config: PathBuf,
     },
 }

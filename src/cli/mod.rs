@@ -10,7 +10,7 @@ use std::sync::Arc;
 use idpipe::pipeline::executor::Status;
 use idpipe::pipeline::{Event, Executor, Services, Trigger};
 
-use args::{Cli, Command, SamlCommand, SpCommand, UserCommand};
+use args::{ActionsCommand, Cli, Command, SamlCommand, SpCommand, UserCommand};
 
 /// The password on the first line of stdin (at least 8 characters).
 fn read_password() -> Result<String, String> {
@@ -89,7 +89,33 @@ pub(crate) fn run(cli: Cli) -> Result<(String, bool), String> {
         } => user_mfa(&what, &db, &username),
         Command::Serve { config, listen, db } => serve(&config, listen, db),
         Command::Migrate { config, db } => migrate(&config, db),
+        Command::Actions {
+            command: ActionsCommand::Install { config },
+        } => actions_install(&config),
     }
+}
+
+/// `idpipe actions install`.
+fn actions_install(config: &Path) -> Result<(String, bool), String> {
+    let deps = idpipe::config::action_dependencies(config).map_err(|e| e.to_string())?;
+    if deps.actions.is_empty() {
+        return Ok(("no action declares dependencies ([action_dependencies])".into(), true));
+    }
+    let registry = std::env::var("IDPIPE_NPM_REGISTRY").unwrap_or_else(|_| idpipe::actions::npm::DEFAULT_REGISTRY.to_string());
+    let reports = idpipe::actions::npm::install(&deps.modules_dir, &deps.actions, &registry).map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    for r in reports {
+        let how = if r.from_lock { "from the lock file" } else { "resolved" };
+        out.push_str(&format!("{} ({how}):\n", r.script));
+        for (path, module) in r.packages {
+            out.push_str(&format!("  {module}  {path}\n"));
+        }
+    }
+    out.push_str(&format!(
+        "lock file: {}",
+        deps.modules_dir.join(idpipe::actions::npm::LOCK_FILE).display()
+    ));
+    Ok((out, true))
 }
 
 /// `idpipe run`: one trigger's pipeline over an event file.

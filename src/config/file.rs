@@ -27,6 +27,12 @@ pub(super) struct TenantFile {
     pub(super) fetch_allowed_hosts: Vec<String>,
     #[serde(default)]
     pub(super) action_timeout_ms: Option<u64>,
+    /// Per action script, the npm modules it requires (`name@version`, or `name`).
+    #[serde(default)]
+    pub(super) action_dependencies: BTreeMap<PathBuf, Vec<String>>,
+    /// Where `idpipe actions install` puts them (default `action_modules`).
+    #[serde(default)]
+    pub(super) action_modules: Option<PathBuf>,
     /// `warm` (default: sandboxes serve login after login) or `fresh` (one per invocation).
     #[serde(default)]
     pub(super) action_sandbox: Option<String>,
@@ -261,4 +267,16 @@ pub(super) struct PasswordResetFile {
     pub(super) link_lifetime_minutes: Option<u32>,
     /// How the links are sent (default: the `[mfa.email]` settings).
     pub(super) email: Option<MfaEmailFile>,
+}
+
+/// The parts of a tenant file `idpipe actions install` reads (the rest is not validated: the
+/// actions cannot compile before their modules are installed).
+#[derive(Debug, Deserialize)]
+pub(super) struct DependenciesFile {
+    #[serde(default)]
+    pub(super) actions: BTreeMap<String, Vec<PathBuf>>,
+    #[serde(default)]
+    pub(super) action_dependencies: BTreeMap<PathBuf, Vec<String>>,
+    #[serde(default)]
+    pub(super) action_modules: Option<PathBuf>,
 }

@@ -334,6 +334,28 @@ fn http_url(s: &str) -> Result<url::Url, String> {
     Ok(u)
 }
 
+/// The npm dependencies a tenant file declares for its actions, and the folder they are
+/// installed in (`idpipe actions install`).
+#[derive(Debug, Clone, Default)]
+pub struct ActionDependencies {
+    /// `action_modules` (default `action_modules`).
+    pub modules_dir: PathBuf,
+    /// Per action script (as written in the file), its dependencies.
+    pub actions: std::collections::BTreeMap<PathBuf, Vec<crate::actions::npm::Dependency>>,
+}
+
+/// Reads only the action dependencies of a tenant file (the actions themselves are not compiled:
+/// they may need the modules about to be installed).
+pub fn action_dependencies(path: &Path) -> Result<ActionDependencies, ConfigError> {
+    let text = read(path)?;
+    let file = path.display().to_string();
+    let f: file::DependenciesFile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        file: file.clone(),
+        reason: e.to_string().replace('\n', " "),
+    })?;
+    sections::Checker { file }.dependencies(&f.actions, f.action_dependencies, f.action_modules)
+}
+
 /// Loads and validates a tenant file; action scripts are compiled here.
 pub fn load(path: &Path) -> Result<Tenant, ConfigError> {
     let text = read(path)?;
@@ -394,8 +416,10 @@ pub fn load_str(text: &str, file: &str) -> Result<Tenant, ConfigError> {
         Some("fresh") => crate::actions::js::SandboxMode::Fresh,
         Some(other) => return Err(c.invalid("action_sandbox", format!("'{other}' is not one of warm, fresh"))),
     };
+    let dependencies = c.dependencies(&f.actions, f.action_dependencies, f.action_modules)?;
     let mut executor = c.executor(
         &f.actions,
+        &dependencies,
         f.fetch_allowed_hosts,
         f.action_timeout_ms,
         sessions,

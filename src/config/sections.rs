@@ -169,10 +169,39 @@ impl Checker {
         Ok(out)
     }
 
+    /// `[action_dependencies]`: each key an action script of `[actions]`, each value a list of
+    /// `name@version`.
+    pub(super) fn dependencies(
+        &self,
+        actions: &BTreeMap<String, Vec<PathBuf>>,
+        declared: BTreeMap<PathBuf, Vec<String>>,
+        modules_dir: Option<PathBuf>,
+    ) -> Result<super::ActionDependencies, ConfigError> {
+        let mut out = super::ActionDependencies {
+            modules_dir: modules_dir.unwrap_or_else(|| PathBuf::from("action_modules")),
+            actions: BTreeMap::new(),
+        };
+        for (script, specs) in declared {
+            let key = format!("action_dependencies.\"{}\"", script.display());
+            if !actions.values().any(|list| list.contains(&script)) {
+                return Err(self.invalid(&key, "not an action script of [actions]".into()));
+            }
+            let deps = specs
+                .iter()
+                .map(|s| s.parse::<crate::actions::npm::Dependency>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| self.invalid(&key, e.to_string()))?;
+            out.actions.insert(script, deps);
+        }
+        Ok(out)
+    }
+
     /// The pipeline: limits, and the action scripts per trigger compiled at start-up.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn executor(
         &self,
         actions: &BTreeMap<String, Vec<PathBuf>>,
+        dependencies: &super::ActionDependencies,
         fetch_allowed_hosts: Vec<String>,
         action_timeout_ms: Option<u64>,
         sessions: Lifetimes,
@@ -212,7 +241,14 @@ impl Checker {
             }
             .ok_or_else(|| self.invalid(&key, "unknown trigger".into()))?;
             for script in scripts {
-                let action = JsAction::from_file(script, js.clone()).map_err(|e| self.invalid(&key, e.to_string()))?;
+                let mut js = js.clone();
+                if let Some(deps) = dependencies.actions.get(script).filter(|d| !d.is_empty()) {
+                    // Installed beforehand by `idpipe actions install`: never fetched here.
+                    let folder = crate::actions::npm::check_installed(&dependencies.modules_dir, script, deps)
+                        .map_err(|e| self.invalid(&format!("action_dependencies.\"{}\"", script.display()), e.to_string()))?;
+                    js.modules = Some(folder);
+                }
+                let action = JsAction::from_file(script, js).map_err(|e| self.invalid(&key, e.to_string()))?;
                 executor.add(trigger, Arc::new(action));
             }
         }

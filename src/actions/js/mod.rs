@@ -12,6 +12,7 @@
 
 mod fetch;
 mod host;
+mod modules;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
@@ -63,6 +64,9 @@ pub struct JsConfig {
     pub build_timeout: Duration,
     /// How sandboxes are used across logins.
     pub sandbox: SandboxMode,
+    /// The action's installed npm modules (its folder under `action_modules`), if it declares
+    /// dependencies: `require` resolves in it.
+    pub modules: Option<std::path::PathBuf>,
 }
 
 /// How an action's sandboxes are used across logins (`action_sandbox` in the tenant file).
@@ -91,6 +95,7 @@ impl Default for JsConfig {
             fetch: FetchPolicy::default(),
             build_timeout: Duration::from_secs(5),
             sandbox: SandboxMode::Warm,
+            modules: None,
         }
     }
 }
@@ -217,6 +222,7 @@ struct Inner {
     wake: Condvar,
     config: JsConfig,
     fetch: Arc<FetchPolicy>,
+    modules: Option<Arc<modules::ModuleSet>>,
 }
 
 /// A runtime with the limits and the CPU-time interrupt installed.
@@ -258,7 +264,12 @@ impl Inner {
             // Off the login path: the prelude, the action's module, then the api objects this
             // sandbox will hand out. The sandbox is used by one login only, so nothing here can
             // leak between logins.
-            for bytecode in [prelude, &self.bytecode, warm_up] {
+            for (i, bytecode) in [prelude, &self.bytecode, warm_up].into_iter().enumerate() {
+                if i == 1
+                    && let Some(m) = &self.modules
+                {
+                    modules::install_require(&ctx, m).catch(&ctx).map_err(|e| caught_message(e).0)?;
+                }
                 let module = crate::ffi::load_module(&ctx, bytecode)
                     .catch(&ctx)
                     .map_err(|e| caught_message(e).0)?;
@@ -413,6 +424,7 @@ impl JsAction {
             used: Mutex::new(Vec::new()),
             wake: Condvar::new(),
             fetch: Arc::new(config.fetch.clone()),
+            modules: config.modules.clone().map(|root| Arc::new(modules::ModuleSet::new(root))),
             config,
         });
         // Top-level code must run too: build one context now so load errors surface at start-up.

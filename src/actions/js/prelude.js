@@ -92,8 +92,48 @@
   globalThis.console = Object.freeze(consoleObj);
 
   globalThis.require = function (name) {
-    throw new Error("Cannot find module '" + name + "': idpipe does not provide this module to actions");
+    const e = new Error("Cannot find module '" + name + "': this action declares no dependencies ([action_dependencies] in the tenant file)");
+    e.code = "MODULE_NOT_FOUND";
+    throw e;
   };
+
+  // Node's CommonJS loader over the action's installed modules (host functions: resolve a
+  // name from a folder, load a module's function, read a JSON module). One cache per sandbox.
+  function makeRequire(resolve, load, source) {
+    const cache = Object.create(null);
+    const dirname = (id) => { const i = id.lastIndexOf("/"); return i < 0 ? "" : id.slice(0, i); };
+    function requireFrom(dir) {
+      const require = function (spec) {
+        if (typeof spec !== "string") throw new TypeError('The "id" argument must be of type string');
+        let id;
+        try {
+          id = resolve(dir, spec);
+        } catch (e) {
+          const err = new Error(e && e.message ? e.message : String(e));
+          err.code = "MODULE_NOT_FOUND";
+          throw err;
+        }
+        const cached = cache[id];
+        if (cached) return cached.exports;
+        const module = { id: "/" + id, filename: "/" + id, exports: {}, loaded: false, children: [], paths: [] };
+        module.require = requireFrom(dirname(id));
+        cache[id] = module;
+        try {
+          if (id.endsWith(".json")) module.exports = JSON.parse(source(id));
+          else load(id).call(module.exports, module.exports, module.require, module, "/" + id, "/" + dirname(id));
+        } catch (e) {
+          delete cache[id];
+          throw e;
+        }
+        module.loaded = true;
+        return module.exports;
+      };
+      require.resolve = (spec) => "/" + resolve(dir, String(spec));
+      require.cache = cache;
+      return require;
+    }
+    return requireFrom("");
+  }
 
   function makeResponse(r) {
     const headers = r.headers || {};
@@ -147,5 +187,5 @@
     "push", "pop", "at"], false);
   guard(Array, ["from"], true);
 
-  globalThis.__idpipe = Object.freeze({ makeApi });
+  globalThis.__idpipe = Object.freeze({ makeApi, makeRequire });
 })(__idpipe_host);

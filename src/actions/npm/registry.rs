@@ -43,7 +43,13 @@ pub(super) struct Registry {
 impl Registry {
     /// A client of the registry at `base` (e.g. `https://registry.npmjs.org`).
     pub fn new(base: &str) -> Registry {
+        // The operating system's trust store (a corporate proxy's CA included), not only the
+        // bundled web roots.
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+            .build();
         let agent: ureq::Agent = ureq::Agent::config_builder()
+            .tls_config(tls)
             .timeout_global(Some(std::time::Duration::from_secs(120)))
             .http_status_as_error(false)
             .build()

@@ -1,0 +1,191 @@
+//! npm dependencies of actions (issue 17), installed for real from the npm registry by
+//! `idpipe actions install`, then required by actions in the hosted style.
+
+use std::path::Path;
+use std::process::Command;
+
+use idpipe::pipeline::{Event, Trigger};
+use serde_json::json;
+
+fn idpipe(args: &[&str], dir: &Path) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_idpipe"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+/// A tenant in `dir` with the given action scripts (file name, source) and dependencies.
+fn tenant(dir: &Path, actions: &[(&str, &str)], deps: &[(&str, &[&str])]) -> std::path::PathBuf {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let d = dir.display();
+    let mut scripts = Vec::new();
+    for (name, src) in actions {
+        std::fs::write(dir.join(name), src).expect("write action");
+        scripts.push(format!("\"{d}/{name}\""));
+    }
+    let mut declared = String::new();
+    for (script, list) in deps {
+        let quoted: Vec<String> = list.iter().map(|d| format!("\"{d}\"")).collect();
+        declared.push_str(&format!("\"{d}/{script}\" = [{}]\n", quoted.join(", ")));
+    }
+    let toml = format!(
+        "name = \"t\"\nbase_url = \"http://127.0.0.1:3999\"\nsigning_key = \"{root}/certs/idp-test.key\"\nsigning_cert = \"{root}/certs/idp-test.crt\"\ndatabase = \"{d}/db.sqlite\"\naction_modules = \"{d}/action_modules\"\n\n[actions]\npost-login = [{}]\n\n[action_dependencies]\n{declared}",
+        scripts.join(", ")
+    );
+    let path = dir.join("tenant.toml");
+    std::fs::write(&path, toml).expect("write tenant");
+    path
+}
+
+const IP: &str = r#"const ipaddr = require("ipaddr.js");
+exports.onExecutePostLogin = async (event, api) => {
+  const addr = ipaddr.parse(event.request.ip);
+  api.idToken.setCustomClaim("corp", addr.kind() === "ipv4" && addr.match(ipaddr.parseCIDR("10.0.0.0/8")));
+  api.idToken.setCustomClaim("ipKind", addr.kind());
+};"#;
+
+const XML: &str = r#"const { DOMParser } = require("@xmldom/xmldom");
+const xpath = require("xpath");
+exports.onExecutePostLogin = async (event, api) => {
+  const doc = new DOMParser().parseFromString(event.user.app_metadata.groups_xml, "text/xml");
+  const groups = xpath.select("//group[@active='true']/@name", doc).map((a) => a.value);
+  api.idToken.setCustomClaim("groups", groups);
+};"#;
+
+fn login(dir: &Path, ip: &str) -> idpipe::pipeline::TransactionState {
+    let tenant = idpipe::config::load(&dir.join("tenant.toml")).expect("the tenant loads");
+    let mut event: Event = serde_json::from_value(json!({
+        "user": {"user_id": "u1", "app_metadata": {"groups_xml": "<groups><group name='admins' active='true'/><group name='old' active='false'/><group name='ops' active='true'/></groups>"}},
+        "request": {"ip": ip}
+    }))
+    .expect("event");
+    event.user.user_id = "u1".into();
+    tenant.executor.start(Trigger::PostLogin, event)
+}
+
+#[test]
+fn dependencies_install_from_npm_and_actions_require_them() {
+    let dir = tempfile::tempdir().expect("tmp");
+    tenant(
+        dir.path(),
+        &[("ip.js", IP), ("xml.js", XML)],
+        &[("ip.js", &["ipaddr.js@2.2.0"]), ("xml.js", &["@xmldom/xmldom@^0.8.10", "xpath"])],
+    );
+    let (ok, out) = idpipe(&["actions", "install", "--config", "tenant.toml"], dir.path());
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("ipaddr.js@2.2.0") && out.contains("@xmldom/xmldom@0.8.") && out.contains("xpath@"),
+        "{out}"
+    );
+    let st = login(dir.path(), "10.1.2.3");
+    assert!(st.outcome.failure.is_none(), "{:?}", st.outcome.failure);
+    assert_eq!(st.outcome.id_token_claims.get("corp"), Some(&json!(true)));
+    assert_eq!(st.outcome.id_token_claims.get("groups"), Some(&json!(["admins", "ops"])));
+    let st = login(dir.path(), "2001:db8::1");
+    assert_eq!(st.outcome.id_token_claims.get("corp"), Some(&json!(false)));
+    assert_eq!(st.outcome.id_token_claims.get("ipKind"), Some(&json!("ipv6")));
+}
+
+/// Like `npm ci`: a second install takes the lock file's versions; a lock whose integrity does
+/// not match the registry's tarball is refused and the installed modules stay as they were.
+#[test]
+fn the_lock_file_pins_versions_and_integrity() {
+    let dir = tempfile::tempdir().expect("tmp");
+    tenant(dir.path(), &[("ip.js", IP)], &[("ip.js", &["ipaddr.js@^2.0.0"])]);
+    let (ok, out) = idpipe(&["actions", "install", "--config", "tenant.toml"], dir.path());
+    assert!(ok && out.contains("(resolved)"), "{out}");
+    let (ok, again) = idpipe(&["actions", "install", "--config", "tenant.toml"], dir.path());
+    assert!(ok && again.contains("(from the lock file)"), "{again}");
+    let lock_path = dir.path().join("action_modules/idpipe-actions.lock.json");
+    let lock = std::fs::read_to_string(&lock_path).expect("lock");
+    let v: serde_json::Value = serde_json::from_str(&lock).expect("json");
+    let integrity =
+        v["actions"].as_object().and_then(|a| a.values().next()).expect("entry")["packages"]["node_modules/ipaddr.js"]["integrity"]
+            .as_str()
+            .expect("integrity")
+            .to_string();
+    assert!(integrity.starts_with("sha512-"), "{integrity}");
+    // One changed character of the hash.
+    let forged = format!("sha512-A{}", &integrity[8..]);
+    std::fs::write(&lock_path, lock.replace(&integrity, &forged)).expect("write");
+    let (ok, out) = idpipe(&["actions", "install", "--config", "tenant.toml"], dir.path());
+    assert!(!ok, "{out}");
+    assert!(out.contains("integrity check failed") && out.contains("ipaddr.js@"), "{out}");
+    assert_eq!(
+        login(dir.path(), "10.0.0.1").outcome.id_token_claims.get("corp"),
+        Some(&json!(true)),
+        "still installed"
+    );
+}
+
+/// Nothing is fetched at start-up: a declared module that is not installed stops `idpipe
+/// serve`, naming the module and the command that installs it.
+#[test]
+fn a_missing_dependency_stops_the_start_up() {
+    let dir = tempfile::tempdir().expect("tmp");
+    tenant(dir.path(), &[("ip.js", IP)], &[("ip.js", &["ipaddr.js@2.2.0"])]);
+    let (ok, out) = idpipe(&["serve", "--config", "tenant.toml", "--listen", "127.0.0.1:0"], dir.path());
+    assert!(!ok, "{out}");
+    assert!(out.contains("'ipaddr.js'") && out.contains("idpipe actions install"), "{out}");
+    // Installed, then the declaration changes: refused again until installed again.
+    assert!(idpipe(&["actions", "install", "--config", "tenant.toml"], dir.path()).0);
+    tenant(dir.path(), &[("ip.js", IP)], &[("ip.js", &["ipaddr.js@2.1.0"])]);
+    let err = idpipe::config::load(&dir.path().join("tenant.toml"))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("'ipaddr.js'") && err.contains("changed"), "{err}");
+}
+
+/// Modules with native addons are refused at install, with the module named; nothing is
+/// written to the lock file.
+#[test]
+fn native_addons_are_refused_at_install() {
+    let dir = tempfile::tempdir().expect("tmp");
+    tenant(dir.path(), &[("ip.js", IP)], &[("ip.js", &["bcrypt@5.1.1"])]);
+    let (ok, out) = idpipe(&["actions", "install", "--config", "tenant.toml"], dir.path());
+    assert!(!ok, "{out}");
+    assert!(out.contains("'bcrypt' is a native addon"), "{out}");
+    assert!(!dir.path().join("action_modules/idpipe-actions.lock.json").exists());
+}
+
+/// What is not declared is not found (with Node's error code), Node's built-ins say they are
+/// not available, and a dependency cannot reach outside its folder.
+#[test]
+fn undeclared_builtin_and_escaping_requires_fail_clearly() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let probe = r#"const ipaddr = require("ipaddr.js");
+const attempt = (name) => { try { require(name); return "loaded"; } catch (e) { return (e.code || "") + " " + e.message; } };
+exports.onExecutePostLogin = async (event, api) => {
+  api.idToken.setCustomClaim("r", {
+    undeclared: attempt("left-pad"), fs: attempt("fs"), nodeFs: attempt("node:fs"), cp: attempt("child_process"),
+    escape: attempt("../../tenant.toml"), resolved: require.resolve("ipaddr.js"), cached: require("ipaddr.js") === ipaddr,
+  });
+};"#;
+    tenant(dir.path(), &[("probe.js", probe)], &[("probe.js", &["ipaddr.js@2.2.0"])]);
+    assert!(idpipe(&["actions", "install", "--config", "tenant.toml"], dir.path()).0);
+    let st = login(dir.path(), "10.0.0.1");
+    let r = st.outcome.id_token_claims.get("r").cloned().unwrap_or_default();
+    assert!(
+        r["undeclared"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("MODULE_NOT_FOUND Cannot find module 'left-pad'"),
+        "{r}"
+    );
+    assert!(
+        r["fs"].as_str().unwrap_or_default().contains("built-in 'fs' is not available"),
+        "{r}"
+    );
+    assert!(
+        r["nodeFs"].as_str().unwrap_or_default().contains("built-in 'fs' is not available"),
+        "{r}"
+    );
+    assert!(r["cp"].as_str().unwrap_or_default().contains("built-in 'child_process'"), "{r}");
+    assert!(r["escape"].as_str().unwrap_or_default().starts_with("MODULE_NOT_FOUND"), "{r}");
+    assert_eq!(r["resolved"], "/node_modules/ipaddr.js/lib/ipaddr.js");
+    assert_eq!(r["cached"], true);
+}
