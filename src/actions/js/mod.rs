@@ -13,6 +13,7 @@
 mod fetch;
 mod host;
 mod modules;
+mod node;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
@@ -26,6 +27,8 @@ use crate::ffi::CurrentApi;
 use crate::pipeline::{Action, ActionError, Event, Phase, PostChallengeApi, PostLoginApi, SendPhoneMessageApi, Trigger};
 
 const PRELUDE: &str = include_str!("prelude.js");
+/// Node and web globals, and the built-in modules `require` serves.
+const NODE: &str = include_str!("node.js");
 
 /// Pre-builds one api maker per trigger whose handlers the module exports.
 const WARM_UP: &str = r#"(function () {
@@ -179,24 +182,28 @@ fn position(stack: &str, file: &str) -> Option<(u32, u32)> {
 
 /// The prelude and the warm-up compiled once per process to module bytecode. Why: parsing
 /// them from source in every sandbox was the largest cost of a sandbox (QuickJS's parser).
-fn builtin_bytecode() -> Result<(&'static [u8], &'static [u8]), String> {
-    type Compiled = Result<(Vec<u8>, Vec<u8>), String>;
+fn builtin_bytecode() -> Result<(&'static [u8], &'static [u8], &'static [u8]), String> {
+    type Compiled = Result<(Vec<u8>, Vec<u8>, Vec<u8>), String>;
     static COMPILED: std::sync::OnceLock<Compiled> = std::sync::OnceLock::new();
     let compiled = COMPILED.get_or_init(|| {
         let runtime = Runtime::new().map_err(|e| e.to_string())?;
         let ctx = Context::full(&runtime).map_err(|e| e.to_string())?;
-        ctx.with(|ctx| -> Result<(Vec<u8>, Vec<u8>), String> {
+        ctx.with(|ctx| -> Result<(Vec<u8>, Vec<u8>, Vec<u8>), String> {
             let compile = |name: &str, src: &str| -> Result<Vec<u8>, String> {
                 let m = Module::declare(ctx.clone(), name, src)
                     .catch(&ctx)
                     .map_err(|e| caught_message(e).0)?;
                 m.write(Default::default()).map_err(|e| e.to_string())
             };
-            Ok((compile("idpipe:prelude", PRELUDE)?, compile("idpipe:warm-up", WARM_UP)?))
+            Ok((
+                compile("idpipe:prelude", PRELUDE)?,
+                compile("idpipe:node", NODE)?,
+                compile("idpipe:warm-up", WARM_UP)?,
+            ))
         })
     });
     match compiled {
-        Ok((p, w)) => Ok((p.as_slice(), w.as_slice())),
+        Ok((p, n, w)) => Ok((p.as_slice(), n.as_slice(), w.as_slice())),
         Err(e) => Err(e.clone()),
     }
 }
@@ -260,12 +267,20 @@ impl Inner {
         ctx.with(|ctx| -> Result<(), String> {
             let host = Function::new(ctx.clone(), host::host_call).map_err(|e| e.to_string())?;
             ctx.globals().set("__idpipe_host", host).map_err(|e| e.to_string())?;
-            let (prelude, warm_up) = builtin_bytecode()?;
+            let node = Function::new(
+                ctx.clone(),
+                |ctx: rquickjs::Ctx<'_>, op: String, a: String, b: String, c: String| -> rquickjs::Result<String> {
+                    node::node_call(op, a, b, c).map_err(|e| rquickjs::Exception::throw_message(&ctx, &e))
+                },
+            )
+            .map_err(|e| e.to_string())?;
+            ctx.globals().set("__idpipe_node", node).map_err(|e| e.to_string())?;
+            let (prelude, node, warm_up) = builtin_bytecode()?;
             // Off the login path: the prelude, the action's module, then the api objects this
             // sandbox will hand out. The sandbox is used by one login only, so nothing here can
             // leak between logins.
-            for (i, bytecode) in [prelude, &self.bytecode, warm_up].into_iter().enumerate() {
-                if i == 1
+            for (i, bytecode) in [prelude, node, &self.bytecode, warm_up].into_iter().enumerate() {
+                if i == 2
                     && let Some(m) = &self.modules
                 {
                     modules::install_require(&ctx, m).catch(&ctx).map_err(|e| caught_message(e).0)?;

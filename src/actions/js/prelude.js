@@ -91,7 +91,15 @@
   }
   globalThis.console = Object.freeze(consoleObj);
 
+  // Node's built-ins idpipe provides (node.js fills the table), with or without `node:`.
+  const builtin = (spec) => {
+    const table = globalThis.__idpipe_builtins;
+    const name = typeof spec === "string" && spec.startsWith("node:") ? spec.slice(5) : spec;
+    return table && Object.prototype.hasOwnProperty.call(table, name) ? table[name] : undefined;
+  };
   globalThis.require = function (name) {
+    const b = builtin(name);
+    if (b) return b;
     const e = new Error("Cannot find module '" + name + "': this action declares no dependencies ([action_dependencies] in the tenant file)");
     e.code = "MODULE_NOT_FOUND";
     throw e;
@@ -105,6 +113,8 @@
     function requireFrom(dir) {
       const require = function (spec) {
         if (typeof spec !== "string") throw new TypeError('The "id" argument must be of type string');
+        const b = builtin(spec);
+        if (b) return b;
         let id;
         try {
           id = resolve(dir, spec);
