@@ -180,32 +180,37 @@ fn position(stack: &str, file: &str) -> Option<(u32, u32)> {
     Some((line, col))
 }
 
-/// The prelude and the warm-up compiled once per process to module bytecode. Why: parsing
-/// them from source in every sandbox was the largest cost of a sandbox (QuickJS's parser).
-fn builtin_bytecode() -> Result<(&'static [u8], &'static [u8], &'static [u8]), String> {
-    type Compiled = Result<(Vec<u8>, Vec<u8>, Vec<u8>), String>;
-    static COMPILED: std::sync::OnceLock<Compiled> = std::sync::OnceLock::new();
+/// idpipe's own scripts as module bytecode, in the order a sandbox loads them (the action's
+/// module goes between `node` and `warm_up`).
+struct Builtins {
+    prelude: Vec<u8>,
+    node: Vec<u8>,
+    warm_up: Vec<u8>,
+}
+
+/// The prelude, the Node globals and the warm-up compiled once per process to module bytecode.
+/// Why: parsing them from source in every sandbox was the largest cost of a sandbox (QuickJS's
+/// parser).
+fn builtin_bytecode() -> Result<&'static Builtins, String> {
+    static COMPILED: std::sync::OnceLock<Result<Builtins, String>> = std::sync::OnceLock::new();
     let compiled = COMPILED.get_or_init(|| {
         let runtime = Runtime::new().map_err(|e| e.to_string())?;
         let ctx = Context::full(&runtime).map_err(|e| e.to_string())?;
-        ctx.with(|ctx| -> Result<(Vec<u8>, Vec<u8>, Vec<u8>), String> {
+        ctx.with(|ctx| -> Result<Builtins, String> {
             let compile = |name: &str, src: &str| -> Result<Vec<u8>, String> {
                 let m = Module::declare(ctx.clone(), name, src)
                     .catch(&ctx)
                     .map_err(|e| caught_message(e).0)?;
                 m.write(Default::default()).map_err(|e| e.to_string())
             };
-            Ok((
-                compile("idpipe:prelude", PRELUDE)?,
-                compile("idpipe:node", NODE)?,
-                compile("idpipe:warm-up", WARM_UP)?,
-            ))
+            Ok(Builtins {
+                prelude: compile("idpipe:prelude", PRELUDE)?,
+                node: compile("idpipe:node", NODE)?,
+                warm_up: compile("idpipe:warm-up", WARM_UP)?,
+            })
         })
     });
-    match compiled {
-        Ok((p, n, w)) => Ok((p.as_slice(), n.as_slice(), w.as_slice())),
-        Err(e) => Err(e.clone()),
-    }
+    compiled.as_ref().map_err(Clone::clone)
 }
 
 /// One isolated script environment: its own runtime (memory limit, interrupt deadline) and one
@@ -275,11 +280,12 @@ impl Inner {
             )
             .map_err(|e| e.to_string())?;
             ctx.globals().set("__idpipe_node", node).map_err(|e| e.to_string())?;
-            let (prelude, node, warm_up) = builtin_bytecode()?;
+            let builtins = builtin_bytecode()?;
             // Off the login path: the prelude, the action's module, then the api objects this
             // sandbox will hand out. The sandbox is used by one login only, so nothing here can
             // leak between logins.
-            for (i, bytecode) in [prelude, node, &self.bytecode, warm_up].into_iter().enumerate() {
+            let order = [&builtins.prelude, &builtins.node, &self.bytecode, &builtins.warm_up];
+            for (i, bytecode) in order.into_iter().enumerate() {
                 if i == 2
                     && let Some(m) = &self.modules
                 {
