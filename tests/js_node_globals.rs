@@ -92,3 +92,139 @@ fn buffer_text_url_crypto_and_structured_clone_behave_as_in_node() {
     }
     assert_eq!(a.len(), b.len());
 }
+
+/// A local HTTP server answering `{"ok":true}` after `delay` (one thread per connection).
+fn slow_server(delay: Duration) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let _ = conn.read(&mut buf);
+                std::thread::sleep(delay);
+                let body = "{\"ok\":true}";
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    port
+}
+
+fn run_action(src: &str, port: u16, timeout: Duration) -> idpipe::pipeline::TransactionState {
+    let config = JsConfig {
+        fetch: idpipe::actions::js::FetchPolicy {
+            allowed_hosts: vec![format!("127.0.0.1:{port}")],
+            ..Default::default()
+        },
+        pool_size: 1,
+        ..JsConfig::default()
+    };
+    let action = JsAction::from_source("timers", "timers.js", src, config).expect("compiles");
+    action.wait_ready(Duration::from_secs(5));
+    let mut ex = Executor::new(Services {
+        limits: idpipe::pipeline::executor::Limits {
+            action_timeout: timeout,
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    ex.add(Trigger::PostLogin, std::sync::Arc::new(action));
+    let mut ev = Event::default();
+    ev.secrets.insert("PORT".into(), port.into());
+    ex.start(Trigger::PostLogin, ev)
+}
+
+/// Timers run in order within the action's deadline; an AbortController (by hand, or
+/// `AbortSignal.timeout`) cancels a `fetch` still in flight; a request that answers in time
+/// resolves with a Headers object; a timer past the deadline fails the action at its time limit.
+#[test]
+fn timers_and_abort_signals_work_with_fetch_within_the_deadline() {
+    let port = slow_server(Duration::from_millis(600));
+    let src = r#"exports.onExecutePostLogin = async (event, api) => {
+  const base = "http://127.0.0.1:" + event.secrets.PORT + "/";
+  const order = [];
+  await new Promise((resolve) => {
+    setTimeout(() => order.push("b"), 20);
+    const cancelled = setTimeout(() => order.push("never"), 10);
+    clearTimeout(cancelled);
+    setTimeout(() => order.push("a"), 5);
+    let n = 0;
+    const every = setInterval(() => { order.push("i" + ++n); if (n === 3) { clearInterval(every); resolve(); } }, 8);
+  });
+  const controller = new AbortController();
+  const t = setTimeout(() => controller.abort(), 50);
+  let aborted;
+  try { await fetch(base, { signal: controller.signal }); aborted = "answered"; } catch (e) { aborted = e.name; }
+  clearTimeout(t);
+  let timedOut;
+  try { await fetch(base, { signal: AbortSignal.timeout(30) }); timedOut = "answered"; } catch (e) { timedOut = e.name; }
+  const r = await fetch(base, { method: "POST", body: new URLSearchParams({ a: "1" }) });
+  const body = await r.json();
+  api.idToken.setCustomClaim("t", { order, aborted, timedOut, status: r.status, type: r.headers.get("Content-Type"), body });
+};"#;
+    let st = run_action(src, port, Duration::from_secs(5));
+    assert!(st.outcome.failure.is_none(), "{:?}", st.outcome.failure);
+    let t = st.outcome.id_token_claims.get("t").cloned().unwrap_or_default();
+    let order: Vec<&str> = t["order"].as_array().expect("order").iter().filter_map(|v| v.as_str()).collect();
+    assert!(!order.contains(&"never"), "{order:?}");
+    assert_eq!(order.iter().position(|x| *x == "a"), Some(0), "{order:?}");
+    assert!(order.contains(&"b") && order.ends_with(&["i3"]), "{order:?}");
+    assert_eq!(t["aborted"], "AbortError");
+    assert_eq!(t["timedOut"], "TimeoutError");
+    assert_eq!(t["status"], 200);
+    assert_eq!(t["type"], "application/json");
+    assert_eq!(t["body"], serde_json::json!({"ok": true}));
+
+    // A timer that would fire after the deadline: the action stops at its time limit.
+    let late = r#"exports.onExecutePostLogin = async (event, api) => {
+  await new Promise((resolve) => setTimeout(resolve, 5000));
+  api.idToken.setCustomClaim("late", true);
+};"#;
+    let started = std::time::Instant::now();
+    let st = run_action(late, port, Duration::from_millis(300));
+    assert!(st.outcome.failure.is_some(), "fails");
+    let error = st.outcome.trace[0].error.clone().unwrap_or_default();
+    assert!(error.contains("time limit"), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(3), "waited past the deadline");
+    assert!(st.outcome.id_token_claims.get("late").is_none());
+}
+
+/// A timer an invocation leaves pending never fires in a later login on the same (warm)
+/// sandbox.
+#[test]
+fn a_timer_left_pending_never_fires_in_another_login() {
+    let src = r#"let fired = 0;
+exports.onExecutePostLogin = async (event, api) => {
+  api.idToken.setCustomClaim("fired", fired);
+  if (event.user.user_id === "first") setTimeout(() => { fired++; api.access.deny("from an earlier login"); }, 150);
+  // The first login ends before its timer is due; the next ones run past the time it was due.
+  await new Promise((resolve) => setTimeout(resolve, event.user.user_id === "first" ? 10 : 300));
+};"#;
+    let config = JsConfig {
+        pool_size: 1,
+        ..JsConfig::default()
+    };
+    let action = JsAction::from_source("pending", "pending.js", src, config).expect("compiles");
+    action.wait_ready(Duration::from_secs(5));
+    let mut ex = Executor::new(Services::default());
+    ex.add(Trigger::PostLogin, std::sync::Arc::new(action));
+    let login = |user: &str| {
+        let mut ev = Event::default();
+        ev.user.user_id = user.into();
+        ex.start(Trigger::PostLogin, ev)
+    };
+    let first = login("first");
+    assert!(first.outcome.failure.is_none(), "{:?}", first.outcome.failure);
+    for _ in 0..2 {
+        let next = login("next");
+        assert!(next.outcome.failure.is_none(), "{:?}", next.outcome.failure);
+        assert_eq!(next.outcome.id_token_claims.get("fired"), Some(&serde_json::json!(0)));
+    }
+}

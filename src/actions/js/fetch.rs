@@ -47,8 +47,8 @@ impl FetchPolicy {
         self.allowed_hosts.iter().any(|h| h == host || Some(h) == with_port.as_ref())
     }
 
-    /// Performs the request; the answer is `{status, statusText, url, headers, body}`.
-    pub fn fetch(&self, raw_url: &str, init: &Value, deadline: Instant) -> Result<Value, String> {
+    /// Checks a request before it is started: the URL, the allowed hosts, the headers.
+    pub fn check(&self, raw_url: &str, init: &Value) -> Result<url::Url, String> {
         let url = url::Url::parse(raw_url).map_err(|e| format!("invalid URL '{raw_url}': {e}"))?;
         if url.scheme() != "http" && url.scheme() != "https" {
             return Err(format!("only http: and https: URLs can be fetched, not {}", url.scheme()));
@@ -59,6 +59,17 @@ impl FetchPolicy {
                 url.host_str().unwrap_or_default()
             ));
         }
+        if let Some(h) = init.get("headers").and_then(Value::as_object)
+            && let Some(k) = h.keys().find(|k| is_forbidden_header(k))
+        {
+            return Err(format!("the header '{k}' cannot be set by an action"));
+        }
+        Ok(url)
+    }
+
+    /// Performs the request; the answer is `{status, statusText, url, headers, body}`.
+    pub fn fetch(&self, raw_url: &str, init: &Value, deadline: Instant) -> Result<Value, String> {
+        let url = self.check(raw_url, init)?;
         let left = deadline.saturating_duration_since(Instant::now());
         let timeout = self.timeout.map_or(left, |t| t.min(left));
         if timeout.is_zero() {

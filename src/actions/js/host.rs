@@ -3,7 +3,9 @@
 //! crate's only `unsafe`).
 
 use std::cell::RefCell;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -14,6 +16,51 @@ use crate::ffi::{self, CurrentApi};
 thread_local! {
     /// The fetch policy of the invocation running on this thread.
     static FETCH: RefCell<Option<Arc<FetchPolicy>>> = const { RefCell::new(None) };
+    /// The requests in flight of the invocation running on this thread.
+    static IO: RefCell<Option<Arc<IoQueue>>> = const { RefCell::new(None) };
+}
+
+/// Requests an invocation started (`fetch`), each on its own thread, and their answers: the
+/// invocation's event loop waits on it together with its timers.
+#[derive(Default)]
+pub(super) struct IoQueue {
+    done: Mutex<Vec<(u64, String)>>,
+    ready: Condvar,
+    next_id: AtomicU64,
+    in_flight: AtomicUsize,
+}
+
+impl IoQueue {
+    /// Requests started and not yet delivered.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// The answers that arrived, waiting up to `timeout` for one if none has.
+    pub fn wait(&self, timeout: Duration) -> Vec<(u64, String)> {
+        let Ok(mut done) = self.done.lock() else { return Vec::new() };
+        if done.is_empty() && !timeout.is_zero() {
+            done = match self.ready.wait_timeout(done, timeout) {
+                Ok((d, _)) => d,
+                Err(_) => return Vec::new(),
+            };
+        }
+        let out = std::mem::take(&mut *done);
+        self.in_flight.fetch_sub(out.len(), Ordering::Relaxed);
+        out
+    }
+
+    fn finish(&self, id: u64, answer: String) {
+        if let Ok(mut d) = self.done.lock() {
+            d.push((id, answer));
+        }
+        self.ready.notify_all();
+    }
+}
+
+/// The I/O queue of the invocation running on this thread.
+pub(super) fn io_queue() -> Option<Arc<IoQueue>> {
+    IO.with(|q| q.borrow().clone())
 }
 
 /// Runs `run` with `api` lent to the host function and `fetch` as the invocation's policy.
@@ -22,9 +69,11 @@ pub(super) fn with_invocation<R>(api: CurrentApi<'_, '_>, fetch: Arc<FetchPolicy
     impl Drop for Clear {
         fn drop(&mut self) {
             FETCH.with(|f| f.borrow_mut().take());
+            IO.with(|q| q.borrow_mut().take());
         }
     }
     FETCH.with(|f| *f.borrow_mut() = Some(fetch));
+    IO.with(|q| *q.borrow_mut() = Some(Arc::new(IoQueue::default())));
     let _clear = Clear;
     ffi::with_api(api, run)
 }
@@ -55,24 +104,39 @@ fn call(mut api: CurrentApi<'_, '_>, fetch: Option<Arc<FetchPolicy>>, method: &s
         return Ok(Value::Null);
     }
     if method == "fetch" {
-        let Some(fetch) = fetch else {
+        // Starts the request on its own thread; its answer reaches the script through the
+        // invocation's event loop (so timers and AbortSignal work while it is in flight).
+        let (Some(fetch), Some(io)) = (fetch, io_queue()) else {
             return Err("fetch is not available here".to_string());
         };
         let url = args.first().and_then(Value::as_str).unwrap_or_default().to_string();
         let init = args.get(1).cloned().unwrap_or(Value::Null);
-        let result = fetch.fetch(&url, &init, core.deadline());
         let shown = json!({"url": url, "method": init.get("method").cloned().unwrap_or(Value::from("GET"))});
-        match &result {
-            Ok(r) => core.record("fetch", vec![shown, json!({"status": r["status"]})]),
-            Err(e) => {
-                core.trace.commands.push(crate::pipeline::command::Command {
-                    method: "fetch".into(),
-                    args: vec![shown],
-                    error: Some(e.clone()),
-                });
-            }
+        if let Err(e) = fetch.check(&url, &init) {
+            core.trace.commands.push(crate::pipeline::command::Command {
+                method: "fetch".into(),
+                args: vec![shown],
+                error: Some(e.clone()),
+            });
+            return Err(e);
         }
-        return result;
+        core.record("fetch", vec![shown]);
+        let id = io.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        io.in_flight.fetch_add(1, Ordering::Relaxed);
+        let deadline = core.deadline();
+        let queue = io.clone();
+        let started = std::thread::Builder::new().name("action-fetch".into()).spawn(move || {
+            let answer = match fetch.fetch(&url, &init, deadline) {
+                Ok(v) => format!("{{\"value\":{v}}}"),
+                Err(e) => format!("{{\"error\":{}}}", Value::from(e)),
+            };
+            queue.finish(id, answer);
+        });
+        if let Err(e) = started {
+            io.in_flight.fetch_sub(1, Ordering::Relaxed);
+            return Err(format!("cannot start the request: {e}"));
+        }
+        return Ok(Value::from(id));
     }
     let r = match api {
         CurrentApi::PostLogin(a) => dispatch::post_login(a, method, args),

@@ -29,6 +29,8 @@ use crate::pipeline::{Action, ActionError, Event, Phase, PostChallengeApi, PostL
 const PRELUDE: &str = include_str!("prelude.js");
 /// Node and web globals, and the built-in modules `require` serves.
 const NODE: &str = include_str!("node.js");
+/// Timers, events, AbortController, Headers, FormData and `fetch`.
+const WEB: &str = include_str!("web.js");
 
 /// Pre-builds one api maker per trigger whose handlers the module exports.
 const WARM_UP: &str = r#"(function () {
@@ -185,6 +187,7 @@ fn position(stack: &str, file: &str) -> Option<(u32, u32)> {
 struct Builtins {
     prelude: Vec<u8>,
     node: Vec<u8>,
+    web: Vec<u8>,
     warm_up: Vec<u8>,
 }
 
@@ -206,6 +209,7 @@ fn builtin_bytecode() -> Result<&'static Builtins, String> {
             Ok(Builtins {
                 prelude: compile("idpipe:prelude", PRELUDE)?,
                 node: compile("idpipe:node", NODE)?,
+                web: compile("idpipe:web", WEB)?,
                 warm_up: compile("idpipe:warm-up", WARM_UP)?,
             })
         })
@@ -284,11 +288,16 @@ impl Inner {
             // Off the login path: the prelude, the action's module, then the api objects this
             // sandbox will hand out. The sandbox is used by one login only, so nothing here can
             // leak between logins.
-            let order = [&builtins.prelude, &builtins.node, &self.bytecode, &builtins.warm_up];
-            for (i, bytecode) in order.into_iter().enumerate() {
-                if i == 2
-                    && let Some(m) = &self.modules
-                {
+            // (bytecode, whether `require` for the action's modules goes in first)
+            let order = [
+                (&builtins.prelude, false),
+                (&builtins.node, false),
+                (&builtins.web, false),
+                (&self.bytecode, true),
+                (&builtins.warm_up, false),
+            ];
+            for (bytecode, is_action) in order {
+                if is_action && let Some(m) = &self.modules {
                     modules::install_require(&ctx, m).catch(&ctx).map_err(|e| caught_message(e).0)?;
                 }
                 let module = crate::ffi::load_module(&ctx, bytecode)
@@ -518,18 +527,34 @@ impl Inner {
                 };
             }
             if let Some(promise) = ret.as_promise() {
-                match promise.finish::<JsValue>().catch(&ctx) {
-                    Ok(_) => {}
-                    Err(CaughtError::Error(rquickjs::Error::WouldBlock)) => {
-                        return Err(("the action's promise never settled (nothing left to wait for)".to_string(), None));
+                // The event loop: jobs, then timers and answers of requests in flight, until
+                // the handler's promise settles or nothing is left to wait for.
+                loop {
+                    match promise.finish::<JsValue>().catch(&ctx) {
+                        Ok(_) => break,
+                        Err(CaughtError::Error(rquickjs::Error::WouldBlock)) => {
+                            if !wait_for_events(&ctx, deadline)? {
+                                return Err(("the action's promise never settled (nothing left to wait for)".to_string(), None));
+                            }
+                        }
+                        Err(e) => return Err(caught_message(e)),
                     }
-                    Err(e) => return Err(caught_message(e)),
                 }
             }
             Ok(())
         });
+        // Timers or requests the invocation left behind: cancelled, and the sandbox is not
+        // reused (they could otherwise act during another login).
+        let left_behind = sandbox.ctx.with(|ctx| -> usize {
+            let clear = ctx
+                .globals()
+                .get::<_, rquickjs::Object>("__idpipe_loop")
+                .and_then(|l| l.get::<_, Function>("clear"))
+                .and_then(|f| f.call::<_, usize>(()));
+            clear.unwrap_or(1)
+        });
         sandbox.deadline_ns.store(0, Ordering::Relaxed);
-        self.release(sandbox, result.is_ok());
+        self.release(sandbox, result.is_ok() && left_behind == 0);
         result.map_err(|(msg, _stack)| {
             if msg.starts_with("Uncaught Null") {
                 // Out of memory, QuickJS cannot always allocate its error and throws `null`
@@ -545,6 +570,47 @@ impl Inner {
             }
         })
     }
+}
+
+/// One turn of the event loop with nothing runnable: waits for the next timer or a request's
+/// answer (never past `deadline`), delivers the answers and fires the due timers. `false` when
+/// there is nothing to wait for.
+fn wait_for_events(ctx: &rquickjs::Ctx<'_>, deadline: Instant) -> Result<bool, (String, Option<String>)> {
+    let fail = |e: rquickjs::Error| (e.to_string(), None);
+    let event_loop: rquickjs::Object = ctx.globals().get("__idpipe_loop").map_err(fail)?;
+    let next_ms: f64 = event_loop.get::<_, Function>("next").and_then(|f| f.call(())).map_err(fail)?;
+    let io = host::io_queue();
+    let in_flight = io.as_ref().map_or(0, |q| q.in_flight());
+    if next_ms < 0.0 && in_flight == 0 {
+        return Ok(false);
+    }
+    let now = Instant::now();
+    if now >= deadline {
+        return Err((
+            "the action was stopped at its time limit (waiting for timers or requests)".into(),
+            None,
+        ));
+    }
+    let left = deadline - now;
+    let wait = if next_ms < 0.0 {
+        left
+    } else {
+        Duration::from_millis(next_ms.ceil() as u64).min(left)
+    };
+    let answers = match &io {
+        Some(q) if in_flight > 0 => q.wait(wait),
+        _ => {
+            std::thread::sleep(wait);
+            Vec::new()
+        }
+    };
+    let deliver: Function = event_loop.get("deliver").map_err(fail)?;
+    for (id, raw) in answers {
+        deliver.call::<_, ()>((id, raw)).catch(ctx).map_err(caught_message)?;
+    }
+    let fire: Function = event_loop.get("fire").map_err(fail)?;
+    fire.call::<_, ()>(()).catch(ctx).map_err(caught_message)?;
+    Ok(true)
 }
 
 impl Action for JsAction {

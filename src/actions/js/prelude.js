@@ -145,29 +145,6 @@
     return requireFrom("");
   }
 
-  function makeResponse(r) {
-    const headers = r.headers || {};
-    return {
-      status: r.status,
-      statusText: r.statusText || "",
-      ok: r.status >= 200 && r.status < 300,
-      url: r.url,
-      headers: { get: (k) => (headers[String(k).toLowerCase()] === undefined ? null : headers[String(k).toLowerCase()]) },
-      text: () => Promise.resolve(r.body),
-      json: () => new Promise((resolve) => resolve(JSON.parse(r.body))),
-    };
-  }
-  globalThis.fetch = function (url, init) {
-    return new Promise((resolve, reject) => {
-      try {
-        const opts = init || {};
-        resolve(makeResponse(call("fetch", [String(url), { method: opts.method, headers: opts.headers, body: opts.body }])));
-      } catch (e) {
-        reject(new TypeError("fetch failed: " + e.message));
-      }
-    });
-  };
-
   // Engine guard: QuickJS runs the generic Array methods as C loops over `length` that do not
   // check the CPU-time interrupt, so `Array(1e9).join("x")` would run for many seconds past the
   // deadline. No real array gets near this length under the memory limit (a dense array of
