@@ -53,6 +53,31 @@ const result = {
   cloneFn: (() => { try { structuredClone({ f() {} }); return "cloned"; } catch (e) { return "refused"; } })(),
   digestLen: 0,
 };
+const util = require("util");
+const EventEmitter = require("events");
+const qs = require("querystring");
+const path = require("node:path");
+const zlib = require("zlib");
+const { StringDecoder } = require("string_decoder");
+const em = new EventEmitter();
+const heard = [];
+em.on("x", (a, b) => heard.push(["on", a, b]));
+em.once("x", (a) => heard.push(["once", a]));
+em.emit("x", 1, 2);
+em.emit("x", 3);
+const dec = new StringDecoder("utf8");
+const euro = Buffer.from("€");
+result.more = {
+  format: [util.format("%s=%d %j %%", "a", 42, { k: [1] }), util.format("x", 1, "y"), util.inspect({ a: [1, "s"], b: { c: null } })],
+  promisified: typeof util.promisify((cb) => cb(null, 1)),
+  deep: [util.isDeepStrictEqual({ a: [1, { b: 2 }] }, { a: [1, { b: 2 }] }), util.isDeepStrictEqual({ a: 1 }, { a: "1" })],
+  heard, count: em.listenerCount("x"),
+  qs: [qs.stringify({ a: "1 2", b: ["x", "y&z"], c: true }), JSON.stringify(qs.parse("a=1&a=2&b=%20c+d&e"))],
+  path: [path.join("/a/b", "../c", "./d.txt"), path.dirname("/a/b/c.js"), path.basename("/a/b/c.js", ".js"), path.extname("x.tar.gz"), path.normalize("a//b/../c/"), path.relative("/a/b/c", "/a/d"), path.resolve("/x", "y", "..", "z")],
+  zlib: [zlib.inflateSync(zlib.deflateSync("hello hello hello")).toString(), zlib.gunzipSync(zlib.gzipSync(Buffer.from("g"))).toString(), zlib.inflateRawSync(zlib.deflateRawSync("r")).toString(), zlib.deflateSync("abc").toString("base64")],
+  decoder: [dec.write(euro.subarray(0, 1)), dec.write(euro.subarray(1)), dec.end()],
+  process: [typeof process.env, typeof process.version, process.version.startsWith("v")],
+};
 "#;
 
 fn node_result() -> Value {

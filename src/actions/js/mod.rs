@@ -31,6 +31,8 @@ const PRELUDE: &str = include_str!("prelude.js");
 const NODE: &str = include_str!("node.js");
 /// Timers, events, AbortController, Headers, FormData and `fetch`.
 const WEB: &str = include_str!("web.js");
+/// util, events, querystring, path, string_decoder, zlib and `process`.
+const NODELIB: &str = include_str!("nodelib.js");
 
 /// Pre-builds one api maker per trigger whose handlers the module exports.
 const WARM_UP: &str = r#"(function () {
@@ -188,6 +190,7 @@ struct Builtins {
     prelude: Vec<u8>,
     node: Vec<u8>,
     web: Vec<u8>,
+    nodelib: Vec<u8>,
     warm_up: Vec<u8>,
 }
 
@@ -210,6 +213,7 @@ fn builtin_bytecode() -> Result<&'static Builtins, String> {
                 prelude: compile("idpipe:prelude", PRELUDE)?,
                 node: compile("idpipe:node", NODE)?,
                 web: compile("idpipe:web", WEB)?,
+                nodelib: compile("idpipe:nodelib", NODELIB)?,
                 warm_up: compile("idpipe:warm-up", WARM_UP)?,
             })
         })
@@ -293,6 +297,7 @@ impl Inner {
                 (&builtins.prelude, false),
                 (&builtins.node, false),
                 (&builtins.web, false),
+                (&builtins.nodelib, false),
                 (&self.bytecode, true),
                 (&builtins.warm_up, false),
             ];

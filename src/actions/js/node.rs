@@ -110,6 +110,42 @@ pub(super) fn node_call(op: String, a: String, b: String, c: String) -> Result<S
                 json!({"error": "invalid"}).to_string()
             })
         }
+        "zlib" => zlib(&a, &bytes(&c)?).map(|out| binary(&out)),
         _ => Err(format!("unknown operation {op}")),
+    }
+}
+
+/// Largest output of one decompression (a small archive must not expand without bound).
+const MAX_INFLATED: u64 = 32 * 1024 * 1024;
+
+/// `zlib.*Sync`: the zlib, raw deflate and gzip formats.
+fn zlib(op: &str, input: &[u8]) -> Result<Vec<u8>, String> {
+    use flate2::Compression;
+    use std::io::{Read, Write};
+    fn compress<W: Write>(mut w: W, input: &[u8], finish: impl FnOnce(W) -> std::io::Result<Vec<u8>>) -> Result<Vec<u8>, String> {
+        w.write_all(input).map_err(|e| e.to_string())?;
+        finish(w).map_err(|e| e.to_string())
+    }
+    fn expand(r: impl Read) -> Result<Vec<u8>, String> {
+        let mut out = Vec::new();
+        r.take(MAX_INFLATED + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| format!("{e} (Z_DATA_ERROR)"))?;
+        if out.len() as u64 > MAX_INFLATED {
+            return Err(format!("the output is larger than {MAX_INFLATED} bytes"));
+        }
+        Ok(out)
+    }
+    let level = Compression::default();
+    match op {
+        "deflate" => compress(flate2::write::ZlibEncoder::new(Vec::new(), level), input, |w| w.finish()),
+        "deflate-raw" => compress(flate2::write::DeflateEncoder::new(Vec::new(), level), input, |w| w.finish()),
+        "gzip" => compress(flate2::write::GzEncoder::new(Vec::new(), level), input, |w| w.finish()),
+        "inflate" => expand(flate2::read::ZlibDecoder::new(input)),
+        "inflate-raw" => expand(flate2::read::DeflateDecoder::new(input)),
+        "gunzip" => expand(flate2::read::GzDecoder::new(input)),
+        "unzip" if input.starts_with(&[0x1f, 0x8b]) => expand(flate2::read::GzDecoder::new(input)),
+        "unzip" => expand(flate2::read::ZlibDecoder::new(input)),
+        _ => Err(format!("unknown zlib operation {op}")),
     }
 }

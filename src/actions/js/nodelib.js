@@ -1,0 +1,263 @@
+// More of Node's built-in modules for actions (issue 17): util, events, querystring, path,
+// string_decoder, zlib (sync, through the host's flate2), and the `process` global (an empty
+// env: secrets come in event.secrets). Modules that make no sense in an action (fs,
+// child_process, net, ...) are not here: requiring one fails with a clear message.
+(function (nodeHost) {
+  "use strict";
+  const B = globalThis.__idpipe_builtins;
+  const { Buffer } = B.buffer;
+
+  // ---- util
+  function inspect(v, opts, depth = 0, seen = new Set()) {
+    const max = opts && opts.depth !== undefined ? opts.depth : 2;
+    if (v === null) return "null";
+    switch (typeof v) {
+      case "string": return depth === 0 ? v : "'" + v.replace(/'/g, "\\'") + "'";
+      case "undefined": return "undefined";
+      case "function": return "[Function: " + (v.name || "(anonymous)") + "]";
+      case "symbol": return v.toString();
+      case "bigint": return v + "n";
+      case "object": break;
+      default: return String(v);
+    }
+    if (seen.has(v)) return "[Circular *1]";
+    if (v instanceof Error) return v.stack || v.name + ": " + v.message;
+    if (v instanceof Date) return v.toISOString();
+    if (v instanceof RegExp) return String(v);
+    if (depth > max) return Array.isArray(v) ? "[Array]" : "[Object]";
+    seen.add(v);
+    const inner = (x) => inspect(x, opts, depth + 1, seen);
+    let out;
+    if (Array.isArray(v)) out = v.length ? "[ " + v.map(inner).join(", ") + " ]" : "[]";
+    else if (v instanceof Map) out = "Map(" + v.size + ") {" + (v.size ? " " + [...v].map(([k, x]) => inner(k) + " => " + inner(x)).join(", ") + " " : "") + "}";
+    else if (v instanceof Set) out = "Set(" + v.size + ") {" + (v.size ? " " + [...v].map(inner).join(", ") + " " : "") + "}";
+    else {
+      const keys = Object.keys(v);
+      const key = (k) => (/^[A-Za-z_$][\w$]*$/.test(k) ? k : "'" + k + "'");
+      out = keys.length ? "{ " + keys.map((k) => key(k) + ": " + inner(v[k])).join(", ") + " }" : "{}";
+    }
+    seen.delete(v);
+    return out;
+  }
+  function format(f, ...args) {
+    if (typeof f !== "string") return [f, ...args].map((a) => inspect(a)).join(" ");
+    let i = 0;
+    let out = f.replace(/%[sdifjoO%]/g, (m) => {
+      if (m === "%%") return "%";
+      if (i >= args.length) return m;
+      const a = args[i++];
+      switch (m) {
+        case "%s": return typeof a === "string" ? a : inspect(a, { depth: 0 });
+        case "%d": case "%i": return typeof a === "object" ? "NaN" : String(m === "%i" ? parseInt(a, 10) : Number(a));
+        case "%f": return String(parseFloat(a));
+        case "%j": try { return JSON.stringify(a); } catch (_) { return "[Circular]"; }
+        default: return inspect(a, { depth: 4 });
+      }
+    });
+    for (; i < args.length; i++) out += " " + (typeof args[i] === "string" ? args[i] : inspect(args[i]));
+    return out;
+  }
+  const custom = Symbol.for("nodejs.util.promisify.custom");
+  function promisify(fn) {
+    if (typeof fn !== "function") throw new TypeError('The "original" argument must be of type function');
+    if (fn[custom]) return fn[custom];
+    return function (...args) {
+      return new Promise((resolve, reject) => {
+        fn.call(this, ...args, (err, ...values) => (err ? reject(err) : resolve(values.length > 1 ? values : values[0])));
+      });
+    };
+  }
+  promisify.custom = custom;
+  function callbackify(fn) {
+    return function (...args) {
+      const cb = args.pop();
+      fn.apply(this, args).then((v) => cb(null, v), (e) => cb(e || new Error("Promise was rejected with a falsy value")));
+    };
+  }
+  function inherits(ctor, superCtor) {
+    Object.defineProperty(ctor, "super_", { value: superCtor, writable: true, configurable: true });
+    Object.setPrototypeOf(ctor.prototype, superCtor.prototype);
+  }
+  function isDeepStrictEqual(a, b) {
+    if (Object.is(a, b)) return true;
+    if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+    if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false;
+    const ka = Object.keys(a), kb = Object.keys(b);
+    return ka.length === kb.length && ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && isDeepStrictEqual(a[k], b[k]));
+  }
+  const util = {
+    format, inspect, promisify, callbackify, inherits, isDeepStrictEqual,
+    deprecate: (fn) => fn,
+    types: {
+      isDate: (v) => v instanceof Date, isRegExp: (v) => v instanceof RegExp, isPromise: (v) => v instanceof Promise,
+      isUint8Array: (v) => v instanceof Uint8Array, isArrayBuffer: (v) => v instanceof ArrayBuffer, isMap: (v) => v instanceof Map, isSet: (v) => v instanceof Set,
+    },
+    TextEncoder, TextDecoder,
+  };
+
+  // ---- events
+  class EventEmitter {
+    constructor() { this._events = Object.create(null); this._max = 10; }
+    on(name, fn) { (this._events[name] || (this._events[name] = [])).push(fn); if (name !== "newListener") this.emit("newListener", name, fn); return this; }
+    addListener(name, fn) { return this.on(name, fn); }
+    prependListener(name, fn) { (this._events[name] || (this._events[name] = [])).unshift(fn); return this; }
+    once(name, fn) { const w = (...a) => { this.off(name, w); fn.apply(this, a); }; w.listener = fn; return this.on(name, w); }
+    off(name, fn) { const l = this._events[name]; if (l) { const i = l.findIndex((x) => x === fn || x.listener === fn); if (i >= 0) l.splice(i, 1); } return this; }
+    removeListener(name, fn) { return this.off(name, fn); }
+    removeAllListeners(name) { if (name === undefined) this._events = Object.create(null); else delete this._events[name]; return this; }
+    emit(name, ...args) {
+      const l = this._events[name];
+      if (!l || l.length === 0) { if (name === "error") throw args[0] instanceof Error ? args[0] : new Error("Unhandled error. (" + inspect(args[0]) + ")"); return false; }
+      for (const fn of [...l]) fn.apply(this, args);
+      return true;
+    }
+    listeners(name) { return (this._events[name] || []).map((f) => f.listener || f); }
+    listenerCount(name) { return (this._events[name] || []).length; }
+    eventNames() { return Object.keys(this._events).filter((k) => this._events[k].length); }
+    setMaxListeners(n) { this._max = n; return this; }
+    getMaxListeners() { return this._max; }
+  }
+  EventEmitter.EventEmitter = EventEmitter;
+  EventEmitter.defaultMaxListeners = 10;
+  EventEmitter.once = (em, name) => new Promise((resolve, reject) => {
+    em.once(name, (...a) => resolve(a));
+    if (name !== "error") em.once("error", reject);
+  });
+
+  // ---- querystring
+  const qsEscape = (s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase());
+  const qsUnescape = (s) => { try { return decodeURIComponent(s); } catch (_) { return s; } };
+  const querystring = {
+    escape: qsEscape,
+    unescape: qsUnescape,
+    stringify(obj, sep = "&", eq = "=") {
+      if (!obj || typeof obj !== "object") return "";
+      const str = (v) => (typeof v === "string" ? v : typeof v === "number" && isFinite(v) ? String(v) : typeof v === "boolean" || typeof v === "bigint" ? String(v) : "");
+      return Object.keys(obj).map((k) => (Array.isArray(obj[k]) ? obj[k].map((v) => qsEscape(k) + eq + qsEscape(str(v))).join(sep) : qsEscape(k) + eq + qsEscape(str(obj[k])))).filter(Boolean).join(sep);
+    },
+    parse(s, sep = "&", eq = "=") {
+      const out = Object.create(null);
+      if (typeof s !== "string" || s.length === 0) return out;
+      for (const part of s.split(sep)) {
+        if (!part) continue;
+        const i = part.indexOf(eq);
+        const k = qsUnescape((i < 0 ? part : part.slice(0, i)).replace(/\+/g, " "));
+        const v = i < 0 ? "" : qsUnescape(part.slice(i + eq.length).replace(/\+/g, " "));
+        if (k in out) out[k] = [].concat(out[k], v); else out[k] = v;
+      }
+      return out;
+    },
+  };
+  querystring.encode = querystring.stringify;
+  querystring.decode = querystring.parse;
+
+  // ---- path (POSIX)
+  function normalizeParts(parts, absolute) {
+    const out = [];
+    for (const p of parts) {
+      if (!p || p === ".") continue;
+      if (p === "..") { if (out.length && out[out.length - 1] !== "..") out.pop(); else if (!absolute) out.push(".."); } else out.push(p);
+    }
+    return out;
+  }
+  const path = {
+    sep: "/",
+    delimiter: ":",
+    normalize(p) {
+      if (p === "") return ".";
+      const abs = p.startsWith("/"), trailing = p.endsWith("/");
+      let s = normalizeParts(p.split("/"), abs).join("/");
+      if (!s && !abs) s = ".";
+      if (s && trailing) s += "/";
+      return (abs ? "/" : "") + s;
+    },
+    join: (...parts) => path.normalize(parts.filter((x) => x !== "").join("/") || "."),
+    resolve: (...parts) => {
+      let r = "";
+      for (let i = parts.length - 1; i >= 0 && !r.startsWith("/"); i--) r = parts[i] + (r ? "/" + r : "");
+      if (!r.startsWith("/")) r = "/" + r;
+      const s = "/" + normalizeParts(r.split("/"), true).join("/");
+      return s;
+    },
+    isAbsolute: (p) => p.startsWith("/"),
+    dirname(p) { const s = p.replace(/\/+$/, ""); const i = s.lastIndexOf("/"); return i < 0 ? "." : i === 0 ? "/" : s.slice(0, i); },
+    basename(p, ext) { const b = p.replace(/\/+$/, "").split("/").pop() || ""; return ext && b.endsWith(ext) && b !== ext ? b.slice(0, -ext.length) : b; },
+    extname(p) { const b = path.basename(p); const i = b.lastIndexOf("."); return i <= 0 ? "" : b.slice(i); },
+    relative(from, to) {
+      const f = path.resolve(from).split("/").filter(Boolean), t = path.resolve(to).split("/").filter(Boolean);
+      let i = 0;
+      while (i < f.length && i < t.length && f[i] === t[i]) i++;
+      return [...Array(f.length - i).fill(".."), ...t.slice(i)].join("/");
+    },
+    parse(p) { const base = path.basename(p), ext = path.extname(p); return { root: p.startsWith("/") ? "/" : "", dir: path.dirname(p), base, ext, name: ext ? base.slice(0, -ext.length) : base }; },
+    format: (o) => (o.dir ? o.dir + "/" : o.root || "") + (o.base || (o.name || "") + (o.ext || "")),
+  };
+  path.posix = path;
+
+  // ---- string_decoder (UTF-8 across chunk boundaries)
+  class StringDecoder {
+    constructor(enc = "utf8") { this.encoding = enc; this._rest = new Uint8Array(0); }
+    write(buf) {
+      const all = Buffer.concat([Buffer.from(this._rest), Buffer.from(buf)]);
+      let end = all.length, i = all.length - 1, need = 0;
+      for (let back = 0; i >= 0 && back < 4; i--, back++) {
+        const c = all[i];
+        if ((c & 0xc0) === 0x80) continue;
+        need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+        if (all.length - i < need) end = i;
+        break;
+      }
+      this._rest = all.subarray(end);
+      return all.subarray(0, end).toString(this.encoding);
+    }
+    end(buf) { const s = buf ? this.write(buf) : ""; const r = this._rest.length ? Buffer.from(this._rest).toString(this.encoding) : ""; this._rest = new Uint8Array(0); return s + r; }
+  }
+
+  // ---- zlib (synchronous forms)
+  const bin = (u8) => { let s = ""; for (let i = 0; i < u8.length; i += 8192) s += String.fromCharCode.apply(null, u8.subarray(i, i + 8192)); return s; };
+  const zop = (op) => (data) => {
+    const input = typeof data === "string" ? Buffer.from(data) : Buffer.from(data);
+    const out = nodeHost("zlib", op, "", bin(input));
+    const b = Buffer.alloc(out.length);
+    for (let i = 0; i < out.length; i++) b[i] = out.charCodeAt(i);
+    return b;
+  };
+  const zlib = {
+    deflateSync: zop("deflate"), inflateSync: zop("inflate"),
+    deflateRawSync: zop("deflate-raw"), inflateRawSync: zop("inflate-raw"),
+    gzipSync: zop("gzip"), gunzipSync: zop("gunzip"), unzipSync: zop("unzip"),
+  };
+
+  // ---- process
+  const process = {
+    env: {},
+    version: "v22.12.0",
+    versions: { node: "22.12.0" },
+    platform: "linux",
+    arch: "x64",
+    argv: [],
+    release: { name: "node" },
+    nextTick: (fn, ...args) => { Promise.resolve().then(() => fn(...args)); },
+    cwd: () => "/",
+    hrtime: Object.assign((prev) => {
+      const ns = BigInt(Math.round(performance.now() * 1e6));
+      const t = [Number(ns / 1000000000n), Number(ns % 1000000000n)];
+      return prev ? [t[0] - prev[0] - (t[1] < prev[1] ? 1 : 0), (t[1] - prev[1] + 1e9) % 1e9] : t;
+    }, { bigint: () => BigInt(Math.round(performance.now() * 1e6)) }),
+    emitWarning: () => {},
+    on() { return process; },
+    once() { return process; },
+    off() { return process; },
+  };
+  if (typeof globalThis.performance === "undefined") {
+    const t0 = Date.now();
+    globalThis.performance = { now: () => Date.now() - t0, timeOrigin: t0 };
+  }
+
+  globalThis.process = process;
+  globalThis.__idpipe_builtins = Object.freeze(Object.assign({}, B, {
+    util: Object.freeze(util), events: EventEmitter, querystring: Object.freeze(querystring), path: Object.freeze(path),
+    string_decoder: Object.freeze({ StringDecoder }), zlib: Object.freeze(zlib), process,
+    timers: Object.freeze({ setTimeout, clearTimeout, setInterval, clearInterval, setImmediate, clearImmediate }),
+  }));
+})(__idpipe_node);
