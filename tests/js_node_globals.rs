@@ -67,6 +67,57 @@ em.emit("x", 1, 2);
 em.emit("x", 3);
 const dec = new StringDecoder("utf8");
 const euro = Buffer.from("€");
+const privatePem = __PEM__;
+const certPem = __CERT__;
+const signingInput = Buffer.from('{"alg":"RS256"}').toString("base64url") + "." + Buffer.from('{"sub":"u1"}').toString("base64url");
+const rs256 = crypto.createSign("RSA-SHA256").update(signingInput).sign(privatePem, "base64url");
+const pub = crypto.createPublicKey(certPem);
+const pubJwk = pub.export({ format: "jwk" });
+const fromJwk = crypto.createPublicKey({ key: pubJwk, format: "jwk" });
+result.keys = {
+  rs256,
+  verified: [
+    crypto.createVerify("RSA-SHA256").update(signingInput).verify(pub, rs256, "base64url"),
+    crypto.verify("sha256", Buffer.from(signingInput), fromJwk, Buffer.from(rs256, "base64url")),
+    crypto.createVerify("RSA-SHA256").update(signingInput + "x").verify(pub, rs256, "base64url"),
+  ],
+  type: [pub.type, pub.asymmetricKeyType, crypto.createPrivateKey(privatePem).type],
+  jwkKeys: Object.keys(pubJwk).sort(),
+  pemRoundTrip: fromJwk.export({ format: "pem", type: "spki" }) === pub.export({ format: "pem", type: "spki" }),
+  secret: crypto.createSecretKey(Buffer.from("k")).export().toString(),
+};
+async function webcryptoChecks() {
+  const subtle = globalThis.crypto.subtle;
+  const enc = new TextEncoder();
+  const hmacKey = await subtle.importKey("raw", enc.encode("secret"), { name: "HMAC", hash: "SHA-256" }, true, ["sign", "verify"]);
+  const mac = Buffer.from(await subtle.sign("HMAC", hmacKey, enc.encode("data"))).toString("base64url");
+  const macOk = await subtle.verify("HMAC", hmacKey, Buffer.from(mac, "base64url"), enc.encode("data"));
+  const rsaPub = await subtle.importKey("jwk", pubJwk, { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, true, ["verify"]);
+  const rsOk = await subtle.verify("RSASSA-PKCS1-v1_5", rsaPub, Buffer.from(rs256, "base64url"), enc.encode(signingInput));
+  const rsBad = await subtle.verify("RSASSA-PKCS1-v1_5", rsaPub, Buffer.from(rs256, "base64url"), enc.encode(signingInput + "."));
+  const der = crypto.createPrivateKey(privatePem).export({ format: "der", type: "pkcs8" });
+  const rsaPriv = await subtle.importKey("pkcs8", der, { name: "RSASSA-PKCS1-v1_5", hash: { name: "SHA-256" } }, false, ["sign"]);
+  const rsSig = Buffer.from(await subtle.sign({ name: "RSASSA-PKCS1-v1_5" }, rsaPriv, enc.encode(signingInput))).toString("base64url");
+  const pssPriv = await subtle.importKey("pkcs8", der, { name: "RSA-PSS", hash: "SHA-256" }, false, ["sign"]);
+  const pssPub = await subtle.importKey("jwk", pubJwk, { name: "RSA-PSS", hash: "SHA-256" }, false, ["verify"]);
+  const pss = await subtle.sign({ name: "RSA-PSS", saltLength: 32 }, pssPriv, enc.encode("m"));
+  const pssOk = await subtle.verify({ name: "RSA-PSS", saltLength: 32 }, pssPub, pss, enc.encode("m"));
+  const ec = await subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"]);
+  const ecSig = await subtle.sign({ name: "ECDSA", hash: "SHA-256" }, ec.privateKey, enc.encode("m"));
+  const ecOk = await subtle.verify({ name: "ECDSA", hash: "SHA-256" }, ec.publicKey, ecSig, enc.encode("m"));
+  const ecJwk = await subtle.exportKey("jwk", ec.publicKey);
+  const ecBack = await subtle.importKey("jwk", ecJwk, { name: "ECDSA", namedCurve: "P-256" }, true, ["verify"]);
+  const ecOk2 = await subtle.verify({ name: "ECDSA", hash: "SHA-256" }, ecBack, ecSig, enc.encode("m"));
+  const exported = await subtle.exportKey("jwk", hmacKey);
+  let notExtractable;
+  try { await subtle.exportKey("jwk", rsaPriv); notExtractable = "exported"; } catch (e) { notExtractable = /^InvalidAccess/.test(e.name); }
+  return {
+    mac, macOk, rsOk, rsBad, rsSig: rsSig === rs256, pssLen: pss.byteLength, pssOk,
+    ec: [ecSig.byteLength, ecOk, ecOk2, ecJwk.kty, ecJwk.crv, ecJwk.x.length, ec.privateKey.type, ec.publicKey.algorithm.namedCurve],
+    hmacJwk: [exported.kty, exported.k, exported.alg], rsaAlg: [rsaPub.algorithm.name, rsaPub.algorithm.hash.name, rsaPub.algorithm.modulusLength, rsaPub.type],
+    notExtractable,
+  };
+}
 result.more = {
   format: [util.format("%s=%d %j %%", "a", 42, { k: [1] }), util.format("x", 1, "y"), util.inspect({ a: [1, "s"], b: { c: null } })],
   promisified: typeof util.promisify((cb) => cb(null, 1)),
@@ -80,8 +131,18 @@ result.more = {
 };
 "#;
 
+/// The shared code with the test keys filled in.
+fn body() -> String {
+    let read = |p: &str| std::fs::read_to_string(format!("{}/{p}", env!("CARGO_MANIFEST_DIR"))).expect("test key");
+    BODY.replace("__PEM__", &serde_json::to_string(&read("certs/idp-test.key")).expect("json"))
+        .replace("__CERT__", &serde_json::to_string(&read("certs/idp-test.crt")).expect("json"))
+}
+
 fn node_result() -> Value {
-    let script = format!("{BODY}\nconsole.log(JSON.stringify(result));");
+    let script = format!(
+        "{}\n(async () => {{ result.subtle = await webcryptoChecks(); console.log(JSON.stringify(result)); }})();",
+        body()
+    );
     let out = std::process::Command::new("node")
         .args(["-e", &script])
         .output()
@@ -92,7 +153,8 @@ fn node_result() -> Value {
 
 fn idpipe_result() -> Value {
     let src = format!(
-        "exports.onExecutePostLogin = async (event, api) => {{\n{BODY}\n  result.digestLen = (await crypto.webcrypto.subtle.digest(\"SHA-256\", new TextEncoder().encode(\"abc\"))).byteLength;\n  api.idToken.setCustomClaim(\"r\", result);\n}};"
+        "exports.onExecutePostLogin = async (event, api) => {{\n{}\n  result.subtle = await webcryptoChecks();\n  result.digestLen = (await crypto.webcrypto.subtle.digest(\"SHA-256\", new TextEncoder().encode(\"abc\"))).byteLength;\n  api.idToken.setCustomClaim(\"r\", result);\n}};",
+        body()
     );
     let action = JsAction::from_source("globals", "globals.js", &src, JsConfig::default()).expect("compiles");
     action.wait_ready(Duration::from_secs(5));

@@ -12,6 +12,7 @@
 
 mod fetch;
 mod host;
+mod keys;
 mod modules;
 mod node;
 
@@ -33,6 +34,8 @@ const NODE: &str = include_str!("node.js");
 const WEB: &str = include_str!("web.js");
 /// util, events, querystring, path, string_decoder, zlib and `process`.
 const NODELIB: &str = include_str!("nodelib.js");
+/// crypto.subtle keys and signatures, node:crypto's KeyObject, sign and verify.
+const CRYPTO: &str = include_str!("crypto.js");
 
 /// Pre-builds one api maker per trigger whose handlers the module exports.
 const WARM_UP: &str = r#"(function () {
@@ -191,6 +194,7 @@ struct Builtins {
     node: Vec<u8>,
     web: Vec<u8>,
     nodelib: Vec<u8>,
+    crypto: Vec<u8>,
     warm_up: Vec<u8>,
 }
 
@@ -214,6 +218,7 @@ fn builtin_bytecode() -> Result<&'static Builtins, String> {
                 node: compile("idpipe:node", NODE)?,
                 web: compile("idpipe:web", WEB)?,
                 nodelib: compile("idpipe:nodelib", NODELIB)?,
+                crypto: compile("idpipe:crypto", CRYPTO)?,
                 warm_up: compile("idpipe:warm-up", WARM_UP)?,
             })
         })
@@ -298,6 +303,7 @@ impl Inner {
                 (&builtins.node, false),
                 (&builtins.web, false),
                 (&builtins.nodelib, false),
+                (&builtins.crypto, false),
                 (&self.bytecode, true),
                 (&builtins.warm_up, false),
             ];

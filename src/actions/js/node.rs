@@ -17,6 +17,10 @@ fn bytes(s: &str) -> Result<Vec<u8>, String> {
         .collect()
 }
 
+fn json_arg(s: &str) -> Result<serde_json::Value, String> {
+    serde_json::from_str(s).map_err(|e| e.to_string())
+}
+
 fn binary(b: &[u8]) -> String {
     b.iter().map(|&x| char::from(x)).collect()
 }
@@ -111,6 +115,18 @@ pub(super) fn node_call(op: String, a: String, b: String, c: String) -> Result<S
             })
         }
         "zlib" => zlib(&a, &bytes(&c)?).map(|out| binary(&out)),
+        // Keys: `a` a JSON parameter, `b`/`c` binary strings.
+        "key-import" => super::keys::import(&a, &bytes(&c)?),
+        "key-export" => super::keys::export(&a, &json_arg(&b)?).map(|out| binary(&out)),
+        "key-generate" => super::keys::generate(&json_arg(&a)?),
+        "sign" => {
+            let p = json_arg(&a)?;
+            super::keys::sign(&p["alg"], &p["key"], &bytes(&c)?).map(|out| binary(&out))
+        }
+        "verify" => {
+            let p = json_arg(&a)?;
+            super::keys::verify(&p["alg"], &p["key"], &bytes(&b)?, &bytes(&c)?).map(|ok| ok.to_string())
+        }
         _ => Err(format!("unknown operation {op}")),
     }
 }
