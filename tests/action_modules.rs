@@ -189,3 +189,56 @@ exports.onExecutePostLogin = async (event, api) => {
     assert_eq!(r["resolved"], "/node_modules/ipaddr.js/lib/ipaddr.js");
     assert_eq!(r["cached"], true);
 }
+
+const JOSE: &str = r#"const jose = require("jose");
+exports.onExecutePostLogin = async (event, api) => {
+  // HS256 with a shared secret.
+  const secret = new TextEncoder().encode("0123456789abcdef0123456789abcdef");
+  const hs = await new jose.SignJWT({ role: "admin" }).setProtectedHeader({ alg: "HS256" }).setSubject(event.user.user_id)
+    .setIssuer("https://idp.example.com").setAudience("api").setIssuedAt().setExpirationTime("2h").sign(secret);
+  const verified = await jose.jwtVerify(hs, secret, { issuer: "https://idp.example.com", audience: "api" });
+  // ES256 and RS256 keys, verified through a JWKS.
+  const es = await jose.generateKeyPair("ES256");
+  const rs = await jose.generateKeyPair("RS256");
+  const esJwk = { ...(await jose.exportJWK(es.publicKey)), kid: "es", alg: "ES256" };
+  const rsJwk = { ...(await jose.exportJWK(rs.publicKey)), kid: "rs", alg: "RS256" };
+  const jwks = jose.createLocalJWKSet({ keys: [esJwk, rsJwk] });
+  const viaJwks = [];
+  for (const [alg, kid, key] of [["ES256", "es", es.privateKey], ["RS256", "rs", rs.privateKey]]) {
+    const t = await new jose.SignJWT({ n: kid }).setProtectedHeader({ alg, kid }).setExpirationTime("5m").sign(key);
+    viaJwks.push((await jose.jwtVerify(t, jwks)).payload.n);
+  }
+  let tampered;
+  try { await jose.jwtVerify(hs.slice(0, -2) + "AA", secret); tampered = "accepted"; } catch (e) { tampered = e.code; }
+  let expired;
+  const old = await new jose.SignJWT({}).setProtectedHeader({ alg: "HS256" }).setExpirationTime(Math.floor(Date.now() / 1000) - 60).sign(secret);
+  try { await jose.jwtVerify(old, secret); expired = "accepted"; } catch (e) { expired = e.code; }
+  api.idToken.setCustomClaim("jose", { role: verified.payload.role, sub: verified.payload.sub, viaJwks, tampered, expired });
+};"#;
+
+/// An ESM-only package (jose 6, which Node 22 lets `require` load): SignJWT and jwtVerify with
+/// a shared secret and with a JWKS of ES256 and RS256 keys, a tampered and an expired token
+/// refused with jose's own error codes.
+#[test]
+fn jose_signs_and_verifies_through_a_jwks() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = tenant(dir.path(), &[("jose.js", JOSE)], &[("jose.js", &["jose@6"])]);
+    let (ok, out) = idpipe(&["actions", "install", "--config", "tenant.toml"], dir.path());
+    assert!(ok, "{out}");
+    // A fresh sandbox per login: after the first, each loads the modules' cached bytecode.
+    let text = std::fs::read_to_string(&path).expect("tenant");
+    std::fs::write(&path, text.replace("\n\n[actions]", "\naction_sandbox = \"fresh\"\n\n[actions]")).expect("write");
+    let tenant = idpipe::config::load(&path).expect("the tenant loads");
+    for _ in 0..4 {
+        let mut event = Event::default();
+        event.user.user_id = "u1".into();
+        let st = tenant.executor.start(Trigger::PostLogin, event);
+        assert!(st.outcome.failure.is_none(), "{:?} {:?}", st.outcome.failure, st.outcome.trace);
+        assert_eq!(
+            st.outcome.id_token_claims.get("jose"),
+            Some(
+                &json!({"role": "admin", "sub": "u1", "viaJwks": ["es", "rs"], "tampered": "ERR_JWS_SIGNATURE_VERIFICATION_FAILED", "expired": "ERR_JWT_EXPIRED"})
+            )
+        );
+    }
+}

@@ -10,6 +10,7 @@
 //! * Limits: a memory limit per runtime (one runtime per action), a stack limit, and a CPU time
 //!   limit: the interrupt handler stops the script at the action's deadline.
 
+mod esm;
 mod fetch;
 mod host;
 mod keys;
@@ -281,6 +282,9 @@ impl Inner {
         let (runtime, deadline_ns) = limited_runtime(&self.config)?;
         let left = deadline.saturating_duration_since(Instant::now());
         deadline_ns.store(mono_ns() + left.as_nanos() as u64 + 1, Ordering::Relaxed);
+        if let Some(m) = &self.modules {
+            runtime.set_loader(esm::EsmResolver(m.clone()), esm::EsmLoader(m.clone()));
+        }
         let ctx = Context::full(&runtime).map_err(|e| e.to_string())?;
         ctx.with(|ctx| -> Result<(), String> {
             let host = Function::new(ctx.clone(), host::host_call).map_err(|e| e.to_string())?;

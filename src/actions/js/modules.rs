@@ -126,6 +126,12 @@ impl ModuleSet {
     /// The id (`node_modules/x/lib/a.js`) `spec` names when required from a module in folder
     /// `from` ("" = the action).
     pub fn resolve(&self, from: &str, spec: &str) -> Result<String, String> {
+        self.resolve_as(from, spec, false)
+    }
+
+    /// As [`ModuleSet::resolve`], for an `import` (`esm`: the `import` condition of `exports`
+    /// instead of `require`).
+    pub fn resolve_as(&self, from: &str, spec: &str, esm: bool) -> Result<String, String> {
         let not_found = || format!("Cannot find module '{spec}'");
         let builtin = spec.strip_prefix("node:").unwrap_or(spec);
         if spec.starts_with("node:") || NODE_BUILTINS.contains(&builtin.split('/').next().unwrap_or_default()) {
@@ -161,7 +167,7 @@ impl ModuleSet {
                 format!("{dir}/node_modules/{name}")
             };
             if self.root.join(&base).is_dir() {
-                return self.in_package(&base, sub).ok_or_else(not_found);
+                return self.in_package(&base, sub, esm).ok_or_else(not_found);
             }
             if dir.is_empty() {
                 return Err(not_found());
@@ -175,11 +181,11 @@ impl ModuleSet {
 
     /// A package folder and an optional subpath: `exports` first (conditions `require`,
     /// `node`, `default`), then `main` or `index.js`.
-    fn in_package(&self, base: &str, sub: Option<&str>) -> Option<String> {
+    fn in_package(&self, base: &str, sub: Option<&str>, esm: bool) -> Option<String> {
         let pkg = self.package_json(base);
         if let Some(exports) = pkg.as_ref().and_then(|p| p.get("exports")) {
             let key = sub.map_or(".".to_string(), |s| format!("./{s}"));
-            let target = export_target(exports, &key)?;
+            let target = export_target(exports, &key, esm)?;
             let id = normalize(&Path::new(base).join(target.trim_start_matches("./")))?;
             return self.is_file(&id).then_some(id);
         }
@@ -222,9 +228,46 @@ impl ModuleSet {
             .find(|candidate| self.is_file(candidate))
     }
 
+    /// Whether a module is an ES module (`.mjs`, or `.js` in a package of `"type": "module"`).
+    pub fn is_esm(&self, id: &str) -> bool {
+        if id.ends_with(".mjs") {
+            return true;
+        }
+        if !id.ends_with(".js") {
+            return false;
+        }
+        let mut dir = id;
+        while let Some(i) = dir.rfind('/') {
+            dir = &dir[..i];
+            if let Some(pkg) = self.package_json(dir) {
+                return pkg.get("type").and_then(Value::as_str) == Some("module");
+            }
+        }
+        self.package_json("")
+            .and_then(|p| p.get("type").and_then(Value::as_str).map(|t| t == "module"))
+            == Some(true)
+    }
+
     /// The text of a module (JSON modules are parsed by the caller).
     pub fn source(&self, id: &str) -> Result<String, String> {
         self.read(id)
+    }
+
+    /// An ES module declared in `ctx` (name `/<id>`): from the bytecode compiled by the first
+    /// sandbox that loaded it, or compiled now and its bytecode kept.
+    pub fn declare_esm<'js>(&self, ctx: &Ctx<'js>, id: &str) -> rquickjs::Result<Module<'js>> {
+        let key = format!("esm:{id}");
+        if let Some(b) = self.compiled.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            return crate::ffi::load_module(ctx, &b);
+        }
+        let source = self.read(id).map_err(|e| rquickjs::Exception::throw_message(ctx, &e))?;
+        let declared = Module::declare(ctx.clone(), format!("/{id}"), source)?;
+        if let Ok(bytes) = declared.write(Default::default())
+            && let Ok(mut c) = self.compiled.lock()
+        {
+            c.insert(key, Arc::new(bytes));
+        }
+        Ok(declared)
     }
 
     /// The bytecode of a CommonJS module: an ES module that stores the module's function
@@ -249,8 +292,8 @@ impl ModuleSet {
 }
 
 /// The file an `exports` map gives for `key` (`.` or `./sub`), with Node's CommonJS conditions.
-fn export_target(exports: &Value, key: &str) -> Option<String> {
-    let conditional = |v: &Value| -> Option<String> { pick_condition(v) };
+fn export_target(exports: &Value, key: &str, esm: bool) -> Option<String> {
+    let conditional = |v: &Value| -> Option<String> { pick_condition(v, esm) };
     match exports {
         Value::String(s) if key == "." => Some(s.clone()),
         Value::Object(map) if map.keys().any(|k| k.starts_with('.')) => {
@@ -270,13 +313,20 @@ fn export_target(exports: &Value, key: &str) -> Option<String> {
     }
 }
 
-fn pick_condition(v: &Value) -> Option<String> {
+fn pick_condition(v: &Value, esm: bool) -> Option<String> {
+    let conditions: &[&str] = if esm {
+        &["import", "node", "default"]
+    } else {
+        &["require", "node", "default"]
+    };
     match v {
         Value::String(s) => Some(s.clone()),
-        Value::Array(items) => items.iter().find_map(pick_condition),
-        Value::Object(map) => ["require", "node", "default"]
+        Value::Array(items) => items.iter().find_map(|i| pick_condition(i, esm)),
+        // In the order the package lists them, the first that applies.
+        Value::Object(map) => map
             .iter()
-            .find_map(|c| map.get(*c).and_then(pick_condition)),
+            .find(|(k, _)| conditions.contains(&k.as_str()))
+            .and_then(|(_, v)| pick_condition(v, esm)),
         _ => None,
     }
 }
@@ -308,9 +358,14 @@ pub(super) fn install_require<'js>(ctx: &Ctx<'js>, modules: &Arc<ModuleSet>) -> 
         globals.remove("__idpipe_factory")?;
         Ok(factory)
     })?;
+    let m = modules.clone();
+    let is_esm = Function::new(ctx.clone(), move |id: String| m.is_esm(&id))?;
+    let esm = Function::new(ctx.clone(), move |ctx: Ctx<'js>, id: String| -> rquickjs::Result<Object<'js>> {
+        super::esm::require_esm(&ctx, &id)
+    })?;
     let idpipe: Object = ctx.globals().get("__idpipe")?;
     let make: Function = idpipe.get("makeRequire")?;
-    let require: Function = make.call((resolve, load, source))?;
+    let require: Function = make.call((resolve, load, source, is_esm, esm))?;
     ctx.globals().set("require", require)
 }
 

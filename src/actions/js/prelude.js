@@ -107,7 +107,7 @@
 
   // Node's CommonJS loader over the action's installed modules (host functions: resolve a
   // name from a folder, load a module's function, read a JSON module). One cache per sandbox.
-  function makeRequire(resolve, load, source) {
+  function makeRequire(resolve, load, source, isEsm, requireEsm) {
     const cache = Object.create(null);
     const dirname = (id) => { const i = id.lastIndexOf("/"); return i < 0 ? "" : id.slice(0, i); };
     function requireFrom(dir) {
@@ -130,6 +130,7 @@
         cache[id] = module;
         try {
           if (id.endsWith(".json")) module.exports = JSON.parse(source(id));
+          else if (isEsm(id)) module.exports = requireEsm(id);
           else load(id).call(module.exports, module.exports, module.require, module, "/" + id, "/" + dirname(id));
         } catch (e) {
           delete cache[id];
