@@ -302,12 +302,19 @@ impl Inner {
             // sandbox will hand out. The sandbox is used by one login only, so nothing here can
             // leak between logins.
             // (bytecode, whether `require` for the action's modules goes in first)
+            // The Node and web globals, evaluated on first use (the prelude's lazy globals).
+            let load = Function::new(ctx.clone(), |ctx: rquickjs::Ctx<'_>| -> rquickjs::Result<()> {
+                let builtins = builtin_bytecode().map_err(|e| rquickjs::Exception::throw_message(&ctx, &e))?;
+                for bytecode in [&builtins.node, &builtins.web, &builtins.nodelib, &builtins.crypto] {
+                    let (_, promise) = crate::ffi::load_module(&ctx, bytecode)?.eval()?;
+                    promise.finish::<()>()?;
+                }
+                ctx.globals().set("__idpipe_loaded", true)
+            })
+            .map_err(|e| e.to_string())?;
+            ctx.globals().set("__idpipe_load_builtins", load).map_err(|e| e.to_string())?;
             let order = [
                 (&builtins.prelude, false),
-                (&builtins.node, false),
-                (&builtins.web, false),
-                (&builtins.nodelib, false),
-                (&builtins.crypto, false),
                 (&self.bytecode, true),
                 (&builtins.warm_up, false),
             ];
@@ -561,6 +568,9 @@ impl Inner {
         // Timers or requests the invocation left behind: cancelled, and the sandbox is not
         // reused (they could otherwise act during another login).
         let left_behind = sandbox.ctx.with(|ctx| -> usize {
+            if !ctx.globals().get::<_, bool>("__idpipe_loaded").unwrap_or(false) {
+                return 0; // no timers or fetch without the web globals
+            }
             let clear = ctx
                 .globals()
                 .get::<_, rquickjs::Object>("__idpipe_loop")
@@ -592,6 +602,9 @@ impl Inner {
 /// there is nothing to wait for.
 fn wait_for_events(ctx: &rquickjs::Ctx<'_>, deadline: Instant) -> Result<bool, (String, Option<String>)> {
     let fail = |e: rquickjs::Error| (e.to_string(), None);
+    if !ctx.globals().get::<_, bool>("__idpipe_loaded").unwrap_or(false) {
+        return Ok(false); // no timers or fetch without the web globals
+    }
     let event_loop: rquickjs::Object = ctx.globals().get("__idpipe_loop").map_err(fail)?;
     let next_ms: f64 = event_loop.get::<_, Function>("next").and_then(|f| f.call(())).map_err(fail)?;
     let io = host::io_queue();

@@ -176,4 +176,24 @@
   guard(Array, ["from"], true);
 
   globalThis.__idpipe = Object.freeze({ makeApi, makeRequire });
+
+  // The Node and web globals (node.js, web.js, nodelib.js, crypto.js) load on first use: most
+  // actions use none of them, and each sandbox would otherwise carry them all. Reading any of
+  // these names (or `require` of a built-in) loads them all; assigning one first just defines it.
+  const LAZY = ["Buffer", "TextEncoder", "TextDecoder", "URL", "URLSearchParams", "structuredClone", "crypto", "CryptoKey",
+    "setTimeout", "setInterval", "setImmediate", "clearTimeout", "clearInterval", "clearImmediate", "queueMicrotask",
+    "DOMException", "Event", "EventTarget", "AbortSignal", "AbortController", "Headers", "FormData", "fetch", "process",
+    "performance", "__idpipe_builtins", "__idpipe_loop"].filter((name) => !(name in globalThis));
+  const loadBuiltins = __idpipe_load_builtins;
+  const unlazy = () => { for (const name of LAZY) { const d = Object.getOwnPropertyDescriptor(globalThis, name); if (d && d.get && d.get.lazy) delete globalThis[name]; } };
+  for (const name of LAZY) {
+    const get = function () { unlazy(); loadBuiltins(); return globalThis[name]; };
+    get.lazy = true;
+    Object.defineProperty(globalThis, name, {
+      get,
+      set(value) { delete globalThis[name]; Object.defineProperty(globalThis, name, { value, writable: true, enumerable: false, configurable: true }); },
+      enumerable: false,
+      configurable: true,
+    });
+  }
 })(__idpipe_host);
