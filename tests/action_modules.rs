@@ -242,3 +242,35 @@ fn jose_signs_and_verifies_through_a_jwks() {
         );
     }
 }
+
+const JWT: &str = r#"const jwt = require("jsonwebtoken");
+const debug = require("debug")("action");
+const validator = require("validator");
+exports.onExecutePostLogin = async (event, api) => {
+  debug("signing for %s", event.user.user_id);
+  const token = jwt.sign({ sub: event.user.user_id, role: "admin" }, "a-shared-secret-of-some-length", { expiresIn: "5m", issuer: "idp" });
+  const decoded = jwt.verify(token, "a-shared-secret-of-some-length", { issuer: "idp" });
+  let wrong;
+  try { jwt.verify(token, "another-secret"); wrong = "accepted"; } catch (e) { wrong = e.name + ": " + e.message; }
+  api.idToken.setCustomClaim("jwt", { sub: decoded.sub, role: decoded.role, wrong, email: validator.isEmail("jane@example.com"), bad: validator.isEmail("jane@") });
+};"#;
+
+/// Popular CommonJS modules that lean on Node's built-ins: jsonwebtoken (crypto, buffer, util),
+/// debug (tty, util, process.env) and validator.
+#[test]
+fn jsonwebtoken_debug_and_validator_work() {
+    let dir = tempfile::tempdir().expect("tmp");
+    tenant(
+        dir.path(),
+        &[("jwt.js", JWT)],
+        &[("jwt.js", &["jsonwebtoken@9", "debug@4", "validator@13"])],
+    );
+    let (ok, out) = idpipe(&["actions", "install", "--config", "tenant.toml"], dir.path());
+    assert!(ok, "{out}");
+    let st = login(dir.path(), "10.0.0.1");
+    assert!(st.outcome.failure.is_none(), "{:?} {:?}", st.outcome.failure, st.outcome.trace);
+    assert_eq!(
+        st.outcome.id_token_claims.get("jwt"),
+        Some(&json!({"sub": "u1", "role": "admin", "wrong": "JsonWebTokenError: invalid signature", "email": true, "bad": false}))
+    );
+}

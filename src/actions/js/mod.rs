@@ -313,11 +313,7 @@ impl Inner {
             })
             .map_err(|e| e.to_string())?;
             ctx.globals().set("__idpipe_load_builtins", load).map_err(|e| e.to_string())?;
-            let order = [
-                (&builtins.prelude, false),
-                (&self.bytecode, true),
-                (&builtins.warm_up, false),
-            ];
+            let order = [(&builtins.prelude, false), (&self.bytecode, true), (&builtins.warm_up, false)];
             for (bytecode, is_action) in order {
                 if is_action && let Some(m) = &self.modules {
                     modules::install_require(&ctx, m).catch(&ctx).map_err(|e| caught_message(e).0)?;

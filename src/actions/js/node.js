@@ -119,24 +119,24 @@
     }
   }
 
-  class Buffer extends Uint8Array {
+  class FastBuffer extends Uint8Array {
     static from(value, encOrOffset, length) {
-      if (typeof value === "string") return Buffer.fromView(encode(value, encOrOffset));
-      if (value instanceof ArrayBuffer) return new Buffer(value, encOrOffset || 0, length === undefined ? value.byteLength - (encOrOffset || 0) : length);
-      if (ArrayBuffer.isView(value)) return Buffer.fromView(new Uint8Array(value.buffer, value.byteOffset, value.byteLength).slice());
-      if (value && value.type === "Buffer" && Array.isArray(value.data)) return Buffer.fromView(Uint8Array.from(value.data));
-      if (Array.isArray(value) || (value && typeof value.length === "number")) return Buffer.fromView(Uint8Array.from(value, (x) => x & 255));
+      if (typeof value === "string") return FastBuffer.fromView(encode(value, encOrOffset));
+      if (value instanceof ArrayBuffer) return new FastBuffer(value, encOrOffset || 0, length === undefined ? value.byteLength - (encOrOffset || 0) : length);
+      if (ArrayBuffer.isView(value)) return FastBuffer.fromView(new Uint8Array(value.buffer, value.byteOffset, value.byteLength).slice());
+      if (value && value.type === "Buffer" && Array.isArray(value.data)) return FastBuffer.fromView(Uint8Array.from(value.data));
+      if (Array.isArray(value) || (value && typeof value.length === "number")) return FastBuffer.fromView(Uint8Array.from(value, (x) => x & 255));
       throw new TypeError("The first argument must be of type string or an instance of Buffer, ArrayBuffer, or Array or an Array-like Object.");
     }
-    static fromView(u8) { return new Buffer(u8.buffer, u8.byteOffset, u8.byteLength); }
-    static alloc(n, fill, enc) { const b = new Buffer(n); if (fill !== undefined) b.fill(typeof fill === "string" ? encode(fill, enc)[0] || 0 : fill); return b; }
-    static allocUnsafe(n) { return new Buffer(n); }
-    static isBuffer(b) { return b instanceof Buffer; }
+    static fromView(u8) { return new FastBuffer(u8.buffer, u8.byteOffset, u8.byteLength); }
+    static alloc(n, fill, enc) { const b = new FastBuffer(n); if (fill !== undefined) b.fill(typeof fill === "string" ? encode(fill, enc)[0] || 0 : fill); return b; }
+    static allocUnsafe(n) { return new FastBuffer(n); }
+    static isBuffer(b) { return b instanceof FastBuffer; }
     static isEncoding(e) { try { normEnc(e); return true; } catch (_) { return false; } }
     static byteLength(v, enc) { return typeof v === "string" ? encode(v, enc).length : v.byteLength; }
     static concat(list, total) {
       const n = total === undefined ? list.reduce((a, b) => a + b.length, 0) : total;
-      const out = Buffer.alloc(n);
+      const out = FastBuffer.alloc(n);
       let at = 0;
       for (const b of list) { if (at >= n) break; out.set(b.subarray(0, n - at), at); at += b.length; }
       return out;
@@ -150,7 +150,7 @@
       for (let i = 0; i < n; i++) if (this[i] !== other[i]) return this[i] < other[i] ? -1 : 1;
       return this.length === other.length ? 0 : this.length < other.length ? -1 : 1;
     }
-    subarray(s, e) { const u = Uint8Array.prototype.subarray.call(this, s, e); return new Buffer(u.buffer, u.byteOffset, u.length); }
+    subarray(s, e) { const u = Uint8Array.prototype.subarray.call(this, s, e); return new FastBuffer(u.buffer, u.byteOffset, u.length); }
     slice(s, e) { return this.subarray(s, e); }
     write(str, offset = 0, enc) { const b = encode(str, typeof offset === "string" ? offset : enc); const at = typeof offset === "number" ? offset : 0; const n = Math.min(b.length, this.length - at); this.set(b.subarray(0, n), at); return n; }
     copy(target, ts = 0, ss = 0, se = this.length) { const part = this.subarray(ss, se); target.set(part.subarray(0, target.length - ts), ts); return Math.min(part.length, target.length - ts); }
@@ -159,6 +159,19 @@
     readUInt32BE(o = 0) { return ((this[o] << 24) >>> 0) + ((this[o + 1] << 16) | (this[o + 2] << 8) | this[o + 3]); }
     writeUInt32BE(v, o = 0) { this[o] = v >>> 24; this[o + 1] = v >>> 16; this[o + 2] = v >>> 8; this[o + 3] = v; return o + 4; }
   }
+
+  // Node's Buffer is also callable without `new` (the deprecated `Buffer(x)` that older
+  // packages such as safe-buffer still use).
+  function Buffer(arg, encOrOffset, length) {
+    return typeof arg === "number" ? FastBuffer.alloc(arg) : FastBuffer.from(arg, encOrOffset, length);
+  }
+  Object.setPrototypeOf(Buffer, FastBuffer);
+  Buffer.prototype = FastBuffer.prototype;
+  // Own, enumerable statics, as in Node (copyProps-style shims copy them).
+  for (const k of ["from", "alloc", "allocUnsafe", "isBuffer", "isEncoding", "byteLength", "concat", "compare"]) Buffer[k] = FastBuffer[k];
+  Buffer.allocUnsafeSlow = FastBuffer.allocUnsafe;
+  Buffer.poolSize = 8192;
+  Object.defineProperty(FastBuffer.prototype, "constructor", { value: Buffer, writable: true, configurable: true });
 
   function bytesOf(data, enc) {
     if (typeof data === "string") return encode(data, enc);
@@ -212,7 +225,8 @@
   };
   const cryptoModule = {
     createHash: (alg) => new Hash(alg),
-    createHmac: (alg, key) => new Hash(alg, bytesOf(key)),
+    // A secret KeyObject (createSecretKey) is accepted too, as in Node.
+    createHmac: (alg, key) => new Hash(alg, key && typeof key === "object" && key._h && key.type === "secret" ? fromBase64(key._h.der) : bytesOf(key)),
     randomBytes,
     randomUUID,
     getRandomValues: (v) => webcrypto.getRandomValues(v),
@@ -323,7 +337,7 @@
 
   Object.assign(globalThis, { TextEncoder, TextDecoder, Buffer, URL, URLSearchParams, structuredClone, crypto: webcrypto });
   globalThis.__idpipe_builtins = Object.freeze({
-    buffer: Object.freeze({ Buffer }),
+    buffer: Object.freeze({ Buffer, SlowBuffer: Buffer, kMaxLength: 2147483647, constants: Object.freeze({ MAX_LENGTH: 2147483647 }) }),
     crypto: Object.freeze(cryptoModule),
     url: Object.freeze({ URL, URLSearchParams }),
   });

@@ -86,7 +86,7 @@
     return ka.length === kb.length && ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && isDeepStrictEqual(a[k], b[k]));
   }
   const util = {
-    format, inspect, promisify, callbackify, inherits, isDeepStrictEqual,
+    format, formatWithOptions: (_opts, ...args) => format(...args), inspect, promisify, callbackify, inherits, isDeepStrictEqual,
     deprecate: (fn) => fn,
     types: {
       isDate: (v) => v instanceof Date, isRegExp: (v) => v instanceof RegExp, isPromise: (v) => v instanceof Promise,
@@ -95,34 +95,153 @@
     TextEncoder, TextDecoder,
   };
 
-  // ---- events
-  class EventEmitter {
-    constructor() { this._events = Object.create(null); this._max = 10; }
-    on(name, fn) { (this._events[name] || (this._events[name] = [])).push(fn); if (name !== "newListener") this.emit("newListener", name, fn); return this; }
-    addListener(name, fn) { return this.on(name, fn); }
-    prependListener(name, fn) { (this._events[name] || (this._events[name] = [])).unshift(fn); return this; }
-    once(name, fn) { const w = (...a) => { this.off(name, w); fn.apply(this, a); }; w.listener = fn; return this.on(name, w); }
-    off(name, fn) { const l = this._events[name]; if (l) { const i = l.findIndex((x) => x === fn || x.listener === fn); if (i >= 0) l.splice(i, 1); } return this; }
-    removeListener(name, fn) { return this.off(name, fn); }
-    removeAllListeners(name) { if (name === undefined) this._events = Object.create(null); else delete this._events[name]; return this; }
+  // ---- events (a function constructor, as in Node: old code calls `EventEmitter.call(this)`)
+  function EventEmitter() { EventEmitter.init.call(this); }
+  EventEmitter.init = function () {
+    if (!this._events || this._events === Object.getPrototypeOf(this)._events) this._events = Object.create(null);
+    if (this._max === undefined) this._max = 10;
+  };
+  const listenersOf = (em, name) => { if (!em._events) em._events = Object.create(null); return em._events[name] || (em._events[name] = []); };
+  Object.assign(EventEmitter.prototype, {
+    on(name, fn) { if (name !== "newListener" && this._events && this._events.newListener) this.emit("newListener", name, fn); listenersOf(this, name).push(fn); return this; },
+    addListener(name, fn) { return this.on(name, fn); },
+    prependListener(name, fn) { listenersOf(this, name).unshift(fn); return this; },
+    once(name, fn) { const self = this; function w(...a) { self.off(name, w); fn.apply(self, a); } w.listener = fn; return this.on(name, w); },
+    prependOnceListener(name, fn) { const self = this; function w(...a) { self.off(name, w); fn.apply(self, a); } w.listener = fn; return this.prependListener(name, w); },
+    off(name, fn) { const l = this._events && this._events[name]; if (l) { const i = l.findIndex((x) => x === fn || x.listener === fn); if (i >= 0) l.splice(i, 1); } return this; },
+    removeListener(name, fn) { return this.off(name, fn); },
+    removeAllListeners(name) { if (name === undefined) this._events = Object.create(null); else if (this._events) delete this._events[name]; return this; },
     emit(name, ...args) {
-      const l = this._events[name];
+      const l = this._events && this._events[name];
       if (!l || l.length === 0) { if (name === "error") throw args[0] instanceof Error ? args[0] : new Error("Unhandled error. (" + inspect(args[0]) + ")"); return false; }
       for (const fn of [...l]) fn.apply(this, args);
       return true;
-    }
-    listeners(name) { return (this._events[name] || []).map((f) => f.listener || f); }
-    listenerCount(name) { return (this._events[name] || []).length; }
-    eventNames() { return Object.keys(this._events).filter((k) => this._events[k].length); }
-    setMaxListeners(n) { this._max = n; return this; }
-    getMaxListeners() { return this._max; }
-  }
+    },
+    listeners(name) { return ((this._events && this._events[name]) || []).map((f) => f.listener || f); },
+    rawListeners(name) { return ((this._events && this._events[name]) || []).slice(); },
+    listenerCount(name) { return ((this._events && this._events[name]) || []).length; },
+    eventNames() { return this._events ? Object.keys(this._events).filter((k) => this._events[k].length) : []; },
+    setMaxListeners(n) { this._max = n; return this; },
+    getMaxListeners() { return this._max === undefined ? 10 : this._max; },
+  });
   EventEmitter.EventEmitter = EventEmitter;
   EventEmitter.defaultMaxListeners = 10;
   EventEmitter.once = (em, name) => new Promise((resolve, reject) => {
     em.once(name, (...a) => resolve(a));
     if (name !== "error") em.once("error", reject);
   });
+
+  // ---- stream (enough for libraries that subclass streams or pipe small buffers; no
+  // backpressure: actions handle small documents)
+  function Stream(opts) { EventEmitter.call(this, opts); }
+  inherits(Stream, EventEmitter);
+  Stream.prototype.pipe = function (dest) {
+    this.on("data", (c) => dest.write(c));
+    this.on("end", () => { if (dest.end) dest.end(); });
+    return dest;
+  };
+  function Readable(opts) {
+    Stream.call(this, opts);
+    this.readable = true;
+    if (opts && typeof opts.read === "function") this._read = opts.read;
+  }
+  inherits(Readable, Stream);
+  Object.assign(Readable.prototype, {
+    push(chunk) {
+      if (chunk === null) { this._ended = true; queueMicrotask(() => this.emit("end")); return false; }
+      queueMicrotask(() => this.emit("data", chunk));
+      return true;
+    },
+    setEncoding() { return this; },
+    resume() { return this; },
+    pause() { return this; },
+    read() { return null; },
+    destroy(err) { if (err) queueMicrotask(() => this.emit("error", err)); queueMicrotask(() => this.emit("close")); return this; },
+  });
+  Readable.from = (items) => {
+    const r = new Readable();
+    queueMicrotask(() => { for (const x of items) r.push(x); r.push(null); });
+    return r;
+  };
+  function Writable(opts) {
+    Stream.call(this, opts);
+    this.writable = true;
+    if (opts && typeof opts.write === "function") this._write = opts.write;
+    if (opts && typeof opts.final === "function") this._final = opts.final;
+  }
+  inherits(Writable, Stream);
+  const writableMethods = {
+    write(chunk, enc, cb) {
+      if (typeof enc === "function") { cb = enc; enc = undefined; }
+      const done = (err) => { if (err) this.emit("error", err); if (cb) cb(err); };
+      if (this._write) this._write(chunk, enc || "buffer", done); else done();
+      return true;
+    },
+    end(chunk, enc, cb) {
+      if (typeof chunk === "function") { cb = chunk; chunk = undefined; }
+      if (typeof enc === "function") { cb = enc; enc = undefined; }
+      if (chunk !== undefined && chunk !== null) this.write(chunk, enc);
+      const fin = () => { this.emit("finish"); if (cb) cb(); };
+      if (this._final) this._final(fin); else queueMicrotask(fin);
+      return this;
+    },
+    cork() {},
+    uncork() {},
+    setDefaultEncoding() { return this; },
+  };
+  Object.assign(Writable.prototype, writableMethods, { destroy: Readable.prototype.destroy });
+  function Duplex(opts) {
+    Readable.call(this, opts);
+    Writable.call(this, opts);
+  }
+  inherits(Duplex, Readable);
+  Object.assign(Duplex.prototype, writableMethods);
+  function Transform(opts) {
+    Duplex.call(this, opts);
+    if (opts && typeof opts.transform === "function") this._transform = opts.transform;
+    if (opts && typeof opts.flush === "function") this._flush = opts.flush;
+  }
+  inherits(Transform, Duplex);
+  Transform.prototype._write = function (chunk, enc, cb) {
+    if (!this._transform) { this.push(chunk); cb(); return; }
+    this._transform(chunk, enc, (err, data) => { if (data !== undefined && data !== null) this.push(data); cb(err); });
+  };
+  Transform.prototype._final = function (cb) {
+    const finish = () => { this.push(null); cb(); };
+    if (this._flush) this._flush((err, data) => { if (data !== undefined && data !== null) this.push(data); finish(); });
+    else finish();
+  };
+  function PassThrough(opts) { Transform.call(this, opts); }
+  inherits(PassThrough, Transform);
+  Object.assign(Stream, { Stream, Readable, Writable, Duplex, Transform, PassThrough });
+
+  // ---- assert
+  class AssertionError extends Error {
+    constructor(options) { super(options && options.message ? options.message : "Assertion failed"); this.name = "AssertionError"; this.code = "ERR_ASSERTION"; }
+  }
+  const fail = (message, dflt) => { if (message instanceof Error) throw message; throw new AssertionError({ message: message || dflt }); };
+  function assert(value, message) { if (!value) fail(message, "The expression evaluated to a falsy value"); }
+  Object.assign(assert, {
+    ok: assert,
+    AssertionError,
+    fail: (message) => fail(message, "Failed"),
+    equal: (a, b, m) => { if (a != b) fail(m, inspect(a) + " == " + inspect(b)); },
+    notEqual: (a, b, m) => { if (a == b) fail(m, inspect(a) + " != " + inspect(b)); },
+    strictEqual: (a, b, m) => { if (!Object.is(a, b)) fail(m, "Expected values to be strictly equal: " + inspect(a) + " !== " + inspect(b)); },
+    notStrictEqual: (a, b, m) => { if (Object.is(a, b)) fail(m, "Expected values to be not strictly equal"); },
+    deepStrictEqual: (a, b, m) => { if (!isDeepStrictEqual(a, b)) fail(m, "Expected values to be strictly deep-equal"); },
+    deepEqual: (a, b, m) => { if (!isDeepStrictEqual(a, b)) fail(m, "Expected values to be deep-equal"); },
+    throws(fn, _expected, m) { try { fn(); } catch (_) { return; } fail(m, "Missing expected exception."); },
+  });
+  assert.strict = assert;
+
+  // ---- tty and os: what libraries ask to decide how to print
+  const tty = { isatty: () => false };
+  const os = {
+    EOL: "\n", platform: () => "linux", type: () => "Linux", arch: () => "x64", release: () => "", hostname: () => "idpipe-action",
+    tmpdir: () => "/tmp", homedir: () => "/", cpus: () => [], totalmem: () => 0, freemem: () => 0, endianness: () => "LE", uptime: () => 0,
+    networkInterfaces: () => ({}), userInfo: () => ({ username: "action", uid: -1, gid: -1, shell: null, homedir: "/" }),
+  };
 
   // ---- querystring
   const qsEscape = (s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase());
@@ -245,6 +364,9 @@
       return prev ? [t[0] - prev[0] - (t[1] < prev[1] ? 1 : 0), (t[1] - prev[1] + 1e9) % 1e9] : t;
     }, { bigint: () => BigInt(Math.round(performance.now() * 1e6)) }),
     emitWarning: () => {},
+    // Output goes to the action's trace, like console.
+    stdout: { fd: 1, isTTY: false, write: (s) => { console.log(String(s).replace(/\n$/, "")); return true; } },
+    stderr: { fd: 2, isTTY: false, write: (s) => { console.error(String(s).replace(/\n$/, "")); return true; } },
     on() { return process; },
     once() { return process; },
     off() { return process; },
@@ -256,7 +378,7 @@
 
   globalThis.process = process;
   globalThis.__idpipe_builtins = Object.freeze(Object.assign({}, B, {
-    util: Object.freeze(util), events: EventEmitter, querystring: Object.freeze(querystring), path: Object.freeze(path),
+    util: Object.freeze(util), events: EventEmitter, stream: Stream, assert, tty: Object.freeze(tty), os: Object.freeze(os), querystring: Object.freeze(querystring), path: Object.freeze(path),
     string_decoder: Object.freeze({ StringDecoder }), zlib: Object.freeze(zlib), process,
     timers: Object.freeze({ setTimeout, clearTimeout, setInterval, clearInterval, setImmediate, clearImmediate }),
   }));
