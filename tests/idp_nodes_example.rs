@@ -4,10 +4,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use common::idp::{Browser, Page, free_port, query, saml_response};
+use common::idp::{Browser, Page, free_port, query, saml_response, spawn_serve_with};
 use common::pg::Pg;
 
 const EXAMPLE: &str = "fixtures/nodes/tenant.toml";
@@ -27,19 +26,7 @@ impl Drop for Node {
 
 fn node(config: &str, url: &str) -> Node {
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_idpipe"))
-        .args(["serve", "--config", config, "--listen", &format!("127.0.0.1:{port}")])
-        .env("IDPIPE_DATABASE_URL", url)
-        .env("RUST_LOG", "warn")
-        .current_dir(common::root())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("first line");
+    let (child, line) = spawn_serve_with(std::path::Path::new(config), port, Stdio::null(), &[("IDPIPE_DATABASE_URL", url)]);
     assert!(line.starts_with("idpipe listening on"), "{line}");
     Node {
         child,

@@ -34,6 +34,11 @@ thread_local! {
 /// Starts `idpipe serve` on a configuration and port (JSON logs to `log`); returns the process
 /// and its first stdout line.
 fn spawn_serve(cfg: &std::path::Path, port: u16, log: std::fs::File) -> (Child, String) {
+    spawn_serve_with(cfg, port, log.into(), &[])
+}
+
+/// As `spawn_serve`, with the logs to `stderr` and more environment variables.
+pub fn spawn_serve_with(cfg: &std::path::Path, port: u16, stderr: Stdio, env: &[(&str, &str)]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_idpipe"))
         .args(["serve", "--config"])
         .arg(cfg)
@@ -41,9 +46,10 @@ fn spawn_serve(cfg: &std::path::Path, port: u16, log: std::fs::File) -> (Child, 
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
         .env("IDPIPE_LOG_FORMAT", "json")
+        .envs(env.iter().copied())
         .current_dir(root())
         .stdout(Stdio::piped())
-        .stderr(log)
+        .stderr(stderr)
         .spawn()
         .expect("starts");
     let mut line = String::new();
