@@ -152,8 +152,9 @@ fn native_addons_are_refused_at_install() {
     assert!(!dir.path().join("action_modules/idpipe-actions.lock.json").exists());
 }
 
-/// What is not declared is not found (with Node's error code), Node's built-ins say they are
-/// not available, and a dependency cannot reach outside its folder.
+/// What is not declared is not found (with Node's error code), Node's process and thread
+/// built-ins say they are not available, `fs` loads but reads nothing, and a dependency cannot
+/// reach outside its folder.
 #[test]
 fn undeclared_builtin_and_escaping_requires_fail_clearly() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -161,7 +162,8 @@ fn undeclared_builtin_and_escaping_requires_fail_clearly() {
 const attempt = (name) => { try { require(name); return "loaded"; } catch (e) { return (e.code || "") + " " + e.message; } };
 exports.onExecutePostLogin = async (event, api) => {
   api.idToken.setCustomClaim("r", {
-    undeclared: attempt("left-pad"), fs: attempt("fs"), nodeFs: attempt("node:fs"), cp: attempt("child_process"),
+    undeclared: attempt("left-pad"), fs: (() => { try { require("fs").readFileSync("/etc/passwd"); return "read"; } catch (e) { return e.message; } })(),
+    nodeFs: require("node:fs").existsSync("/etc/passwd"), cp: attempt("child_process"), worker: attempt("node:worker_threads"),
     escape: attempt("../../tenant.toml"), resolved: require.resolve("ipaddr.js"), cached: require("ipaddr.js") === ipaddr,
   });
 };"#;
@@ -176,15 +178,25 @@ exports.onExecutePostLogin = async (event, api) => {
             .starts_with("MODULE_NOT_FOUND Cannot find module 'left-pad'"),
         "{r}"
     );
+    assert_eq!(
+        r["fs"], "fs.readFileSync is not available to actions: there is no file system",
+        "{r}"
+    );
+    assert_eq!(r["nodeFs"], false, "no file exists for an action");
     assert!(
-        r["fs"].as_str().unwrap_or_default().contains("built-in 'fs' is not available"),
+        r["cp"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("built-in 'child_process' is not available"),
         "{r}"
     );
     assert!(
-        r["nodeFs"].as_str().unwrap_or_default().contains("built-in 'fs' is not available"),
+        r["worker"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("built-in 'worker_threads' is not available"),
         "{r}"
     );
-    assert!(r["cp"].as_str().unwrap_or_default().contains("built-in 'child_process'"), "{r}");
     assert!(r["escape"].as_str().unwrap_or_default().starts_with("MODULE_NOT_FOUND"), "{r}");
     assert_eq!(r["resolved"], "/node_modules/ipaddr.js/lib/ipaddr.js");
     assert_eq!(r["cached"], true);
@@ -272,5 +284,93 @@ fn jsonwebtoken_debug_and_validator_work() {
     assert_eq!(
         st.outcome.id_token_claims.get("jwt"),
         Some(&json!({"sub": "u1", "role": "admin", "wrong": "JsonWebTokenError: invalid signature", "email": true, "bad": false}))
+    );
+}
+
+/// A local JSON service: answers `{"method", "path", "body", "auth"}` of each request.
+fn echo_server() -> u16 {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+                let mut line = String::new();
+                let _ = reader.read_line(&mut line);
+                let mut parts = line.split_whitespace();
+                let (method, path) = (
+                    parts.next().unwrap_or_default().to_string(),
+                    parts.next().unwrap_or_default().to_string(),
+                );
+                let (mut length, mut auth) = (0usize, String::new());
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                        break;
+                    }
+                    let lower = h.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                    if lower.starts_with("authorization:") {
+                        auth = h["authorization:".len()..].trim().to_string();
+                    }
+                }
+                let mut body = vec![0u8; length];
+                let _ = reader.read_exact(&mut body);
+                let answer = json!({"method": method, "path": path, "body": String::from_utf8_lossy(&body), "auth": auth}).to_string();
+                let mut conn = conn;
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+            });
+        }
+    });
+    port
+}
+
+const AXIOS: &str = r#"const axios = require("axios");
+exports.onExecutePostLogin = async (event, api) => {
+  const client = axios.create({ baseURL: event.secrets.BASE, timeout: 2000, headers: { Authorization: "Bearer t0k" } });
+  const got = await client.get("/users/" + event.user.user_id, { params: { fields: "roles" } });
+  const posted = await client.post("/audit", { event: "login", user: event.user.user_id });
+  let refused;
+  try { await axios.get("http://203.0.113.1/"); refused = "reached"; } catch (e) { refused = e.code || e.message; }
+  api.idToken.setCustomClaim("axios", {
+    status: got.status, path: got.data.path, auth: got.data.auth, type: got.headers["content-type"],
+    posted: [posted.data.method, JSON.parse(posted.data.body)], refused,
+  });
+};"#;
+
+/// axios from the registry against a local service on the allow-list (through fetch: Node's
+/// http is not available), and refused for a host that is not.
+#[test]
+fn axios_reaches_an_allowed_service() {
+    let port = echo_server();
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = tenant(dir.path(), &[("ax.js", AXIOS)], &[("ax.js", &["axios@1"])]);
+    let text = std::fs::read_to_string(&path).expect("tenant").replace(
+        "\n\n[actions]",
+        &format!("\nfetch_allowed_hosts = [\"127.0.0.1:{port}\"]\n\n[secrets]\nBASE = \"http://127.0.0.1:{port}\"\n\n[actions]"),
+    );
+    std::fs::write(&path, text).expect("write");
+    let (ok, out) = idpipe(&["actions", "install", "--config", "tenant.toml"], dir.path());
+    assert!(ok, "{out}");
+    let tenant = idpipe::config::load(&path).expect("the tenant loads");
+    let mut event = Event::default();
+    event.user.user_id = "u1".into();
+    event.secrets.insert("BASE".into(), json!(format!("http://127.0.0.1:{port}")));
+    let st = tenant.executor.start(Trigger::PostLogin, event);
+    assert!(st.outcome.failure.is_none(), "{:?} {:?}", st.outcome.failure, st.outcome.trace);
+    assert_eq!(
+        st.outcome.id_token_claims.get("axios"),
+        Some(&json!({
+            "status": 200, "path": "/users/u1?fields=roles", "auth": "Bearer t0k", "type": "application/json",
+            "posted": ["POST", {"event": "login", "user": "u1"}], "refused": "ERR_NETWORK"
+        }))
     );
 }

@@ -235,6 +235,53 @@
   });
   assert.strict = assert;
 
+  // ---- http, https, http2, net, tls: loadable (libraries such as axios load them at the top
+  // and use fetch where they are missing), but every connection they would open throws:
+  // actions reach the network through fetch only, to the tenant's allowed hosts.
+  const noNetwork = (what) => function () {
+    throw new Error(what + " is not available to actions: use fetch (to the tenant's allowed hosts)");
+  };
+  const noNetworkLike = (what) => function () {
+    throw new Error(what + " is not available to actions: there is no file system");
+  };
+  class Agent extends EventEmitter { constructor(options) { super(); this.options = options || {}; } destroy() {} }
+  const STATUS_CODES = { 200: "OK", 201: "Created", 204: "No Content", 301: "Moved Permanently", 302: "Found", 304: "Not Modified", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict", 429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout" };
+  const METHODS = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"];
+  const httpLike = (name) => ({
+    Agent, globalAgent: new Agent(), STATUS_CODES, METHODS,
+    request: noNetwork(name + ".request"), get: noNetwork(name + ".get"), createServer: noNetwork(name + ".createServer"),
+    ClientRequest: noNetwork(name + ".ClientRequest"), IncomingMessage: function IncomingMessage() {}, ServerResponse: noNetwork(name + ".ServerResponse"),
+  });
+  const http2 = {
+    connect: noNetwork("http2.connect"), createServer: noNetwork("http2.createServer"), createSecureServer: noNetwork("http2.createSecureServer"),
+    constants: {
+      HTTP2_HEADER_METHOD: ":method", HTTP2_HEADER_PATH: ":path", HTTP2_HEADER_SCHEME: ":scheme", HTTP2_HEADER_AUTHORITY: ":authority",
+      HTTP2_HEADER_STATUS: ":status", HTTP2_HEADER_CONTENT_TYPE: "content-type", HTTP2_HEADER_CONTENT_LENGTH: "content-length",
+      HTTP2_METHOD_GET: "GET", HTTP2_METHOD_POST: "POST", NGHTTP2_CANCEL: 8,
+    },
+  };
+  const ipv4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+  const isIPv6 = (s) => { try { return typeof s === "string" && s.includes(":") && new URL("http://[" + s + "]/").hostname.length > 2; } catch (_) { return false; } };
+  const net = {
+    Socket: noNetwork("net.Socket"), connect: noNetwork("net.connect"), createConnection: noNetwork("net.createConnection"), createServer: noNetwork("net.createServer"),
+    isIPv4: (s) => ipv4.test(String(s)), isIPv6, isIP: (s) => (ipv4.test(String(s)) ? 4 : isIPv6(String(s)) ? 6 : 0),
+  };
+  const tls = { connect: noNetwork("tls.connect"), createSecureContext: noNetwork("tls.createSecureContext"), TLSSocket: noNetwork("tls.TLSSocket"), rootCertificates: [], DEFAULT_MIN_VERSION: "TLSv1.2" };
+
+  // ---- fs: loadable (form-data and others reference it at the top), but there is no file
+  // system: every function throws (promises reject), `existsSync` answers false.
+  const FS_FUNCS = ["readFile", "readFileSync", "writeFile", "writeFileSync", "appendFile", "appendFileSync", "open", "openSync",
+    "readdir", "readdirSync", "stat", "statSync", "lstat", "lstatSync", "mkdir", "mkdirSync", "unlink", "unlinkSync", "rm", "rmSync",
+    "createReadStream", "createWriteStream", "access", "accessSync", "realpath", "realpathSync", "copyFile", "copyFileSync",
+    "rename", "renameSync", "watch", "exists"];
+  const fs = { existsSync: () => false, constants: { F_OK: 0, R_OK: 4, W_OK: 2, X_OK: 1 }, promises: {} };
+  for (const f of FS_FUNCS) {
+    fs[f] = noNetworkLike("fs." + f);
+    if (!f.endsWith("Sync") && !f.startsWith("create") && f !== "watch" && f !== "exists") {
+      fs.promises[f] = (...args) => Promise.reject(new Error("fs.promises." + f + " is not available to actions: there is no file system"));
+    }
+  }
+
   // ---- tty and os: what libraries ask to decide how to print
   const tty = { isatty: () => false };
   const os = {
@@ -345,6 +392,10 @@
     deflateSync: zop("deflate"), inflateSync: zop("inflate"),
     deflateRawSync: zop("deflate-raw"), inflateRawSync: zop("inflate-raw"),
     gzipSync: zop("gzip"), gunzipSync: zop("gunzip"), unzipSync: zop("unzip"),
+    constants: {
+      Z_NO_FLUSH: 0, Z_PARTIAL_FLUSH: 1, Z_SYNC_FLUSH: 2, Z_FULL_FLUSH: 3, Z_FINISH: 4, Z_OK: 0, Z_STREAM_END: 1,
+      Z_DEFAULT_COMPRESSION: -1, Z_BEST_SPEED: 1, Z_BEST_COMPRESSION: 9, BROTLI_OPERATION_FLUSH: 1, ZSTD_e_flush: 1,
+    },
   };
 
   // ---- process
@@ -378,7 +429,9 @@
 
   globalThis.process = process;
   globalThis.__idpipe_builtins = Object.freeze(Object.assign({}, B, {
-    util: Object.freeze(util), events: EventEmitter, stream: Stream, assert, tty: Object.freeze(tty), os: Object.freeze(os), querystring: Object.freeze(querystring), path: Object.freeze(path),
+    util: Object.freeze(util), events: EventEmitter, stream: Stream, assert, tty: Object.freeze(tty), os: Object.freeze(os),
+    fs: Object.freeze(fs), "fs/promises": Object.freeze(fs.promises),
+    http: Object.freeze(httpLike("http")), https: Object.freeze(httpLike("https")), http2: Object.freeze(http2), net: Object.freeze(net), tls: Object.freeze(tls), querystring: Object.freeze(querystring), path: Object.freeze(path),
     string_decoder: Object.freeze({ StringDecoder }), zlib: Object.freeze(zlib), process,
     timers: Object.freeze({ setTimeout, clearTimeout, setInterval, clearInterval, setImmediate, clearImmediate }),
   }));

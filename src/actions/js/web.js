@@ -153,6 +153,7 @@
     keys() { return [...this._map.keys()].sort()[Symbol.iterator](); }
     values() { return [...this._map.entries()].sort().map((e) => e[1])[Symbol.iterator](); }
     [Symbol.iterator]() { return this.entries(); }
+    get [Symbol.toStringTag]() { return "Headers"; }
   }
   class FormData {
     constructor() { this._list = []; }
@@ -164,6 +165,7 @@
     delete(k) { this._list = this._list.filter((x) => x[0] !== String(k)); }
     entries() { return this._list.map((e) => e.slice())[Symbol.iterator](); }
     [Symbol.iterator]() { return this.entries(); }
+    get [Symbol.toStringTag]() { return "FormData"; }
   }
   function makeResponse(r) {
     const headers = new Headers(r.headers || {});
