@@ -119,6 +119,15 @@ fn the_lock_file_pins_versions_and_integrity() {
         Some(&json!(true)),
         "still installed"
     );
+    // A lock whose install path climbs out of the folder is refused before anything is written.
+    std::fs::write(
+        &lock_path,
+        lock.replace("\"node_modules/ipaddr.js\"", "\"node_modules/../../../escaped\""),
+    )
+    .expect("write");
+    let (ok, out) = idpipe(&["actions", "install", "--config", "tenant.toml"], dir.path());
+    assert!(!ok && out.contains("the lock file names 'node_modules/../../../escaped'"), "{out}");
+    assert!(!dir.path().join("escaped").exists() && !dir.path().parent().expect("parent").join("escaped").exists());
 }
 
 /// Nothing is fetched at start-up: a declared module that is not installed stops `idpipe

@@ -283,6 +283,24 @@ fn timers_and_abort_signals_work_with_fetch_within_the_deadline() {
     assert!(st.outcome.id_token_claims.get("late").is_none());
 }
 
+/// One invocation cannot open requests without bound (each has a thread): past 16 in flight,
+/// `fetch` rejects.
+#[test]
+fn requests_in_flight_are_bounded() {
+    let port = slow_server(Duration::from_millis(300));
+    let src = r#"exports.onExecutePostLogin = async (event, api) => {
+  const base = "http://127.0.0.1:" + event.secrets.PORT + "/";
+  const all = await Promise.allSettled(Array.from({ length: 20 }, () => fetch(base)));
+  const refused = all.filter((r) => r.status === "rejected").map((r) => r.reason.message);
+  api.idToken.setCustomClaim("f", { ok: all.filter((r) => r.status === "fulfilled").length, refused: refused.length, why: refused[0] });
+};"#;
+    let st = run_action(src, port, Duration::from_secs(5));
+    let f = st.outcome.id_token_claims.get("f").cloned().unwrap_or_default();
+    assert_eq!(f["ok"], 16, "{f}");
+    assert_eq!(f["refused"], 4, "{f}");
+    assert_eq!(f["why"], "fetch failed: more than 16 requests in flight in one action");
+}
+
 /// A timer an invocation leaves pending never fires in a later login on the same (warm)
 /// sandbox.
 #[test]

@@ -20,6 +20,9 @@ thread_local! {
     static IO: RefCell<Option<Arc<IoQueue>>> = const { RefCell::new(None) };
 }
 
+/// Requests one invocation may have in flight at once (each has a thread).
+pub(super) const MAX_IN_FLIGHT: usize = 16;
+
 /// Requests an invocation started (`fetch`), each on its own thread, and their answers: the
 /// invocation's event loop waits on it together with its timers.
 #[derive(Default)]
@@ -121,6 +124,9 @@ fn call(mut api: CurrentApi<'_, '_>, fetch: Option<Arc<FetchPolicy>>, method: &s
             return Err(e);
         }
         core.record("fetch", vec![shown]);
+        if io.in_flight() >= MAX_IN_FLIGHT {
+            return Err(format!("more than {MAX_IN_FLIGHT} requests in flight in one action"));
+        }
         let id = io.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         io.in_flight.fetch_add(1, Ordering::Relaxed);
         let deadline = core.deadline();

@@ -99,6 +99,46 @@ pub struct Dependency {
     pub spec: String,
 }
 
+/// Whether `name` is a valid npm package name (and so a safe path segment: no `..`, no
+/// separators but the scope's).
+pub(crate) fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 214
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-._~@/".contains(c))
+        && !name.starts_with('.')
+        && !name.contains("..")
+        && name.matches('@').count() <= usize::from(name.starts_with('@'))
+        && (name.matches('/').count() == usize::from(name.starts_with('@')))
+        && !name.ends_with('/')
+        && !name.contains("/.")
+}
+
+/// Whether a lock file's install path is `node_modules/<name>` nested any number of times.
+pub(crate) fn valid_install_path(path: &str) -> bool {
+    let mut rest = path;
+    while let Some(after) = rest.strip_prefix("node_modules/") {
+        let (name, next) = if after.starts_with('@') {
+            let mut it = after.splitn(3, '/');
+            let (scope, pkg) = (it.next().unwrap_or_default(), it.next().unwrap_or_default());
+            (format!("{scope}/{pkg}"), it.next())
+        } else {
+            let mut it = after.splitn(2, '/');
+            (it.next().unwrap_or_default().to_string(), it.next())
+        };
+        if !valid_name(&name) {
+            return false;
+        }
+        match next {
+            None => return true,
+            Some(n) => rest = n,
+        }
+    }
+    // Only reached when what follows a name is not another `node_modules/...`.
+    false
+}
+
 impl std::str::FromStr for Dependency {
     type Err = NpmError;
 
@@ -109,15 +149,7 @@ impl std::str::FromStr for Dependency {
             Some(i) => (&s[..i + 1], &s[i + 2..]),
             None => (s, "latest"),
         };
-        let valid_name = !name.is_empty()
-            && name.len() <= 214
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-._~@/".contains(c))
-            && !name.starts_with('.')
-            && !name.contains("..")
-            && (name.matches('/').count() == usize::from(name.starts_with('@')));
-        if !valid_name || spec.is_empty() {
+        if !valid_name(name) || spec.is_empty() {
             return Err(NpmError::BadSpec(s.to_string()));
         }
         Ok(Dependency {
@@ -222,6 +254,9 @@ pub fn check_installed(modules_dir: &Path, script: &Path, deps: &[Dependency]) -
     }
     let folder = action_folder(modules_dir, script);
     for (path, p) in &entry.packages {
+        if !valid_install_path(path) {
+            return Err(missing(&p.name, format!("the lock file names '{path}'")));
+        }
         let manifest = folder.join(path).join("package.json");
         let on_disk: Option<String> = std::fs::read_to_string(&manifest)
             .ok()
@@ -321,8 +356,40 @@ mod tests {
         let d: Dependency = "@xmldom/xmldom".parse().expect("dep");
         assert_eq!((d.name.as_str(), d.spec.as_str()), ("@xmldom/xmldom", "latest"));
         assert_eq!("xpath".parse::<Dependency>().expect("dep").spec, "latest");
-        for bad in ["", "@", "../evil@1", "a/b@1", "@scope/a/b", "Caps@1", "x@", ".hidden", "a b@1"] {
+        for bad in [
+            "",
+            "@",
+            "../evil@1",
+            "a/b@1",
+            "@scope/a/b",
+            "Caps@1",
+            "x@",
+            ".hidden",
+            "a b@1",
+            "@s/..@1",
+            "@s/.x@1",
+        ] {
             assert!(bad.parse::<Dependency>().is_err(), "{bad}");
+        }
+        // Names and paths from the registry or a lock file are checked the same way.
+        for good in [
+            "node_modules/a",
+            "node_modules/@s/x",
+            "node_modules/a/node_modules/@s/b/node_modules/c",
+        ] {
+            assert!(valid_install_path(good), "{good}");
+        }
+        for bad in [
+            "node_modules/../../x",
+            "node_modules/a/../../../x",
+            "x/node_modules/a",
+            "node_modules/",
+            "node_modules/a/",
+            "node_modules/@s/../x",
+            "/node_modules/a",
+            "node_modules/a//b",
+        ] {
+            assert!(!valid_install_path(bad), "{bad}");
         }
     }
 

@@ -54,6 +54,10 @@ pub(super) fn install_fresh(client: &mut Registry, deps: &[Dependency], into: &P
     let mut tree: BTreeMap<String, Release> = BTreeMap::new();
     let mut queue: VecDeque<(String, String, String)> = deps.iter().map(|d| (d.name.clone(), d.spec.clone(), String::new())).collect();
     while let Some((name, range, parent)) = queue.pop_front() {
+        // A name from the registry becomes a folder: refuse anything that is not a package name.
+        if !super::valid_name(&name) {
+            return Err(NpmError::BadSpec(format!("{name} (a dependency of {parent})")));
+        }
         let chain = lookup_chain(&parent, &name);
         // Already visible from here at a version that fits: nothing to add.
         if let Some(found) = chain.iter().find_map(|p| tree.get(p))
@@ -85,6 +89,10 @@ pub(super) fn install_fresh(client: &mut Registry, deps: &[Dependency], into: &P
 pub(super) fn install_locked(client: &mut Registry, lock: &ActionLock, into: &Path) -> Result<Installed, NpmError> {
     let mut tree = BTreeMap::new();
     for (path, p) in &lock.packages {
+        // A lock file is input too: its paths must be node_modules paths of valid names.
+        if !super::valid_install_path(path) || !super::valid_name(&p.name) {
+            return Err(NpmError::BadSpec(format!("the lock file names '{path}'")));
+        }
         let mut release = client.exact(&p.name, &p.version)?;
         if let Some(why) = &release.native {
             return Err(NpmError::NativeAddon {
