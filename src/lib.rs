@@ -10,6 +10,7 @@
 pub mod actions;
 pub mod config;
 mod ffi;
+pub mod kit;
 pub mod login;
 pub mod oidc;
 pub mod pipeline;

@@ -59,6 +59,12 @@ pub(crate) enum Command {
         #[arg(long)]
         db: Option<PathBuf>,
     },
+    /// Test kits for the SPs and apps that trust idpipe: valid and deliberately broken fixtures
+    /// with a manifest of the verdict each must get.
+    Kit {
+        #[command(subcommand)]
+        command: KitCommand,
+    },
     /// Action scripts' npm dependencies.
     Actions {
         #[command(subcommand)]
@@ -251,5 +257,39 @@ pub enum ActionsCommand {
         /// The tenant TOML file.
         #[arg(long, default_value = "fixtures/tenant/demo.toml")]
         config: PathBuf,
+    },
+}
+
+/// `idpipe kit ...`.
+#[derive(Debug, Subcommand)]
+pub enum KitCommand {
+    /// ID and access tokens, the JWKS that verifies them, and broken variants (expired, nbf in
+    /// the future, wrong aud, iss or nonce, alg none, HS256 with the public key, unknown or
+    /// retired kid, another key's signature, wrong typ, modified payload), with manifest.json.
+    Oidc {
+        /// The app: a JSON object with `client_id`.
+        #[arg(long)]
+        client: PathBuf,
+        /// The user: an `event.user` JSON object (default: a kit user).
+        #[arg(long)]
+        user: Option<PathBuf>,
+        /// The issuer the app expects.
+        #[arg(long, default_value = "http://127.0.0.1:3000/")]
+        issuer: String,
+        /// The API the access tokens are for.
+        #[arg(long, default_value = "https://api.example.com")]
+        audience: String,
+        /// Issue time, Unix seconds (default: now): fixed, the files are reproducible.
+        #[arg(long)]
+        now: Option<i64>,
+        /// Seed of token ids and the nonce.
+        #[arg(long, default_value = "idpipe-kit")]
+        seed: String,
+        /// Signing key PEM (default: certs/idp-test.key, a TEST-ONLY key).
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
     },
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use idpipe::pipeline::executor::Status;
 use idpipe::pipeline::{Event, Executor, Services, Trigger};
 
-use args::{ActionsCommand, Cli, Command, SamlCommand, SpCommand, UserCommand};
+use args::{ActionsCommand, Cli, Command, KitCommand, SamlCommand, SpCommand, UserCommand};
 
 /// The password on the first line of stdin (at least 8 characters).
 fn read_password() -> Result<String, String> {
@@ -92,6 +92,9 @@ pub(crate) fn run(cli: Cli) -> Result<(String, bool), String> {
         Command::Actions {
             command: ActionsCommand::Install { config },
         } => actions_install(&config),
+        Command::Kit {
+            command: cmd @ KitCommand::Oidc { .. },
+        } => oidc::kit(cmd),
     }
 }
 

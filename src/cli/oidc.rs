@@ -140,3 +140,58 @@ fn refresh_token(
         .issue(&grant, &state.outcome.refresh_token, now.timestamp_millis())
         .map_err(|e| e.to_string())
 }
+
+/// The kit's other keys: publicly known TEST-ONLY keys from certs/, built in so that the kit
+/// is reproducible anywhere. They only ever sign the fixtures a verifier must refuse.
+const RETIRED_KEY: &str = include_str!("../../certs/idp-next-test.key");
+const OTHER_KEY: &str = include_str!("../../certs/sp-test.key");
+
+/// Runs `kit oidc`.
+pub(super) fn kit(cmd: super::args::KitCommand) -> Result<(String, bool), String> {
+    let super::args::KitCommand::Oidc {
+        client,
+        user,
+        issuer,
+        audience,
+        now,
+        seed,
+        key,
+        out,
+    } = cmd;
+    let client: serde_json::Value = json_file(&client)?;
+    let client_id = client
+        .get("client_id")
+        .and_then(serde_json::Value::as_str)
+        .filter(|c| !c.is_empty())
+        .ok_or("the client file has no client_id")?
+        .to_string();
+    let user: serde_json::Map<String, serde_json::Value> = match user {
+        Some(p) => json_file(&p)?,
+        None => {
+            serde_json::json!({"user_id": "auth0|kit-user", "email": "kit.user@example.com", "email_verified": true, "name": "Kit User"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default()
+        }
+    };
+    let current = jwt_signer(key)?;
+    let retired = idpipe::oidc::JwtSigner::from_pem(RETIRED_KEY).map_err(|e| e.to_string())?;
+    let other = idpipe::oidc::JwtSigner::from_pem(OTHER_KEY).map_err(|e| e.to_string())?;
+    let public_pem = current.public_pem().map_err(|e| e.to_string())?;
+    let input = idpipe::kit::oidc::OidcKitInput {
+        client_id,
+        issuer,
+        audience,
+        user,
+        now: now.unwrap_or_else(|| chrono::Utc::now().timestamp()),
+        seed,
+    };
+    let keys = idpipe::kit::oidc::OidcKitKeys {
+        current: &current,
+        retired: &retired,
+        other: &other,
+        current_public_pem: &public_pem,
+    };
+    let fixtures = idpipe::kit::oidc::write_kit(&input, &keys, &out).map_err(|e| e.to_string())?;
+    Ok((format!("{} fixtures and manifest.json in {}", fixtures.len(), out.display()), true))
+}

@@ -119,6 +119,12 @@ impl JwtSigner {
         &self.jwk
     }
 
+    /// The public key in PEM (SubjectPublicKeyInfo).
+    pub fn public_pem(&self) -> Result<String, OidcError> {
+        let pem = self.key.public_key_to_pem()?;
+        String::from_utf8(pem).map_err(|e| OidcError::Key(e.to_string()))
+    }
+
     /// Verifies a compact RS256 JWT this key signed (header `kid` must be this key's) and
     /// returns its claims. Expiry and audience are the caller's to check.
     pub fn verify(&self, token: &str) -> Option<serde_json::Map<String, Value>> {
@@ -133,6 +139,12 @@ impl JwtSigner {
     /// Signs an access token (RFC 9068: `typ` `at+jwt`).
     pub fn sign_access_token(&self, claims: &serde_json::Map<String, Value>) -> Result<String, OidcError> {
         self.sign_with_header(&self.at_header_b64, claims)
+    }
+
+    /// Signs claims under any JOSE header (`alg` must say RS256: this key signs with it); for
+    /// test fixtures that need an unusual header (another `kid`, another `typ`).
+    pub fn sign_with_header_json(&self, header: &Value, claims: &serde_json::Map<String, Value>) -> Result<String, OidcError> {
+        self.sign_with_header(&B64URL.encode(header.to_string()), claims)
     }
 
     /// Signs a token with another `typ` (e.g. `logout+jwt`).
