@@ -4,15 +4,20 @@
 //! * Each script is a CommonJS module exporting `onExecutePostLogin` / `onContinuePostLogin` /
 //!   `onExecutePostChallenge` / `onContinuePostChallenge` (usually `async`). It is compiled once at
 //!   start-up to QuickJS bytecode; a syntax error is reported with file, line and column.
-//! * Isolation: every invocation runs in a fresh context that is discarded afterwards, so nothing
-//!   a login leaves in globals reaches the next one. Contexts (prelude installed, module
-//!   evaluated) are built ahead of time by a background thread, off the login path.
-//! * Limits: a memory limit per runtime (one runtime per action), a stack limit, and a CPU time
-//!   limit: the interrupt handler stops the script at the action's deadline.
+//! * Sandboxes: one runtime and context each, built ahead of time by a background thread (the
+//!   prelude installed, the module evaluated). Warm (default): a sandbox serves invocation after
+//!   invocation, each with a fresh `event` and `api`; fresh: one sandbox per invocation.
+//! * The Node and web globals (`node.js`, `web.js`, `nodelib.js`, `crypto.js`, with `node.rs` and
+//!   `keys.rs` on the host) load on a sandbox's first use of one of them; `require` serves them
+//!   and the action's installed npm modules (`modules.rs`, `esm.rs`).
+//! * An invocation runs an event loop (`invoke.rs`): promise jobs, timers and `fetch` answers.
+//! * Limits: a memory limit per runtime, a stack limit, and a CPU time limit: the interrupt
+//!   handler stops the script at the action's deadline; the event loop never waits past it.
 
 mod esm;
 mod fetch;
 mod host;
+mod invoke;
 mod keys;
 mod modules;
 mod node;
@@ -21,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use rquickjs::{CatchResultExt, CaughtError, Context, Function, Module, Runtime, Value as JsValue};
+use rquickjs::{CatchResultExt, CaughtError, Context, Function, Module, Runtime};
 
 pub use fetch::FetchPolicy;
 
@@ -518,123 +523,6 @@ impl JsAction {
             self.inner.invoke(trigger, phase, event_json, deadline)
         })
     }
-}
-
-impl Inner {
-    /// One invocation: a sandbox, the handler, the promise driven to the end.
-    fn invoke(&self, trigger: Trigger, phase: Phase, event_json: String, deadline: Instant) -> Result<(), ActionError> {
-        let sandbox = self.take_sandbox(deadline).map_err(ActionError::new)?;
-        let (exec, cont) = trigger.handler_names();
-        let handler = if phase == Phase::Execute { exec } else { cont };
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        sandbox
-            .deadline_ns
-            .store(mono_ns() + remaining.as_nanos() as u64 + 1, Ordering::Relaxed);
-        let result = sandbox.ctx.with(|ctx| -> Result<(), (String, Option<String>)> {
-            let globals = ctx.globals();
-            let invoke: Function = globals.get("__idpipe_invoke").map_err(|e| (e.to_string(), None))?;
-            let ret: JsValue = invoke
-                .call((trigger.name(), handler, event_json))
-                .catch(&ctx)
-                .map_err(caught_message)?;
-            let missing: JsValue = globals.get("__idpipe_missing").map_err(|e| (e.to_string(), None))?;
-            if ret == missing {
-                return match phase {
-                    Phase::Execute => Ok(()),
-                    Phase::Continue => Err((format!("the action does not export {handler}"), None)),
-                };
-            }
-            if let Some(promise) = ret.as_promise() {
-                // The event loop: jobs, then timers and answers of requests in flight, until
-                // the handler's promise settles or nothing is left to wait for.
-                loop {
-                    match promise.finish::<JsValue>().catch(&ctx) {
-                        Ok(_) => break,
-                        Err(CaughtError::Error(rquickjs::Error::WouldBlock)) => {
-                            if !wait_for_events(&ctx, deadline)? {
-                                return Err(("the action's promise never settled (nothing left to wait for)".to_string(), None));
-                            }
-                        }
-                        Err(e) => return Err(caught_message(e)),
-                    }
-                }
-            }
-            Ok(())
-        });
-        // Timers or requests the invocation left behind: cancelled, and the sandbox is not
-        // reused (they could otherwise act during another login).
-        let left_behind = sandbox.ctx.with(|ctx| -> usize {
-            if !ctx.globals().get::<_, bool>("__idpipe_loaded").unwrap_or(false) {
-                return 0; // no timers or fetch without the web globals
-            }
-            let clear = ctx
-                .globals()
-                .get::<_, rquickjs::Object>("__idpipe_loop")
-                .and_then(|l| l.get::<_, Function>("clear"))
-                .and_then(|f| f.call::<_, usize>(()));
-            clear.unwrap_or(1)
-        });
-        sandbox.deadline_ns.store(0, Ordering::Relaxed);
-        self.release(sandbox, result.is_ok() && left_behind == 0);
-        result.map_err(|(msg, _stack)| {
-            if msg.starts_with("Uncaught Null") {
-                // Out of memory, QuickJS cannot always allocate its error and throws `null`
-                // (its refcounting has freed the memory by now, so usage cannot tell).
-                ActionError::new(format!(
-                    "the action threw null: it ran out of memory (limit {} MiB), or threw null itself",
-                    self.config.memory_limit / (1024 * 1024)
-                ))
-            } else if Instant::now() >= deadline || msg.contains("interrupted") {
-                ActionError::new(format!("the action was stopped at its time limit ({msg})"))
-            } else {
-                ActionError::new(msg)
-            }
-        })
-    }
-}
-
-/// One turn of the event loop with nothing runnable: waits for the next timer or a request's
-/// answer (never past `deadline`), delivers the answers and fires the due timers. `false` when
-/// there is nothing to wait for.
-fn wait_for_events(ctx: &rquickjs::Ctx<'_>, deadline: Instant) -> Result<bool, (String, Option<String>)> {
-    let fail = |e: rquickjs::Error| (e.to_string(), None);
-    if !ctx.globals().get::<_, bool>("__idpipe_loaded").unwrap_or(false) {
-        return Ok(false); // no timers or fetch without the web globals
-    }
-    let event_loop: rquickjs::Object = ctx.globals().get("__idpipe_loop").map_err(fail)?;
-    let next_ms: f64 = event_loop.get::<_, Function>("next").and_then(|f| f.call(())).map_err(fail)?;
-    let io = host::io_queue();
-    let in_flight = io.as_ref().map_or(0, |q| q.in_flight());
-    if next_ms < 0.0 && in_flight == 0 {
-        return Ok(false);
-    }
-    let now = Instant::now();
-    if now >= deadline {
-        return Err((
-            "the action was stopped at its time limit (waiting for timers or requests)".into(),
-            None,
-        ));
-    }
-    let left = deadline - now;
-    let wait = if next_ms < 0.0 {
-        left
-    } else {
-        Duration::from_millis(next_ms.ceil() as u64).min(left)
-    };
-    let answers = match &io {
-        Some(q) if in_flight > 0 => q.wait(wait),
-        _ => {
-            std::thread::sleep(wait);
-            Vec::new()
-        }
-    };
-    let deliver: Function = event_loop.get("deliver").map_err(fail)?;
-    for (id, raw) in answers {
-        deliver.call::<_, ()>((id, raw)).catch(ctx).map_err(caught_message)?;
-    }
-    let fire: Function = event_loop.get("fire").map_err(fail)?;
-    fire.call::<_, ()>(()).catch(ctx).map_err(caught_message)?;
-    Ok(true)
 }
 
 impl Action for JsAction {
