@@ -77,3 +77,51 @@ fn the_oidc_kit_is_reproducible() {
     assert_eq!(read_all(a.path()), read_all(b.path()));
     assert_ne!(read_all(a.path()), read_all(c.path()));
 }
+
+/// Every SAML fixture gets its verdict from python3-saml (strict, signature required,
+/// deprecated algorithms refused), refused for the check the manifest names; the encrypted ones
+/// decrypt with the SP's key; the NameID with a comment is read whole.
+#[test]
+fn every_saml_fixture_gets_its_verdict_from_python3_saml() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cert = common::read("certs/sp-test.crt");
+    let settings = json!({
+        "audience": "https://sp.example.com/metadata",
+        "mappings": {"user_metadata.color": "http://schemas.example.com/claims/color"},
+        "encryptionCert": cert,
+        "encryptionPublicKey": common::read("certs/sp-test.pub"),
+    });
+    let sp = dir.path().join("sp.json");
+    std::fs::write(&sp, settings.to_string()).expect("sp");
+    let out = Command::new(env!("CARGO_BIN_EXE_idpipe"))
+        .args(["kit", "saml", "--sp"])
+        .arg(&sp)
+        .args(["--acs", "https://sp.example.com/acs", "--out"])
+        .arg(dir.path().join("kit"))
+        .current_dir(common::root())
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("kit/manifest.json")).expect("manifest")).expect("json");
+    let verdicts = common::run_python(
+        "kit_saml_verify.py",
+        &json!({"dir": dir.path().join("kit"), "sp_cert": cert, "sp_key": common::read("certs/sp-test.key")}),
+        "",
+    );
+    let fixtures = manifest["fixtures"].as_array().expect("fixtures");
+    assert!(fixtures.len() >= 18, "{}", fixtures.len());
+    for f in fixtures {
+        let file = f["file"].as_str().expect("file");
+        let got = &verdicts[file];
+        assert_eq!(got["verdict"], f["verdict"], "{file}: python3-saml {got}");
+        assert_eq!(got["check"], f["check"], "{file}: python3-saml {got}");
+        if f["verdict"] == "accept" {
+            assert_eq!(
+                got["attributes"]["http://schemas.example.com/claims/color"],
+                json!(["blue"]),
+                "{file}: {got}"
+            );
+        }
+    }
+}

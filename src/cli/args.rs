@@ -263,6 +263,39 @@ pub enum ActionsCommand {
 /// `idpipe kit ...`.
 #[derive(Debug, Subcommand)]
 pub enum KitCommand {
+    /// SAML Responses for an SP, valid and broken (expired, not yet valid, wrong audience,
+    /// destination, InResponseTo or issuer, unsigned, another key, a modified attribute, a
+    /// duplicate assertion, SHA-1, a non-Success status, a comment in the NameID), each as XML and
+    /// as the base64 form value, with manifest.json.
+    Saml {
+        /// The SP's settings JSON (as in the tenant file).
+        #[arg(long)]
+        sp: PathBuf,
+        /// The user: an `event.user` JSON object (default: a kit user).
+        #[arg(long)]
+        user: Option<PathBuf>,
+        /// The SP's ACS URL.
+        #[arg(long)]
+        acs: String,
+        /// Overrides the SP settings' audience.
+        #[arg(long)]
+        audience: Option<String>,
+        /// Issue time (RFC 3339; default: now).
+        #[arg(long)]
+        now: Option<String>,
+        /// Seed of the request ID the responses answer.
+        #[arg(long, default_value = "idpipe-kit")]
+        seed: String,
+        /// Signing certificate PEM (default: certs/idp-test.crt, TEST-ONLY).
+        #[arg(long)]
+        cert: Option<PathBuf>,
+        /// Signing key PEM (default: certs/idp-test.key, TEST-ONLY).
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// ID and access tokens, the JWKS that verifies them, and broken variants (expired, nbf in
     /// the future, wrong aud, iss or nonce, alg none, HS256 with the public key, unknown or
     /// retired kid, another key's signature, wrong typ, modified payload), with manifest.json.

@@ -95,6 +95,9 @@ pub(crate) fn run(cli: Cli) -> Result<(String, bool), String> {
         Command::Kit {
             command: cmd @ KitCommand::Oidc { .. },
         } => oidc::kit(cmd),
+        Command::Kit {
+            command: cmd @ KitCommand::Saml { .. },
+        } => saml::kit(cmd),
     }
 }
 

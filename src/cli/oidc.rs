@@ -157,7 +157,10 @@ pub(super) fn kit(cmd: super::args::KitCommand) -> Result<(String, bool), String
         seed,
         key,
         out,
-    } = cmd;
+    } = cmd
+    else {
+        return Err("not an OIDC kit".into());
+    };
     let client: serde_json::Value = json_file(&client)?;
     let client_id = client
         .get("client_id")
@@ -194,4 +197,15 @@ pub(super) fn kit(cmd: super::args::KitCommand) -> Result<(String, bool), String
     };
     let fixtures = idpipe::kit::oidc::write_kit(&input, &keys, &out).map_err(|e| e.to_string())?;
     Ok((format!("{} fixtures and manifest.json in {}", fixtures.len(), out.display()), true))
+}
+
+/// The kit's user: `--user`, or a kit user.
+pub(super) fn kit_user(user: Option<PathBuf>) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    match user {
+        Some(p) => json_file(&p),
+        None => Ok(serde_json::json!({"user_id": "auth0|kit-user", "email": "kit.user@example.com", "email_verified": true, "name": "Kit User", "user_metadata": {"color": "blue"}})
+            .as_object()
+            .cloned()
+            .unwrap_or_default()),
+    }
 }

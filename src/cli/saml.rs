@@ -251,3 +251,44 @@ pub(super) fn sp_import(
     }
     Ok((toml, true))
 }
+
+/// A key nobody trusts for the kit's "another key" fixture: the publicly known TEST-ONLY SP key
+/// of certs/, built in so that the kit is reproducible anywhere.
+const OTHER_CERT: &str = include_str!("../../certs/sp-test.crt");
+const OTHER_KEY: &str = include_str!("../../certs/sp-test.key");
+
+/// Runs `kit saml`.
+pub(super) fn kit(cmd: super::args::KitCommand) -> Result<(String, bool), String> {
+    let super::args::KitCommand::Saml {
+        sp,
+        user,
+        acs,
+        audience,
+        now,
+        seed,
+        cert,
+        key,
+        out,
+    } = cmd
+    else {
+        return Err("not a SAML kit".into());
+    };
+    let mut settings: serde_json::Value = json_file(&sp)?;
+    if let Some(a) = audience {
+        settings["audience"] = a.into();
+    }
+    let input = idpipe::kit::saml::SamlKitInput {
+        sp: settings,
+        user: super::oidc::kit_user(user)?,
+        acs,
+        now: parse_now(now.as_deref())?,
+        seed,
+        tenant: "idpipe".into(),
+    };
+    let keys = idpipe::kit::saml::SamlKitKeys {
+        current: Arc::new(signing_key(cert, key)?),
+        other: Arc::new(SigningKey::from_pem(OTHER_CERT.as_bytes(), OTHER_KEY.as_bytes()).map_err(|e| e.to_string())?),
+    };
+    let fixtures = idpipe::kit::saml::write_kit(&input, &keys, &out).map_err(|e| e.to_string())?;
+    Ok((format!("{} fixtures and manifest.json in {}", fixtures.len(), out.display()), true))
+}

@@ -4,6 +4,7 @@
 //! correct verifier reaches. Deterministic with `now` and `seed`.
 
 pub mod oidc;
+pub mod saml;
 
 use serde::Serialize;
 
