@@ -315,6 +315,13 @@ pub fn write_kit(input: &SamlKitInput, keys: &SamlKitKeys, out: &std::path::Path
         commented,
     );
 
+    for (name, xml, description) in wrapping(
+        &base,
+        &plain(json!({"signResponse": true, "encryptionCert": null, "encryptionPublicKey": null}))?,
+    )? {
+        add(name, description, "signature_wrapping", Reject, xml);
+    }
+
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut list = Vec::new();
     for (mut f, xml) in fixtures {
@@ -342,4 +349,108 @@ pub fn write_kit(input: &SamlKitInput, keys: &SamlKitKeys, out: &std::path::Path
         &(serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n"),
     )?;
     Ok(list)
+}
+
+/// `[start, end)` of the first element `<tag ...>...</tag>` (no nesting of the same tag).
+fn element(xml: &str, open: &str, close: &str) -> Option<(usize, usize)> {
+    let a = xml.find(open)?;
+    let b = xml[a..].find(close)? + a + close.len();
+    Some((a, b))
+}
+
+/// The signed assertion made an attacker's: another ID, another NameID, no signature.
+fn evil_assertion(assertion: &str) -> String {
+    let forged = strip_signature(assertion).replacen(" ID=\"", " ID=\"_evil", 1);
+    let start = forged.find("<saml:NameID").and_then(|n| forged[n..].find('>').map(|m| n + m + 1));
+    let end = start.and_then(|s| forged[s..].find('<').map(|e| s + e));
+    match (start, end) {
+        (Some(s), Some(e)) => format!("{}attacker@example.com{}", &forged[..s], &forged[e..]),
+        _ => forged,
+    }
+}
+
+/// The XML signature-wrapping attacks XSW1-XSW8 (Somorovsky et al., "On Breaking SAML"): the
+/// signature still verifies over the original element, moved where a careless SP does not look,
+/// while the element the SP reads is the attacker's. XSW1-2 on a response-signed response, XSW3-8
+/// on an assertion-signed one.
+fn wrapping(assertion_signed: &str, response_signed: &str) -> Result<Vec<(&'static str, String, &'static str)>, KitError> {
+    let missing = || KitError::Input("unexpected response shape".into());
+    let sig_open = "<Signature xmlns=\"http://www.w3.org/2000/09/xmldsig#\">";
+    let mut out = Vec::new();
+    // XSW1, XSW2: the response signed; the attacker's response around it.
+    {
+        let r = response_signed;
+        let (ra, _) = element(r, "<samlp:Response", "</samlp:Response>").ok_or_else(missing)?;
+        let (sa, sb) = element(r, sig_open, "</Signature>").ok_or_else(missing)?;
+        let (aa, ab) = element(r, "<saml:Assertion ", "</saml:Assertion>").ok_or_else(missing)?;
+        let original = strip_signature(&r[ra..]);
+        let signature = &r[sa..sb];
+        let evil = r[..sa].replacen(" ID=\"", " ID=\"_evil", 1);
+        let rest = format!("{}{}{}", &r[sb..aa], evil_assertion(&r[aa..ab]), &r[ab..]);
+        let inner = signature.replacen("</Signature>", &format!("{original}</Signature>"), 1);
+        out.push((
+            "xsw1",
+            format!("{evil}{inner}{rest}"),
+            "XSW1: the attacker's response carries the signature, the signed original response inside it.",
+        ));
+        out.push((
+            "xsw2",
+            format!("{evil}{original}{signature}{rest}"),
+            "XSW2: the attacker's response carries the signature, the signed original response beside it (detached).",
+        ));
+    }
+    // XSW3-XSW8: the assertion signed.
+    let r = assertion_signed;
+    let (aa, ab) = element(r, "<saml:Assertion ", "</saml:Assertion>").ok_or_else(missing)?;
+    let original = &r[aa..ab];
+    let (sa, sb) = element(original, sig_open, "</Signature>").ok_or_else(missing)?;
+    let signature = &original[sa..sb];
+    let unsigned_original = strip_signature(original);
+    let evil = evil_assertion(original);
+    let (head, tail) = (&r[..aa], &r[ab..]);
+    out.push((
+        "xsw3",
+        format!("{head}{evil}{original}{tail}"),
+        "XSW3: the attacker's assertion before the signed one.",
+    ));
+    out.push((
+        "xsw4",
+        format!(
+            "{head}{}{tail}",
+            evil.replacen("</saml:Assertion>", &format!("{original}</saml:Assertion>"), 1)
+        ),
+        "XSW4: the signed assertion inside the attacker's.",
+    ));
+    // The attacker's assertion carrying the original signature (after its Issuer).
+    let with_sig = |inside: &str| -> Option<String> {
+        let i = evil.find("</saml:Issuer>")? + "</saml:Issuer>".len();
+        let sig = signature.replacen("</Signature>", &format!("{inside}</Signature>"), 1);
+        Some(format!("{}{sig}{}", &evil[..i], &evil[i..]))
+    };
+    out.push((
+        "xsw5",
+        format!("{head}{}{tail}", with_sig("").ok_or_else(missing)? + &unsigned_original),
+        "XSW5: the attacker's assertion carries the signature; the original assertion follows, unsigned.",
+    ));
+    out.push((
+        "xsw6",
+        format!("{head}{}{tail}", with_sig(&unsigned_original).ok_or_else(missing)?),
+        "XSW6: the attacker's assertion carries the signature, the original assertion inside the signature.",
+    ));
+    let ext = format!("<samlp:Extensions>{original}</samlp:Extensions>");
+    let status = head.find("<samlp:Status>").ok_or_else(missing)?;
+    out.push((
+        "xsw7",
+        format!("{}{ext}{}{evil}{tail}", &head[..status], &head[status..]),
+        "XSW7: the signed assertion hidden in an Extensions element, the attacker's assertion in its place.",
+    ));
+    out.push((
+        "xsw8",
+        format!(
+            "{head}{}{tail}",
+            with_sig(&format!("<Object>{unsigned_original}</Object>")).ok_or_else(missing)?
+        ),
+        "XSW8: the attacker's assertion carries the signature, the original assertion in an Object inside it.",
+    ));
+    Ok(out)
 }
