@@ -27,6 +27,10 @@ demo: deps
 		--action fixtures/actions/role-claims.js
 	./target/release/idpipe saml response --user fixtures/users/jane.json --settings fixtures/saml/sp-basic.json \
 		--request fixtures/saml/authn-request.xml --relay-state demo --action fixtures/cli-actions/saml-attributes.js
+	./target/release/idpipe kit saml --sp fixtures/saml/demo-sp.json --acs http://127.0.0.1:8080/saml/acs --tenant demo \
+		--user fixtures/users/jane.json --out var/kit/saml
+	./target/release/idpipe kit oidc --client fixtures/clients/demo-app.json --issuer http://127.0.0.1:3000/ \
+		--user fixtures/users/jane.json --out var/kit/oidc
 
 test: deps
 	cargo fmt --all -- --check

@@ -139,3 +139,37 @@ fn every_saml_fixture_gets_its_verdict_from_python3_saml() {
         }
     }
 }
+
+/// The README's Node example: jose (installed from the npm registry) reaches every OIDC
+/// fixture's verdict for its stated check.
+#[test]
+fn node_jose_reaches_every_oidc_verdict() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let manifest = kit_oidc(dir.path(), &["--now", "1764000000"]);
+    let app = dir.path().join("app");
+    std::fs::create_dir_all(&app).expect("app");
+    std::fs::write(
+        app.join("package.json"),
+        r#"{"name": "kit-check", "private": true, "type": "module"}"#,
+    )
+    .expect("package.json");
+    let install = Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund", "--loglevel=error", "jose@6"])
+        .current_dir(&app)
+        .output()
+        .expect("npm runs (make deps installs it)");
+    assert!(install.status.success(), "{}", String::from_utf8_lossy(&install.stderr));
+    std::fs::copy(common::root().join("tests/node/kit_oidc_verify.mjs"), app.join("verify.mjs")).expect("copy");
+    let run = Command::new("node")
+        .arg("verify.mjs")
+        .arg(dir.path().join("kit"))
+        .current_dir(&app)
+        .output()
+        .expect("node runs");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let verdicts: Value = serde_json::from_slice(&run.stdout).expect("json");
+    for f in manifest["fixtures"].as_array().expect("fixtures") {
+        let file = f["file"].as_str().expect("file");
+        assert_eq!(verdicts[file], json!([f["verdict"], f["check"]]), "{file}");
+    }
+}

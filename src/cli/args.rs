@@ -274,9 +274,12 @@ pub enum KitCommand {
         /// The user: an `event.user` JSON object (default: a kit user).
         #[arg(long)]
         user: Option<PathBuf>,
-        /// The SP's ACS URL.
+        /// The SP's ACS URL (default: the settings' `recipient` or `destination`).
         #[arg(long)]
-        acs: String,
+        acs: Option<String>,
+        /// Tenant name (the default issuer `urn:<tenant>`).
+        #[arg(long, default_value = "idpipe")]
+        tenant: String,
         /// Overrides the SP settings' audience.
         #[arg(long)]
         audience: Option<String>,

@@ -263,6 +263,7 @@ pub(super) fn kit(cmd: super::args::KitCommand) -> Result<(String, bool), String
         sp,
         user,
         acs,
+        tenant,
         audience,
         now,
         seed,
@@ -274,6 +275,13 @@ pub(super) fn kit(cmd: super::args::KitCommand) -> Result<(String, bool), String
         return Err("not a SAML kit".into());
     };
     let mut settings: serde_json::Value = json_file(&sp)?;
+    let acs = acs
+        .or_else(|| {
+            ["recipient", "destination"]
+                .iter()
+                .find_map(|k| settings.get(*k).and_then(serde_json::Value::as_str).map(str::to_string))
+        })
+        .ok_or("--acs is needed (the SP settings name no recipient or destination)")?;
     if let Some(a) = audience {
         settings["audience"] = a.into();
     }
@@ -283,7 +291,7 @@ pub(super) fn kit(cmd: super::args::KitCommand) -> Result<(String, bool), String
         acs,
         now: parse_now(now.as_deref())?,
         seed,
-        tenant: "idpipe".into(),
+        tenant,
     };
     let keys = idpipe::kit::saml::SamlKitKeys {
         current: Arc::new(signing_key(cert, key)?),

@@ -327,7 +327,14 @@ pub fn write_kit(input: &SamlKitInput, keys: &SamlKitKeys, out: &std::path::Path
     for (mut f, xml) in fixtures {
         write(out, &f.file, &xml)?;
         let form = f.file.replace(".xml", ".b64");
-        write(out, &form, &b64.encode(xml.as_bytes()))?;
+        let value = b64.encode(xml.as_bytes());
+        // The HTTP-POST binding's form body, as the browser posts it to the ACS.
+        let body: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("SAMLResponse", &value)
+            .append_pair("RelayState", "kit")
+            .finish();
+        write(out, &f.file.replace(".xml", ".form"), &body)?;
+        write(out, &form, &value)?;
         f.file = form.replace(".b64", "");
         list.push(f);
     }
@@ -340,7 +347,7 @@ pub fn write_kit(input: &SamlKitInput, keys: &SamlKitKeys, out: &std::path::Path
         "now": input.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "seed": input.seed,
         "idp_cert_b64": keys.current.cert_b64(),
-        "files": "NAME.xml (the Response) and NAME.b64 (the SAMLResponse form value)",
+        "files": "NAME.xml (the Response), NAME.b64 (the SAMLResponse value), NAME.form (the HTTP-POST form body, RelayState kit)",
         "fixtures": list,
     });
     write(
