@@ -31,6 +31,7 @@ fn bench(c: &mut Criterion) {
         now: Utc::now(),
         authn_instant: None,
         name_id: None,
+        ids: None,
     };
     let attrs = vec![(
         "https://example.com/roles".to_string(),

@@ -173,3 +173,47 @@ fn node_jose_reaches_every_oidc_verdict() {
         assert_eq!(verdicts[file], json!([f["verdict"], f["check"]]), "{file}");
     }
 }
+
+/// Same `--now` and `--seed`: every unencrypted SAML fixture is the same bytes (encryption
+/// takes a fresh key and IV each time, as it must).
+#[test]
+fn the_saml_kit_is_reproducible() {
+    let sp = common::root().join("fixtures/saml/sp-basic.json");
+    let run = |dir: &std::path::Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_idpipe"))
+            .args([
+                "kit",
+                "saml",
+                "--acs",
+                "https://sp.example.com/acs",
+                "--now",
+                "2026-11-24T12:00:00Z",
+                "--seed",
+                "s1",
+                "--sp",
+            ])
+            .arg(&sp)
+            .arg("--out")
+            .arg(dir)
+            .current_dir(common::root())
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let mut files: Vec<(String, String)> = std::fs::read_dir(dir)
+            .expect("kit")
+            .map(|e| {
+                let e = e.expect("entry");
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read_to_string(e.path()).expect("read"),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let (a, b) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
+    let (first, second) = (run(a.path()), run(b.path()));
+    assert!(first.len() > 20);
+    assert_eq!(first, second);
+}

@@ -43,6 +43,7 @@ fn issue_with(addon: Value, ov: SamlOverrides, req: Option<&AuthnRequest>) -> Re
         now: Utc::now(),
         name_id: None,
         authn_context_class_ref: None,
+        ids: None,
     })
     .map(|i| i.response)
 }

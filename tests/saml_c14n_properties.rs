@@ -97,6 +97,7 @@ proptest! {
             authn_instant: None,
             name_id: None,
             authn_context_class_ref: None,
+            ids: None,
         });
         let r = match issued {
             Ok(i) => i.response,

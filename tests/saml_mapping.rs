@@ -228,6 +228,7 @@ fn full(addon: Value, ov: SamlOverrides, with_request: bool) -> (String, saml::I
             .with_timezone(&Utc),
         name_id: None,
         authn_context_class_ref: None,
+        ids: None,
     })
     .expect("issues");
     (issued.response.xml.clone(), issued)

@@ -163,6 +163,7 @@ pub(super) fn response(cmd: SamlCommand) -> Result<(String, bool), String> {
         now,
         name_id: None,
         authn_context_class_ref: None,
+        ids: None,
     })
     .map_err(|e| e.to_string())?;
     Ok((issued.response.xml, true))

@@ -43,6 +43,9 @@ fn err(e: impl std::fmt::Display) -> KitError {
 struct Issue<'a> {
     input: &'a SamlKitInput,
     request_id: String,
+    /// How many responses were issued: the IDs come from the seed and this count, so the same
+    /// seed gives the same IDs (the fixtures are issued in a fixed order).
+    issued: std::cell::Cell<u32>,
 }
 
 impl Issue<'_> {
@@ -63,6 +66,8 @@ impl Issue<'_> {
         }
         let addon = AddonSettings::from_json(&sp.to_string()).map_err(|e| KitError::Input(format!("the SP settings: {e}")))?;
         let tenant = TenantSamlDefaults::new(&self.input.tenant, key.clone());
+        let n = self.issued.get();
+        self.issued.set(n + 1);
         let request = saml::AuthnRequest {
             id: in_response_to.to_string(),
             assertion_consumer_service_url: Some(acs.to_string()),
@@ -82,6 +87,10 @@ impl Issue<'_> {
             now,
             name_id,
             authn_context_class_ref: None,
+            ids: Some((
+                format!("_a{}", derived(&self.input.seed, &format!("assertion {n}"))),
+                format!("_r{}", derived(&self.input.seed, &format!("response {n}"))),
+            )),
         })
         .map_err(err)?;
         Ok(issued.response.xml)
@@ -108,6 +117,7 @@ pub fn write_kit(input: &SamlKitInput, keys: &SamlKitKeys, out: &std::path::Path
     let issue = Issue {
         input,
         request_id: format!("_kit-{}", derived(&input.seed, "request")),
+        issued: std::cell::Cell::new(0),
     };
     let now = input.now;
     let rid = issue.request_id.clone();

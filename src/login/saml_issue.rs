@@ -136,6 +136,7 @@ impl Io {
             now: self.now(),
             name_id: name_id.clone(),
             authn_context_class_ref: authn_class,
+            ids: None,
         });
         match issued {
             Ok(i) => {

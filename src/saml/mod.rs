@@ -125,6 +125,8 @@ pub struct IssueInput<'a> {
     pub name_id: Option<(String, String)>,
     /// The AuthnContextClassRef the login met, used unless the settings or an action set one.
     pub authn_context_class_ref: Option<String>,
+    /// Fixed (assertion, response) IDs, for reproducible test fixtures; `None`: random.
+    pub ids: Option<(String, String)>,
 }
 
 /// A response ready to POST to the SP.
@@ -154,6 +156,7 @@ pub fn issue(input: &IssueInput<'_>) -> Result<Issued, SamlError> {
         now: input.now,
         authn_instant: input.authn_instant,
         name_id: input.name_id.as_ref().map(|(_, v)| v.clone()),
+        ids: input.ids.clone(),
     };
     let built = build_response(&resolved, input.profile, &ov.attributes, &ctx)?;
     let relay_state = ov

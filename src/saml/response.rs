@@ -27,6 +27,8 @@ pub struct ResponseContext {
     pub authn_instant: Option<DateTime<Utc>>,
     /// The NameID value decided by the request's policy; `None`: chosen by the probes.
     pub name_id: Option<String>,
+    /// Fixed (assertion, response) IDs, for reproducible test fixtures; `None`: random.
+    pub ids: Option<(String, String)>,
 }
 
 /// A built response.
@@ -280,8 +282,7 @@ pub fn build_response(
         }
         None => choose_name_id(&claims, &s.name_identifier_probes)?,
     };
-    let assertion_id = new_id();
-    let response_id = new_id();
+    let (assertion_id, response_id) = ctx.ids.clone().unwrap_or_else(|| (new_id(), new_id()));
     let parts = AssertionParts {
         s,
         id: &assertion_id,
