@@ -24,6 +24,22 @@ fn kit_oidc(dir: &std::path::Path, extra: &[&str]) -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("kit/manifest.json")).expect("manifest")).expect("json")
 }
 
+/// Every file of a folder with its text, by name.
+fn files_of(dir: &std::path::Path) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = std::fs::read_dir(dir)
+        .expect("kit")
+        .map(|e| {
+            let e = e.expect("entry");
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read_to_string(e.path()).expect("read"),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
 #[test]
 fn every_oidc_fixture_gets_its_verdict_from_pyjwt_and_authlib() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -52,20 +68,7 @@ fn every_oidc_fixture_gets_its_verdict_from_pyjwt_and_authlib() {
 /// them); another seed: other token ids and nonce.
 #[test]
 fn the_oidc_kit_is_reproducible() {
-    let read_all = |dir: &std::path::Path| -> Vec<(String, String)> {
-        let mut files: Vec<(String, String)> = std::fs::read_dir(dir.join("kit"))
-            .expect("kit")
-            .map(|e| {
-                let e = e.expect("entry");
-                (
-                    e.file_name().to_string_lossy().into_owned(),
-                    std::fs::read_to_string(e.path()).expect("read"),
-                )
-            })
-            .collect();
-        files.sort();
-        files
-    };
+    let read_all = |dir: &std::path::Path| files_of(&dir.join("kit"));
     let (a, b, c) = (
         tempfile::tempdir().expect("tmp"),
         tempfile::tempdir().expect("tmp"),
@@ -199,18 +202,7 @@ fn the_saml_kit_is_reproducible() {
             .output()
             .expect("runs");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let mut files: Vec<(String, String)> = std::fs::read_dir(dir)
-            .expect("kit")
-            .map(|e| {
-                let e = e.expect("entry");
-                (
-                    e.file_name().to_string_lossy().into_owned(),
-                    std::fs::read_to_string(e.path()).expect("read"),
-                )
-            })
-            .collect();
-        files.sort();
-        files
+        files_of(dir)
     };
     let (a, b) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
     let (first, second) = (run(a.path()), run(b.path()));

@@ -68,3 +68,12 @@ pub(crate) fn derived(seed: &str, name: &str) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+/// Writes `manifest.json`.
+pub(crate) fn write_manifest(dir: &std::path::Path, manifest: &serde_json::Value) -> Result<(), KitError> {
+    write(
+        dir,
+        "manifest.json",
+        &(serde_json::to_string_pretty(manifest).unwrap_or_default() + "\n"),
+    )
+}

@@ -288,10 +288,6 @@ pub fn write_kit(input: &OidcKitInput, keys: &OidcKitKeys<'_>, out: &std::path::
         "algorithms": ["RS256"],
         "fixtures": list,
     });
-    write(
-        out,
-        "manifest.json",
-        &(serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n"),
-    )?;
+    super::write_manifest(out, &manifest)?;
     Ok(list)
 }

@@ -360,11 +360,7 @@ pub fn write_kit(input: &SamlKitInput, keys: &SamlKitKeys, out: &std::path::Path
         "files": "NAME.xml (the Response), NAME.b64 (the SAMLResponse value), NAME.form (the HTTP-POST form body, RelayState kit)",
         "fixtures": list,
     });
-    write(
-        out,
-        "manifest.json",
-        &(serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n"),
-    )?;
+    super::write_manifest(out, &manifest)?;
     Ok(list)
 }
 
