@@ -145,7 +145,7 @@ impl std::str::FromStr for Dependency {
     fn from_str(s: &str) -> Result<Self, NpmError> {
         let s = s.trim();
         // The version separator is the last '@' that is not the scope's.
-        let (name, spec) = match s[1.min(s.len())..].rfind('@') {
+        let (name, spec) = match s.get(1..).and_then(|rest| rest.rfind('@')) {
             Some(i) => (&s[..i + 1], &s[i + 2..]),
             None => (s, "latest"),
         };
@@ -368,6 +368,8 @@ mod tests {
             "a b@1",
             "@s/..@1",
             "@s/.x@1",
+            "é@1",
+            "éa",
         ] {
             assert!(bad.parse::<Dependency>().is_err(), "{bad}");
         }
