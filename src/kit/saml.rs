@@ -187,6 +187,8 @@ pub fn write_kit(input: &SamlKitInput, keys: &SamlKitKeys, out: &std::path::Path
         p
     };
     let base = issue.response(unencrypted.clone(), now, &acs, &rid, &current, None)?;
+    // Issued now, to the ACS, for the request, by the trusted key, with other SP settings.
+    let with_settings = |extra: Value| issue.response(patched(extra), now, &acs, &rid, &current, None);
     add(
         "expired",
         "Issued two hours ago: NotOnOrAfter has passed.",
@@ -206,14 +208,7 @@ pub fn write_kit(input: &SamlKitInput, keys: &SamlKitKeys, out: &std::path::Path
         "The Audience is another SP.",
         "audience",
         Reject,
-        issue.response(
-            patched(json!({"audience": "https://other-sp.example.com/metadata"})),
-            now,
-            &acs,
-            &rid,
-            &current,
-            None,
-        )?,
+        with_settings(json!({"audience": "https://other-sp.example.com/metadata"}))?,
     );
     add(
         "wrong-destination",
@@ -234,7 +229,7 @@ pub fn write_kit(input: &SamlKitInput, keys: &SamlKitKeys, out: &std::path::Path
         "The Issuer is not the IdP the SP trusts.",
         "issuer",
         Reject,
-        issue.response(patched(json!({"issuer": "urn:evil-idp"})), now, &acs, &rid, &current, None)?,
+        with_settings(json!({"issuer": "urn:evil-idp"}))?,
     );
     add(
         "unsigned",
@@ -290,14 +285,7 @@ pub fn write_kit(input: &SamlKitInput, keys: &SamlKitKeys, out: &std::path::Path
         "Signed with RSA-SHA1 and a SHA-1 digest: refused by a policy that rejects deprecated algorithms (accepted by one that does not).",
         "algorithm",
         Reject,
-        issue.response(
-            patched(json!({"signatureAlgorithm": "rsa-sha1", "digestAlgorithm": "sha1"})),
-            now,
-            &acs,
-            &rid,
-            &current,
-            None,
-        )?,
+        with_settings(json!({"signatureAlgorithm": "rsa-sha1", "digestAlgorithm": "sha1"}))?,
     );
     add(
         "status-responder",
