@@ -61,9 +61,14 @@ impl IoQueue {
     }
 }
 
-/// The I/O queue of the invocation running on this thread.
+/// The I/O queue of the invocation running on this thread, if it has started a request.
 pub(super) fn io_queue() -> Option<Arc<IoQueue>> {
     IO.with(|q| q.borrow().clone())
+}
+
+/// The invocation's I/O queue, made by its first request (most invocations make none).
+fn io_queue_for_request() -> Arc<IoQueue> {
+    IO.with(|q| q.borrow_mut().get_or_insert_with(|| Arc::new(IoQueue::default())).clone())
 }
 
 /// Runs `run` with `api` lent to the host function and `fetch` as the invocation's policy.
@@ -76,7 +81,6 @@ pub(super) fn with_invocation<R>(api: CurrentApi<'_, '_>, fetch: Arc<FetchPolicy
         }
     }
     FETCH.with(|f| *f.borrow_mut() = Some(fetch));
-    IO.with(|q| *q.borrow_mut() = Some(Arc::new(IoQueue::default())));
     let _clear = Clear;
     ffi::with_api(api, run)
 }
@@ -109,9 +113,10 @@ fn call(mut api: CurrentApi<'_, '_>, fetch: Option<Arc<FetchPolicy>>, method: &s
     if method == "fetch" {
         // Starts the request on its own thread; its answer reaches the script through the
         // invocation's event loop (so timers and AbortSignal work while it is in flight).
-        let (Some(fetch), Some(io)) = (fetch, io_queue()) else {
+        let Some(fetch) = fetch else {
             return Err("fetch is not available here".to_string());
         };
+        let io = io_queue_for_request();
         let url = args.first().and_then(Value::as_str).unwrap_or_default().to_string();
         let init = args.get(1).cloned().unwrap_or(Value::Null);
         let shown = json!({"url": url, "method": init.get("method").cloned().unwrap_or(Value::from("GET"))});
