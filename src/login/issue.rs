@@ -97,6 +97,9 @@ impl super::Io {
     pub(crate) fn issue_code(&self, o: &OidcLogin, mut event: Event, mut outcome: Outcome, session: &SessionRecord) -> Answer {
         let code = crate::util::random_hex(32);
         outcome.trace.clear();
+        // What the actions asked of a SAML response (`api.samlResponse` is there in every
+        // login) is for the SAML issuer only: not kept with an OIDC code (a quarter of its size).
+        outcome.saml = Default::default();
         // The tokens are built from the user and the methods completed: the rest of the event
         // (the request, the client, the tenant's action secrets...) is not kept with the code.
         let event = Event {
