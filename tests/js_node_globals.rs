@@ -333,3 +333,119 @@ exports.onExecutePostLogin = async (event, api) => {
         assert_eq!(next.outcome.id_token_claims.get("fired"), Some(&serde_json::json!(0)));
     }
 }
+
+/// Runs `src` once (modules from `modules`, if any) and returns the ID token claims it set.
+fn claims_of(src: &str, modules: Option<std::path::PathBuf>) -> serde_json::Map<String, Value> {
+    let config = JsConfig {
+        pool_size: 1,
+        modules,
+        ..JsConfig::default()
+    };
+    let action = JsAction::from_source("builtins", "builtins.js", src, config).expect("compiles");
+    action.wait_ready(Duration::from_secs(5));
+    let mut ex = Executor::new(Services::default());
+    ex.add(Trigger::PostLogin, std::sync::Arc::new(action));
+    let state = ex.start(Trigger::PostLogin, Event::default());
+    assert!(state.outcome.failure.is_none(), "{:?}", state.outcome.trace);
+    state.outcome.id_token_claims.clone()
+}
+
+/// The prelude's list of built-in names is the table node.js and nodelib.js fill: a name
+/// missing from the list could not be required, a name only in the list would be a lie.
+#[test]
+fn the_builtin_names_are_the_builtin_table() {
+    let claims = claims_of(
+        r#"exports.onExecutePostLogin = async (event, api) => {
+          api.idToken.setCustomClaim("listed", [...__idpipe.BUILTIN_NAMES].sort());
+          api.idToken.setCustomClaim("table", Object.keys(__idpipe_builtins).sort());
+        };"#,
+        None,
+    );
+    assert!(claims["table"].as_array().is_some_and(|t| t.len() > 10), "{claims:?}");
+    assert_eq!(claims["listed"], claims["table"]);
+}
+
+/// Requiring an action's own module (CommonJS or ES) does not load the Node and web globals
+/// (each sandbox would carry them); requiring or importing a built-in does.
+#[test]
+fn requiring_an_own_module_leaves_the_node_globals_unloaded() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plain = dir.path().join("node_modules/plain");
+    std::fs::create_dir_all(&plain).expect("mkdir");
+    std::fs::write(plain.join("index.js"), "module.exports = { answer: 42 };").expect("write");
+    for (name, source) in [
+        ("esm-plain", "export const answer = 7;"),
+        (
+            "esm-util",
+            "import { format } from \"node:util\";\nexport const kind = typeof format;",
+        ),
+    ] {
+        let d = dir.path().join("node_modules").join(name);
+        std::fs::create_dir_all(&d).expect("mkdir");
+        std::fs::write(d.join("package.json"), r#"{"type": "module", "exports": "./index.js"}"#).expect("write");
+        std::fs::write(d.join("index.js"), source).expect("write");
+    }
+    let claims = claims_of(
+        r#"const plain = require("plain");
+        const esm = require("esm-plain");
+        exports.onExecutePostLogin = async (event, api) => {
+          api.idToken.setCustomClaim("answer", plain.answer + esm.answer);
+          api.idToken.setCustomClaim("before", globalThis.__idpipe_loaded === true);
+          const util = require("node:util");
+          api.idToken.setCustomClaim("after", globalThis.__idpipe_loaded === true);
+          api.idToken.setCustomClaim("util", typeof util.format);
+          api.idToken.setCustomClaim("esm_util", require("esm-util").kind);
+          let refused = null;
+          try { require("child_process"); } catch (e) { refused = e.code; }
+          api.idToken.setCustomClaim("refused", refused);
+        };"#,
+        Some(dir.path().to_path_buf()),
+    );
+    assert_eq!(claims["answer"], 49);
+    assert_eq!(claims["before"], false, "{claims:?}");
+    assert_eq!(claims["after"], true, "{claims:?}");
+    assert_eq!(claims["util"], "function");
+    assert_eq!(claims["esm_util"], "function");
+    assert_eq!(claims["refused"], "MODULE_NOT_FOUND", "{claims:?}");
+}
+
+/// An ES module cannot import what lies outside the action's modules folder: relative paths
+/// that climb out of it, absolute paths and `file:` URLs are refused and nothing outside runs.
+#[test]
+fn an_es_import_cannot_escape_the_action_folder() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let outside = dir.path().join("outside.mjs");
+    std::fs::write(&outside, "globalThis.escaped = true; export default 1;").expect("write");
+    let mods = dir.path().join("mods");
+    let attempts = [
+        "../../../outside.mjs".to_string(),
+        "../../../../outside.mjs".to_string(),
+        outside.display().to_string(),
+        format!("file://{}", outside.display()),
+    ];
+    for (i, target) in attempts.iter().enumerate() {
+        let d = mods.join(format!("node_modules/esc{i}"));
+        std::fs::create_dir_all(&d).expect("mkdir");
+        std::fs::write(d.join("package.json"), r#"{"type": "module", "exports": "./index.js"}"#).expect("write");
+        let source = format!("import x from {};\nexport default x;", Value::from(target.as_str()));
+        std::fs::write(d.join("index.js"), source).expect("write");
+    }
+    let claims = claims_of(
+        r#"exports.onExecutePostLogin = async (event, api) => {
+          const results = [];
+          for (let i = 0; i < 4; i++) {
+            try { require("esc" + i); results.push("loaded"); } catch (e) { results.push(String(e.message)); }
+          }
+          api.idToken.setCustomClaim("results", results);
+          api.idToken.setCustomClaim("escaped", globalThis.escaped === true);
+        };"#,
+        Some(mods),
+    );
+    assert_eq!(claims["escaped"], false, "{claims:?}");
+    let results = claims["results"].as_array().expect("results");
+    assert_eq!(results.len(), 4);
+    for r in results {
+        let r = r.as_str().unwrap_or_default();
+        assert!(r != "loaded" && r.contains("outside.mjs"), "{claims:?}");
+    }
+}

@@ -26,13 +26,15 @@ pub(super) struct EsmResolver(pub Arc<ModuleSet>);
 
 impl Resolver for EsmResolver {
     fn resolve<'js>(&mut self, ctx: &Ctx<'js>, base: &str, name: &str, _: Option<ImportAttributes<'js>>) -> rquickjs::Result<String> {
+        // The prelude's list of the built-ins (reading the table itself would load the lazy
+        // Node globals for every import).
         let builtin = name.strip_prefix("node:").unwrap_or(name);
-        let provided: Option<Object> = ctx
+        let provided = ctx
             .globals()
-            .get::<_, Object>("__idpipe_builtins")
-            .ok()
-            .and_then(|b| b.get(builtin).ok());
-        if provided.is_some() {
+            .get::<_, Object>("__idpipe")
+            .and_then(|i| i.get::<_, Vec<String>>("BUILTIN_NAMES"))
+            .is_ok_and(|names| names.iter().any(|n| n == builtin));
+        if provided {
             return Ok(format!("node:{builtin}"));
         }
         match self.0.resolve_as(dir_of(id_of(base)), name, true) {

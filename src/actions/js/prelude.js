@@ -91,10 +91,16 @@
   }
   globalThis.console = Object.freeze(consoleObj);
 
-  // Node's built-ins idpipe provides (node.js fills the table), with or without `node:`.
+  // Node's built-ins idpipe provides (node.js and nodelib.js fill the table), with or without
+  // `node:`. Their names are listed here too (a test keeps the list and the table equal), so
+  // that requiring anything else (an action's own modules) does not load the lazy globals.
+  const BUILTIN_NAMES = Object.freeze(["assert", "buffer", "crypto", "events", "fs", "fs/promises", "http", "http2", "https",
+    "net", "os", "path", "process", "querystring", "stream", "string_decoder", "timers", "tls", "tty", "url", "util", "zlib"]);
+  const builtinNames = new Set(BUILTIN_NAMES);
   const builtin = (spec) => {
-    const table = globalThis.__idpipe_builtins;
     const name = typeof spec === "string" && spec.startsWith("node:") ? spec.slice(5) : spec;
+    if (!builtinNames.has(name)) return undefined;
+    const table = globalThis.__idpipe_builtins;
     return table && Object.prototype.hasOwnProperty.call(table, name) ? table[name] : undefined;
   };
   globalThis.require = function (name) {
@@ -175,7 +181,7 @@
     "push", "pop", "at"], false);
   guard(Array, ["from"], true);
 
-  globalThis.__idpipe = Object.freeze({ makeApi, makeRequire });
+  globalThis.__idpipe = Object.freeze({ makeApi, makeRequire, BUILTIN_NAMES });
 
   // The Node and web globals (node.js, web.js, nodelib.js, crypto.js) load on first use: most
   // actions use none of them, and each sandbox would otherwise carry them all. Reading any of
