@@ -146,6 +146,33 @@ fn sessions_by_cookie_hash_and_public_id() {
     });
 }
 
+/// A login through a session reads the session, its user and the user's factors at once:
+/// the same answers as the three separate reads, expiry included.
+#[test]
+fn a_session_login_is_the_session_its_user_and_factors() {
+    each(|b, s| {
+        assert_eq!(s.session_login("none", 1_000).expect("read"), None, "{b}");
+        s.put_session("h1", &session("sid1", 5_000)).expect("put");
+        // A session whose user is not (or no longer) there: found, without a user.
+        let found = s.session_login("h1", 1_000).expect("read").expect("found");
+        assert_eq!(
+            (found.session, found.user, found.factors),
+            (session("sid1", 5_000), None, vec![]),
+            "{b}"
+        );
+        s.add_user("jane", "pw-123456789", &user("auth0|1")).expect("add");
+        s.put_factor("auth0|1", "otp", b"s1", 10).expect("factor");
+        s.put_factor("auth0|1", "email", b"s2", 20).expect("factor");
+        s.put_factor("auth0|2", "phone", b"s3", 5).expect("another user's factor");
+        let found = s.session_login("h1", 1_000).expect("read").expect("found");
+        assert_eq!(found.user, s.user("auth0|1").expect("user"), "{b}");
+        assert!(found.user.is_some(), "{b}");
+        assert_eq!(found.factors, s.enrolled_factors("auth0|1").expect("factors"), "{b}");
+        assert_eq!(found.factors, vec!["otp".to_string(), "email".to_string()], "{b}: oldest first");
+        assert_eq!(s.session_login("h1", 5_000).expect("read"), None, "{b}: expired at its expiry");
+    });
+}
+
 #[test]
 fn flows_are_single_use_and_expire() {
     each(|b, s| {
@@ -319,10 +346,20 @@ fn rate_limits_slide_and_hold_under_concurrency() {
             s.hit("login:ip", 2, 60_000, 119_001).expect("hit"),
             "{b}: the first left the window"
         );
-        assert_eq!(s.count("login:ip", 60_000, 119_001).expect("count"), 2);
+        assert_eq!(s.count(&["login:ip"], 60_000, 119_001).expect("count"), 2);
         s.record("fail:x", 5).expect("record");
         s.record("fail:x", 6).expect("record");
-        assert_eq!(s.count("fail:x", 60_000, 7).expect("count"), 2, "{b}");
+        s.record("fail:y", 6).expect("record");
+        assert_eq!(s.count(&["fail:x"], 60_000, 7).expect("count"), 2, "{b}");
+        // Several keys: the most any one of them counted, not their sum.
+        assert_eq!(s.count(&["fail:y", "fail:x"], 60_000, 7).expect("count"), 2, "{b}");
+        assert_eq!(s.count(&["fail:y", "fail:z"], 60_000, 7).expect("count"), 1, "{b}");
+        assert_eq!(s.count(&["fail:z", "fail:w"], 60_000, 7).expect("count"), 0, "{b}");
+        assert_eq!(
+            s.count(&["fail:x", "fail:y"], 60_000, 60_005).expect("count"),
+            1,
+            "{b}: the window slides"
+        );
         // Eight concurrent hits on a limit of three: exactly three counted.
         let allowed = concurrently(s, |s| s.hit("race", 3, 60_000, 1_000).expect("hit"));
         assert_eq!(allowed, 3, "{b}");

@@ -5,14 +5,17 @@ use super::answer::CookieChange;
 use super::records::SessionCtx;
 use super::{Io, LoginContext};
 use crate::pipeline::Outcome;
-use crate::pipeline::event::{AuthenticationMethod, Event};
+use crate::pipeline::event::{AuthenticationMethod, Event, User};
 use crate::pipeline::outcome::CookieMode;
-use crate::store::{SessionRecord, StoreError};
+use crate::store::{SessionLogin, SessionRecord, StoreError};
 
 /// SHA-256 hex of a secret (session cookies and codes are stored hashed).
 pub fn hash_secret(s: &str) -> String {
     hex::encode(openssl::sha::sha256(s.as_bytes()))
 }
+
+/// A live session, its user (`None` when deleted since) and the user's enrolled factors.
+pub type SessionWithUser = (SessionCtx, Option<User>, Vec<String>);
 
 impl Io {
     /// The live session of a session cookie value, if any.
@@ -26,6 +29,26 @@ impl Io {
             cookie: Some(raw.to_string()),
             mfa_remembered: false,
         }))
+    }
+
+    /// [`Io::current_session`] with its user (`None` when deleted since) and the user's
+    /// enrolled factors, read at once ([`crate::store::SessionStore::session_login`]).
+    pub fn session_login(&self, cookie: Option<&str>) -> Result<Option<SessionWithUser>, StoreError> {
+        let Some(raw) = cookie.filter(|c| !c.is_empty()) else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .session_login(&hash_secret(raw), self.now_ms())?
+            .map(|SessionLogin { session, user, factors }| {
+                let ctx = SessionCtx {
+                    stored: Some(session.clone()),
+                    record: session,
+                    cookie: Some(raw.to_string()),
+                    mfa_remembered: false,
+                };
+                (ctx, user, factors)
+            }))
     }
 
     /// Applies the outcome's session changes, stores the session and returns its cookie.

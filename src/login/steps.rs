@@ -60,15 +60,16 @@ impl Io {
         let request = &login.request;
         let now = self.now_ms();
         let max_age = request.max_age_ms();
+        // The session, its user and the user's factors in one read.
         let session = self
-            .current_session(session_cookie)?
+            .session_login(session_cookie)?
             .filter(|_| !request.forces_authentication())
             // Too old for max_age: authenticate again (like prompt=login).
-            .filter(|s| max_age.is_none_or(|m| now - s.record.auth_time_ms() <= m));
-        if let Some(session) = session {
-            return match self.store.user(&session.record.user_id)? {
+            .filter(|(s, ..)| max_age.is_none_or(|m| now - s.record.auth_time_ms() <= m));
+        if let Some((session, user, factors)) = session {
+            return match user {
                 Some(mut user) => {
-                    self.with_enrolled_factors(&mut user)?;
+                    self.add_enrolled_factors(&mut user, factors)?;
                     Ok(Start::Session(Box::new(login.in_session(user, session))))
                 }
                 None => Ok(Start::Refused(

@@ -160,7 +160,7 @@ impl ClientCheck {
         let ClientCheck { limiter, id, secret, ip } = self;
         let now = io.now_ms();
         let keys = [format!("ip:{ip}"), format!("client:{id}")];
-        if keys.iter().any(|k| limiter.exceeded(io.store(), k, now)) {
+        if limiter.exceeded(io.store(), &[&keys[0], &keys[1]], now) {
             tracing::warn!(%ip, client_id = %id, "client authentication throttled");
             return Err(WebError::TooMany {
                 json: true,

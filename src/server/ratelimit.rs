@@ -40,10 +40,13 @@ impl RateLimiter {
         })
     }
 
-    /// Whether the key already had `per_minute` events in the last minute (nothing counted).
-    pub fn exceeded(&self, store: &dyn Store, key: &str, now_ms: i64) -> bool {
+    /// Whether any of the keys already had `per_minute` events in the last minute (nothing
+    /// counted; the keys are read at once).
+    pub fn exceeded(&self, store: &dyn Store, keys: &[&str], now_ms: i64) -> bool {
+        let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         store
-            .count(&self.key(key), WINDOW_MS, now_ms)
+            .count(&keys, WINDOW_MS, now_ms)
             .map(|n| n >= self.per_minute)
             .unwrap_or_else(|e| {
                 tracing::error!(error = %e, "rate limit store unavailable: refused");

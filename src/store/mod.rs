@@ -166,6 +166,20 @@ pub trait SessionStore: Send + Sync {
     fn delete_session_by_sid(&self, sid: &str) -> Result<bool, StoreError>;
     /// The live session with this public id and the hash it is stored under.
     fn session_by_sid(&self, sid: &str, now_ms: i64) -> Result<Option<(String, SessionRecord)>, StoreError>;
+    /// What a login through a session starts from, read at once (one query): the live session
+    /// (like [`SessionStore::session`]), its user's profile and the user's enrolled factors.
+    fn session_login(&self, id_hash: &str, now_ms: i64) -> Result<Option<SessionLogin>, StoreError>;
+}
+
+/// A live session with its user, as a login through it needs them ([`SessionStore::session_login`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionLogin {
+    /// The session.
+    pub session: SessionRecord,
+    /// Its user (`None` when the user was deleted since).
+    pub user: Option<User>,
+    /// The user's enrolled MFA factors, oldest first (as [`MfaStore::enrolled_factors`]).
+    pub factors: Vec<String>,
 }
 
 /// Short-lived server-side records of a login in progress (the pending protocol request, keyed
@@ -241,8 +255,9 @@ pub trait RateLimitStore: Send + Sync {
     /// returns whether it was counted (refused events are not, so a blocked client is free again
     /// once its window has passed). Atomic across nodes.
     fn hit(&self, key: &str, limit: u32, window_ms: i64, now_ms: i64) -> Result<bool, StoreError>;
-    /// How many events of `key` were counted in the `window_ms` before `now_ms`.
-    fn count(&self, key: &str, window_ms: i64, now_ms: i64) -> Result<u32, StoreError>;
+    /// The most events any one of `keys` counted in the `window_ms` before `now_ms` (one query:
+    /// a check of a client and its IP reads both at once).
+    fn count(&self, keys: &[&str], window_ms: i64, now_ms: i64) -> Result<u32, StoreError>;
     /// Counts an event without checking (e.g. a failure, known only afterwards).
     fn record(&self, key: &str, now_ms: i64) -> Result<(), StoreError>;
 }

@@ -128,7 +128,13 @@ impl Io {
     /// Adds the factors the user enrolled in idpipe to `event.user.enrolledFactors` (seed
     /// types), keeping those the profile already lists.
     pub fn with_enrolled_factors(&self, user: &mut crate::pipeline::event::User) -> Result<(), StoreError> {
-        for f in self.store.enrolled_factors(&user.user_id)? {
+        let factors = self.store.enrolled_factors(&user.user_id)?;
+        self.add_enrolled_factors(user, factors)
+    }
+
+    /// [`Io::with_enrolled_factors`] with the factors already read (`enrolled_factors`).
+    pub fn add_enrolled_factors(&self, user: &mut crate::pipeline::event::User, factors: Vec<String>) -> Result<(), StoreError> {
+        for f in factors {
             if !user.enrolled_factors.iter().any(|e| e.factor_type == f) {
                 // Seed 000: a phone factor says its preferredMethod.
                 let options = if f == "phone" {

@@ -3,7 +3,7 @@
 
 use super::{PgStore, corrupt};
 use crate::store::refresh::{RefreshRecord, RefreshTokenStore};
-use crate::store::{CodeRedemption, CodeStore, FlowStore, SessionRecord, SessionStore, StoreError};
+use crate::store::{CodeRedemption, CodeStore, FlowStore, SessionLogin, SessionRecord, SessionStore, StoreError};
 
 impl SessionStore for PgStore {
     fn put_session(&self, id_hash: &str, record: &SessionRecord) -> Result<(), StoreError> {
@@ -23,6 +23,22 @@ impl SessionStore for PgStore {
             &[&id_hash, &now_ms],
         )?;
         row.map(|r| serde_json::from_str(r.get(0)).map_err(corrupt)).transpose()
+    }
+
+    fn session_login(&self, id_hash: &str, now_ms: i64) -> Result<Option<SessionLogin>, StoreError> {
+        let row = self.conn()?.query_opt(
+            "SELECT s.record, u.profile,
+                ARRAY(SELECT factor FROM mfa_factors f WHERE f.user_id = s.user_id ORDER BY created_at, factor)
+             FROM sessions s LEFT JOIN users u ON u.user_id = s.user_id WHERE s.id_hash = $1 AND s.expires_at > $2",
+            &[&id_hash, &now_ms],
+        )?;
+        let Some(r) = row else { return Ok(None) };
+        let profile: Option<&str> = r.get(1);
+        Ok(Some(SessionLogin {
+            session: serde_json::from_str(r.get(0)).map_err(corrupt)?,
+            user: profile.map(serde_json::from_str).transpose().map_err(corrupt)?,
+            factors: r.get(2),
+        }))
     }
 
     fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {

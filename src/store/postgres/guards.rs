@@ -24,12 +24,13 @@ impl RateLimitStore for PgStore {
         })
     }
 
-    fn count(&self, key: &str, window_ms: i64, now_ms: i64) -> Result<u32, StoreError> {
+    fn count(&self, keys: &[&str], window_ms: i64, now_ms: i64) -> Result<u32, StoreError> {
         let n: i64 = self
             .conn()?
             .query_one(
-                "SELECT COUNT(*) FROM rate_events WHERE key = $1 AND at > $2",
-                &[&key, &(now_ms - window_ms)],
+                "SELECT COALESCE(MAX(n), 0) FROM (SELECT COUNT(*) AS n FROM rate_events
+                 WHERE key = ANY($1) AND at > $2 GROUP BY key) counts",
+                &[&keys, &(now_ms - window_ms)],
             )?
             .get(0);
         Ok(u32::try_from(n).unwrap_or(u32::MAX))

@@ -3,7 +3,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::Cached;
-use super::SqliteStore;
+use super::{SqliteStore, corrupt};
 use crate::store::{MfaStore, NameIdStore, RateLimitStore, ReplayStore, StoreError};
 
 impl RateLimitStore for SqliteStore {
@@ -22,11 +22,13 @@ impl RateLimitStore for SqliteStore {
         Ok(true)
     }
 
-    fn count(&self, key: &str, window_ms: i64, now_ms: i64) -> Result<u32, StoreError> {
+    fn count(&self, keys: &[&str], window_ms: i64, now_ms: i64) -> Result<u32, StoreError> {
+        let keys = serde_json::to_string(keys).map_err(corrupt)?;
         let n: i64 = self.read(|c| {
             Ok(c.row(
-                "SELECT COUNT(*) FROM rate_events WHERE key = ?1 AND at > ?2",
-                params![key, now_ms - window_ms],
+                "SELECT COALESCE(MAX(n), 0) FROM (SELECT COUNT(*) AS n FROM rate_events
+                 WHERE key IN (SELECT value FROM json_each(?1)) AND at > ?2 GROUP BY key)",
+                params![keys, now_ms - window_ms],
                 |r| r.get(0),
             )?)
         })?;

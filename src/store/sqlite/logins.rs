@@ -4,7 +4,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::Cached;
 use super::{SqliteStore, corrupt};
-use crate::store::{FlowStore, SessionRecord, SessionStore, StoreError};
+use crate::store::{FlowStore, SessionLogin, SessionRecord, SessionStore, StoreError};
 
 impl SessionStore for SqliteStore {
     fn put_session(&self, id_hash: &str, record: &SessionRecord) -> Result<(), StoreError> {
@@ -32,6 +32,32 @@ impl SessionStore for SqliteStore {
         })?;
         match row {
             Some((json, exp)) if exp > now_ms => serde_json::from_str(&json).map(Some).map_err(corrupt),
+            Some(_) => {
+                self.lock()?.exec("DELETE FROM sessions WHERE id_hash = ?1", [id_hash])?;
+                Ok(None)
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn session_login(&self, id_hash: &str, now_ms: i64) -> Result<Option<SessionLogin>, StoreError> {
+        type Row = (String, i64, Option<String>, String);
+        let row: Option<Row> = self.read(|c| {
+            Ok(c.row(
+                "SELECT s.record, s.expires_at, u.profile,
+                    (SELECT json_group_array(factor ORDER BY created_at, factor) FROM mfa_factors WHERE user_id = s.user_id)
+                 FROM sessions s LEFT JOIN users u ON u.user_id = s.user_id WHERE s.id_hash = ?1",
+                [id_hash],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?)
+        })?;
+        match row {
+            Some((session, exp, profile, factors)) if exp > now_ms => Ok(Some(SessionLogin {
+                session: serde_json::from_str(&session).map_err(corrupt)?,
+                user: profile.map(|p| serde_json::from_str(&p)).transpose().map_err(corrupt)?,
+                factors: serde_json::from_str(&factors).map_err(corrupt)?,
+            })),
             Some(_) => {
                 self.lock()?.exec("DELETE FROM sessions WHERE id_hash = ?1", [id_hash])?;
                 Ok(None)
