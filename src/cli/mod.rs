@@ -215,9 +215,8 @@ fn migrate(config: &Path, db: Option<PathBuf>) -> Result<(String, bool), String>
 /// `idpipe serve`.
 fn serve(config: &Path, listen: std::net::SocketAddr, db: Option<PathBuf>) -> Result<(String, bool), String> {
     let tenant = tenant_with_database(config, db)?;
-    // Blocking work (store, argon2, JS actions, signing) runs on a bounded pool: a few threads
-    // per core keep the cores busy, while an unbounded pool under load would hold hundreds of
-    // idle threads, each with its own allocator caches.
+    // Blocking work (store, argon2, JS actions, signing) runs on a bounded pool
+    // (`login::pool::max_threads`).
     // The async workers only read requests, route them and write responses (every login step
     // is one task on the blocking pool): one per two cores leaves the cores to the blocking work
     // and saves thread wake-ups (measured: ~5 % less CPU per round trip on 2 cores than one
@@ -231,7 +230,7 @@ fn serve(config: &Path, listen: std::net::SocketAddr, db: Option<PathBuf>) -> Re
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .worker_threads(workers)
-        .max_blocking_threads((cores * 4).max(8))
+        .max_blocking_threads(idpipe::login::pool::max_threads(cores))
         .build()
         .map_err(|e| e.to_string())?;
     runtime

@@ -17,6 +17,7 @@ mod event;
 mod issue;
 pub mod logout;
 pub mod mfa;
+pub mod pool;
 pub mod prompt;
 pub mod records;
 pub mod refresh;
@@ -50,9 +51,10 @@ pub const MAX_PENDING_BYTES: usize = 16 * 1024;
 pub const CODE_LIFETIME_MS: i64 = 60 * 1000;
 
 /// What a login needs: the tenant (actions, clients, keys, lifetimes) and the store. The store
-/// is private: it is reached only through [`Io`], which only [`LoginContext::blocking`] hands
-/// out, so no store call can run on an async worker (a network database cannot stall the
-/// runtime) and the compiler checks it.
+/// is private: it is reached only through [`Io`], which only [`LoginContext::blocking`] (and
+/// the pipeline runner, and [`LoginContext::in_place`] after handing the worker's tasks to
+/// another thread) hands out, so no store call can run on an async worker (a network database
+/// cannot stall the runtime) and the compiler checks it.
 #[derive(Clone)]
 pub struct LoginContext {
     /// The tenant.
@@ -60,11 +62,13 @@ pub struct LoginContext {
     store: Arc<dyn Store>,
     /// Keys of the MFA secrets (from the server secret).
     pub mfa_keys: mfa::codes::MfaKeys,
+    /// The steps on the blocking pool ([`pool`]).
+    pool: Arc<pool::PoolUse>,
 }
 
 /// The login engine with its store, on the blocking pool: every store call of the engine and
 /// of the server goes through one of these, and only [`LoginContext::blocking`] (or the
-/// pipeline runner) makes one.
+/// pipeline runner, or [`LoginContext::in_place`]) makes one.
 pub struct Io(LoginContext);
 
 impl std::ops::Deref for Io {
@@ -94,6 +98,7 @@ impl LoginContext {
             tenant,
             store,
             mfa_keys: mfa::codes::MfaKeys::new(server_key),
+            pool: pool::PoolUse::for_this_machine(),
         }
     }
 
@@ -107,18 +112,27 @@ impl LoginContext {
     /// async worker.
     pub async fn blocking<T: Send + 'static>(&self, f: impl FnOnce(&Io) -> T + Send + 'static) -> Result<T, crate::store::StoreError> {
         let io = Io(self.clone());
+        let busy = self.pool.enter();
         // The request's span goes along, so that what the step logs carries the request id.
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || span.in_scope(|| f(&io)))
-            .await
-            .map_err(|e| crate::store::StoreError::Unavailable(format!("the store task failed: {e}")))
+        tokio::task::spawn_blocking(move || {
+            let _busy = busy;
+            span.in_scope(|| f(&io))
+        })
+        .await
+        .map_err(|e| crate::store::StoreError::Unavailable(format!("the store task failed: {e}")))
     }
 
     /// Runs `f` (a pipeline and the store I/O around it) on the blocking pool under the
     /// watchdog ([`watchdog::run_pipeline`]).
     pub async fn pipeline<T: Send + 'static>(&self, f: impl FnOnce(&Io) -> T + Send + 'static) -> Result<T, watchdog::PipelineStop> {
         let io = Io(self.clone());
-        watchdog::run_pipeline(move || f(&io)).await
+        let busy = self.pool.enter();
+        watchdog::run_pipeline(move || {
+            let _busy = busy;
+            f(&io)
+        })
+        .await
     }
 
     /// Now.
