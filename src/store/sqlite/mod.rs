@@ -2,6 +2,7 @@
 //! per group of traits.
 
 mod cache;
+mod checkpoint;
 mod grants;
 mod guards;
 mod logins;
@@ -142,6 +143,8 @@ pub struct SqliteStore {
     writer: Mutex<Connection>,
     /// `None` for an in-memory database (its readers use the writer's connection).
     readers: Option<Readers>,
+    /// WAL checkpoints in the background (`None` in memory).
+    _checkpointer: Option<checkpoint::Checkpointer>,
 }
 
 struct Readers {
@@ -192,11 +195,13 @@ impl SqliteStore {
     /// Opens (creating if needed) and migrates the database file.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path)?;
+        conn.pragma_update(None, "wal_autocheckpoint", checkpoint::BACKSTOP_PAGES)?;
         let mut store = Self::init(conn)?;
         store.readers = Some(Readers {
             path: path.to_path_buf(),
             idle: Mutex::new(Vec::new()),
         });
+        store._checkpointer = Some(checkpoint::Checkpointer::start(path)?);
         Ok(store)
     }
 
@@ -223,6 +228,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             writer: Mutex::new(conn),
             readers: None,
+            _checkpointer: None,
         })
     }
 
