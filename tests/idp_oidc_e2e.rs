@@ -112,3 +112,61 @@ fn an_action_denial_reaches_the_app_as_access_denied() {
     assert_eq!(out["callback"]["error_description"], "This application is closed for maintenance.");
     assert_eq!(out["state_matches"], true);
 }
+
+/// With every thread of the blocking pool busy (more logins waiting in a slow action than the
+/// pool has threads), a code exchange still completes: it takes the pool's queue instead of
+/// handing the async worker over (`LoginContext::in_place`), and the server keeps answering.
+#[test]
+fn the_code_exchange_completes_while_every_pool_thread_is_busy() {
+    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let dir = tempfile::tempdir().expect("tmp");
+    let action = dir.path().join("slow.js");
+    std::fs::write(
+        &action,
+        "exports.onExecutePostLogin = async (event, api) => {\n  if (event.request.query.slow) await new Promise((r) => setTimeout(r, 1500));\n};\n",
+    )
+    .expect("write");
+    let idp = Idp::start_with_actions_and(&[action], "");
+    let mut browser = Browser::new();
+    let (_, page) = browser.follow(&idp.base, &format!("{}/samlp/sp-py", idp.base));
+    let done = browser.login(&idp.base, &page, "jane.doe@example.com", "jane-demo-password");
+    assert_eq!(done.status, 200, "{}", done.body);
+    let authorize = |extra: &str| {
+        format!(
+            "{}/authorize?client_id=spa&response_type=code&redirect_uri={APP_CALLBACK}&scope=openid&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256{extra}",
+            idp.base
+        )
+    };
+    let code = query(&browser.get(&authorize("")).location.expect("a code"))["code"].clone();
+
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let slow: Vec<_> = (0..idpipe::login::pool::max_threads(cores) + 2)
+        .map(|_| {
+            let mut b = Browser::new();
+            b.cookies = browser.cookies.clone();
+            let url = authorize("&slow=1");
+            std::thread::spawn(move || b.get(&url).location.unwrap_or_default())
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let started = std::time::Instant::now();
+    let health = Browser::new().get(&format!("{}/healthz", idp.base));
+    assert_eq!(health.status, 200);
+    assert!(started.elapsed() < std::time::Duration::from_secs(1), "{:?}", started.elapsed());
+    let r = Browser::new().post(
+        &format!("{}/oauth/token", idp.base),
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", "spa"),
+            ("code", &code),
+            ("redirect_uri", APP_CALLBACK),
+            ("code_verifier", VERIFIER),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("\"id_token\""), "{}", r.body);
+    for t in slow {
+        let location = t.join().expect("thread");
+        assert!(location.contains("code="), "a slow login ends with a code: {location}");
+    }
+}
