@@ -61,16 +61,7 @@ fn redirect_action_round_trip_through_continue() {
         idp.base
     ));
     let code = query(&p.location.expect("SSO redirect"))["code"].clone();
-    let t = Browser::new().post(
-        &format!("{}/oauth/token", idp.base),
-        &[
-            ("grant_type", "authorization_code"),
-            ("client_id", "spa"),
-            ("code", &code),
-            ("redirect_uri", APP_CALLBACK),
-            ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-        ],
-    );
+    let t = redeem_spa_code(&idp.base, &code);
     let tokens: Value = serde_json::from_str(&t.body).expect("json");
     let id_token = tokens["id_token"].as_str().expect("id token");
     let payload = id_token.split('.').nth(1).expect("payload");

@@ -118,14 +118,12 @@ fn an_action_denial_reaches_the_app_as_access_denied() {
 /// handing the async worker over (`LoginContext::in_place`), and the server keeps answering.
 #[test]
 fn the_code_exchange_completes_while_every_pool_thread_is_busy() {
-    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
     let dir = tempfile::tempdir().expect("tmp");
-    let action = dir.path().join("slow.js");
-    std::fs::write(
-        &action,
+    let action = write_action(
+        dir.path(),
+        "slow.js",
         "exports.onExecutePostLogin = async (event, api) => {\n  if (event.request.query.slow) await new Promise((r) => setTimeout(r, 1500));\n};\n",
-    )
-    .expect("write");
+    );
     let idp = Idp::start_with_actions_and(&[action], "");
     let mut browser = Browser::new();
     let (_, page) = browser.follow(&idp.base, &format!("{}/samlp/sp-py", idp.base));
@@ -153,16 +151,7 @@ fn the_code_exchange_completes_while_every_pool_thread_is_busy() {
     let health = Browser::new().get(&format!("{}/healthz", idp.base));
     assert_eq!(health.status, 200);
     assert!(started.elapsed() < std::time::Duration::from_secs(1), "{:?}", started.elapsed());
-    let r = Browser::new().post(
-        &format!("{}/oauth/token", idp.base),
-        &[
-            ("grant_type", "authorization_code"),
-            ("client_id", "spa"),
-            ("code", &code),
-            ("redirect_uri", APP_CALLBACK),
-            ("code_verifier", VERIFIER),
-        ],
-    );
+    let r = redeem_spa_code(&idp.base, &code);
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.contains("\"id_token\""), "{}", r.body);
     for t in slow {

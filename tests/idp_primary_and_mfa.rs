@@ -16,12 +16,11 @@ fn login(idp: &Idp, client: &str, user: &str, password: &str) -> (Browser, Page)
 #[test]
 fn set_primary_user_reaches_the_saml_subject_and_a_foreign_target_is_refused() {
     let dir = tempfile::tempdir().expect("dir");
-    let action = dir.path().join("primary.js");
-    std::fs::write(
-        &action,
+    let action = write_action(
+        dir.path(),
+        "primary.js",
         "exports.onExecutePostLogin = async (event, api) => { if (event.user.email === 'jane.doe@example.com') api.authentication.setPrimaryUser('auth0|primary-account'); if (event.user.email === 'john.smith@example.com') api.authentication.setPrimaryUser('auth0|5f7c8ec7c33c6c004bbafe82'); };",
-    )
-    .expect("write");
+    );
     let idp = Idp::start_with_actions(&[action], 5000);
     // The primary account owns jane's database identity.
     let profile = dir.path().join("primary.json");

@@ -529,6 +529,32 @@ pub fn query(url: &str) -> HashMap<String, String> {
     url::Url::parse(url).expect("url").query_pairs().into_owned().collect()
 }
 
+/// The PKCE verifier of the S256 challenge the tests send (RFC 7636 appendix B).
+pub const PKCE_VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+/// Redeems an authorization code of the public app `spa` (PKCE with [`PKCE_VERIFIER`]).
+#[allow(dead_code)]
+pub fn redeem_spa_code(base: &str, code: &str) -> Page {
+    Browser::new().post(
+        &format!("{base}/oauth/token"),
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", "spa"),
+            ("code", code),
+            ("redirect_uri", APP_CALLBACK),
+            ("code_verifier", PKCE_VERIFIER),
+        ],
+    )
+}
+
+/// Writes an action script `name` with `source` into `dir` and returns its path.
+#[allow(dead_code)]
+pub fn write_action(dir: &std::path::Path, name: &str, source: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, source).expect("write the action");
+    path
+}
+
 /// Logs in through an IdP-initiated SAML login and returns the page after the password.
 #[allow(dead_code)]
 pub fn saml_login(idp: &Idp, b: &mut Browser, client: &str, user: &str, password: &str) -> Page {
