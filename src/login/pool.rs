@@ -61,8 +61,8 @@ impl PoolUse {
 impl LoginContext {
     /// Runs `f` (a short step that runs no action) on the request's own thread when the pool
     /// can take over the async worker meanwhile, else like [`LoginContext::blocking`] (see the
-    /// module). Measured on the OIDC code exchange: 3-5 % more round trips per second than a
-    /// trip to the pool (README, Performance).
+    /// module). Measured on the OIDC round trip: 2-9 % more round trips per second than a trip
+    /// to the pool in 5 of 6 alternated pairs (README, Performance).
     pub async fn in_place<T: Send + 'static>(&self, f: impl FnOnce(&Io) -> T + Send + 'static) -> Result<T, StoreError> {
         let multi_thread =
             tokio::runtime::Handle::try_current().is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
