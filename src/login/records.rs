@@ -41,6 +41,18 @@ pub struct SessionCtx {
     pub stored: Option<SessionRecord>,
 }
 
+impl SessionCtx {
+    /// A session read from the store under the cookie value `raw`.
+    pub fn found(record: SessionRecord, raw: &str) -> Self {
+        SessionCtx {
+            stored: Some(record.clone()),
+            record,
+            cookie: Some(raw.to_string()),
+            mfa_remembered: false,
+        }
+    }
+}
+
 /// A pipeline suspended by a redirect action.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Suspended {

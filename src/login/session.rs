@@ -23,12 +23,10 @@ impl Io {
         let Some(raw) = cookie.filter(|c| !c.is_empty()) else {
             return Ok(None);
         };
-        Ok(self.store.session(&hash_secret(raw), self.now_ms())?.map(|record| SessionCtx {
-            stored: Some(record.clone()),
-            record,
-            cookie: Some(raw.to_string()),
-            mfa_remembered: false,
-        }))
+        Ok(self
+            .store
+            .session(&hash_secret(raw), self.now_ms())?
+            .map(|record| SessionCtx::found(record, raw)))
     }
 
     /// [`Io::current_session`] with its user (`None` when deleted since) and the user's
@@ -40,15 +38,7 @@ impl Io {
         Ok(self
             .store
             .session_login(&hash_secret(raw), self.now_ms())?
-            .map(|SessionLogin { session, user, factors }| {
-                let ctx = SessionCtx {
-                    stored: Some(session.clone()),
-                    record: session,
-                    cookie: Some(raw.to_string()),
-                    mfa_remembered: false,
-                };
-                (ctx, user, factors)
-            }))
+            .map(|SessionLogin { session, user, factors }| (SessionCtx::found(session, raw), user, factors)))
     }
 
     /// Applies the outcome's session changes, stores the session and returns its cookie.

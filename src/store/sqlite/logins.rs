@@ -33,7 +33,7 @@ impl SessionStore for SqliteStore {
         match row {
             Some((json, exp)) if exp > now_ms => serde_json::from_str(&json).map(Some).map_err(corrupt),
             Some(_) => {
-                self.lock()?.exec("DELETE FROM sessions WHERE id_hash = ?1", [id_hash])?;
+                self.delete_session(id_hash)?;
                 Ok(None)
             }
             None => Ok(None),
@@ -59,7 +59,7 @@ impl SessionStore for SqliteStore {
                 factors: serde_json::from_str(&factors).map_err(corrupt)?,
             })),
             Some(_) => {
-                self.lock()?.exec("DELETE FROM sessions WHERE id_hash = ?1", [id_hash])?;
+                self.delete_session(id_hash)?;
                 Ok(None)
             }
             None => Ok(None),
