@@ -365,3 +365,25 @@ fn rate_limits_slide_and_hold_under_concurrency() {
         assert_eq!(allowed, 3, "{b}");
     });
 }
+
+#[test]
+fn a_count_sees_every_event_in_its_window_whatever_other_keys_recorded() {
+    each(|b, s| {
+        // Nothing recorded yet, then events of other limiters (`login:`), then of this one.
+        assert_eq!(s.count(&["client:c", "client:ip"], 60_000, 1_000).expect("count"), 0, "{b}");
+        assert!(s.hit("login:ip", 5, 60_000, 1_000).expect("hit"));
+        assert_eq!(s.count(&["client:c"], 60_000, 1_000).expect("count"), 0, "{b}");
+        s.record("client:c", 1_000).expect("record");
+        assert_eq!(s.count(&["client:c"], 60_000, 1_000).expect("count"), 1, "{b}");
+        assert_eq!(s.count(&["client:ip", "client:c"], 60_000, 60_999).expect("count"), 1, "{b}");
+        assert_eq!(s.count(&["client:c"], 60_000, 61_000).expect("count"), 0, "{b}: out of the window");
+        // A limiter whose prefix starts like another's, and a key with no prefix at all.
+        s.record("clientx:c", 61_000).expect("record");
+        assert_eq!(s.count(&["client:c"], 60_000, 61_000).expect("count"), 0, "{b}");
+        assert_eq!(s.count(&["clientx:c"], 60_000, 61_000).expect("count"), 1, "{b}");
+        s.record("plain", 61_000).expect("record");
+        assert_eq!(s.count(&["plain"], 60_000, 61_000).expect("count"), 1, "{b}");
+        // A clock that went back: the events are still in the (later) window.
+        assert_eq!(s.count(&["client:c"], 60_000, 500).expect("count"), 1, "{b}");
+    });
+}

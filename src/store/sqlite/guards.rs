@@ -1,13 +1,64 @@
 //! Shared counters and one-time IDs: rate-limit events and SAML request IDs.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use rusqlite::{OptionalExtension, params};
 
 use super::Cached;
 use super::{SqliteStore, corrupt};
 use crate::store::{MfaStore, NameIdStore, RateLimitStore, ReplayStore, StoreError};
 
+/// When the newest rate-limit events were recorded, so that a count with none in its window
+/// (the usual case: client authentications that never fail) reads nothing.
+///
+/// Keys are grouped by the text before their first `:` (a limiter's prefix, e.g. all failed
+/// client authentications). The time of a group is raised before each event of the group is
+/// written; at start-up every group starts from the newest event in the database. This is exact
+/// because a SQLite database belongs to one process: several nodes share PostgreSQL, never a
+/// SQLite file.
+#[derive(Debug)]
+pub(super) struct RateNewest {
+    /// The newest event in the database when the store opened.
+    at_open: i64,
+    /// The newest event recorded since, per group (a few groups: one per limiter).
+    groups: Mutex<HashMap<String, i64>>,
+}
+
+impl RateNewest {
+    /// Reads the newest event's time.
+    pub(super) fn read(conn: &rusqlite::Connection) -> Result<Self, StoreError> {
+        Ok(RateNewest {
+            at_open: conn.row("SELECT COALESCE(MAX(at), ?1) FROM rate_events", [i64::MIN], |r| r.get(0))?,
+            groups: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn group(key: &str) -> &str {
+        key.split_once(':').map_or(key, |(group, _)| group)
+    }
+
+    /// Before an event of `key` at `at` is written.
+    fn raise(&self, key: &str, at: i64) {
+        if let Ok(mut groups) = self.groups.lock() {
+            let newest = groups.entry(Self::group(key).to_string()).or_insert(at);
+            *newest = (*newest).max(at);
+        }
+    }
+
+    /// Whether no event of any of `keys` can be later than `since` (false when unsure).
+    fn none_after(&self, keys: &[&str], since: i64) -> bool {
+        if self.at_open > since {
+            return false;
+        }
+        let Ok(groups) = self.groups.lock() else { return false };
+        keys.iter().all(|k| groups.get(Self::group(k)).is_none_or(|&at| at <= since))
+    }
+}
+
 impl RateLimitStore for SqliteStore {
     fn hit(&self, key: &str, limit: u32, window_ms: i64, now_ms: i64) -> Result<bool, StoreError> {
+        self.rate_newest.raise(key, now_ms);
         let tx = self.begin()?;
         let n: i64 = tx.row(
             "SELECT COUNT(*) FROM rate_events WHERE key = ?1 AND at > ?2",
@@ -23,6 +74,9 @@ impl RateLimitStore for SqliteStore {
     }
 
     fn count(&self, keys: &[&str], window_ms: i64, now_ms: i64) -> Result<u32, StoreError> {
+        if self.rate_newest.none_after(keys, now_ms.saturating_sub(window_ms)) {
+            return Ok(0);
+        }
         let keys = serde_json::to_string(keys).map_err(corrupt)?;
         let n: i64 = self.read(|c| {
             Ok(c.row(
@@ -36,6 +90,7 @@ impl RateLimitStore for SqliteStore {
     }
 
     fn record(&self, key: &str, now_ms: i64) -> Result<(), StoreError> {
+        self.rate_newest.raise(key, now_ms);
         let c = self.lock()?;
         c.exec("INSERT INTO rate_events (key, at) VALUES (?1, ?2)", params![key, now_ms])?;
         Ok(())
@@ -134,5 +189,26 @@ impl MfaStore for SqliteStore {
     fn reset_factors(&self, user_id: &str) -> Result<usize, StoreError> {
         let c = self.lock()?;
         Ok(c.exec("DELETE FROM mfa_factors WHERE user_id = ?1", [user_id])?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::{RateLimitStore, SqliteStore};
+
+    #[test]
+    fn events_recorded_before_the_store_opened_again_are_still_counted() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("rate.sqlite");
+        let store = SqliteStore::open(&path).expect("open");
+        store.record("client:c", 10_000).expect("record");
+        assert!(store.hit("login:ip", 5, 60_000, 20_000).expect("hit"));
+        drop(store);
+        let store = SqliteStore::open(&path).expect("open again");
+        assert_eq!(store.count(&["client:c"], 60_000, 30_000).expect("count"), 1);
+        assert_eq!(store.count(&["login:ip"], 60_000, 30_000).expect("count"), 1);
+        assert_eq!(store.count(&["other:x"], 60_000, 30_000).expect("count"), 0);
+        // Once the newest event left the window, counts need no query and are 0.
+        assert_eq!(store.count(&["client:c", "login:ip"], 60_000, 80_000).expect("count"), 0);
     }
 }

@@ -145,6 +145,9 @@ pub struct SqliteStore {
     readers: Option<Readers>,
     /// WAL checkpoints in the background (`None` in memory).
     _checkpointer: Option<checkpoint::Checkpointer>,
+    /// When the newest rate-limit events were recorded, per kind of key: `count` answers 0
+    /// without a query while they are older than its window (see `guards::RateNewest`).
+    rate_newest: guards::RateNewest,
 }
 
 struct Readers {
@@ -225,10 +228,12 @@ impl SqliteStore {
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         }
         tx.commit()?;
+        let rate_newest = guards::RateNewest::read(&conn)?;
         Ok(SqliteStore {
             writer: Mutex::new(conn),
             readers: None,
             _checkpointer: None,
+            rate_newest,
         })
     }
 
