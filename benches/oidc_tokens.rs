@@ -49,7 +49,7 @@ fn bench(c: &mut Criterion) {
     });
     g.throughput(Throughput::Elements(2));
     g.bench_function("id_and_access_tokens", |b| {
-        b.iter(|| issue_tokens(&keys, black_box(&event), &outcome, &ctx).expect("tokens"))
+        b.iter(|| issue_tokens(&keys, black_box(&event), &outcome, &ctx, None).expect("tokens"))
     });
     g.finish();
 }

@@ -113,7 +113,7 @@ fn id_and_access_tokens_verify_with_pyjwt_and_carry_every_claim() {
         claims: None,
         acr_values: &[],
     };
-    let t = issue_tokens(&k, &st.event, &st.outcome, &ctx).expect("tokens");
+    let t = issue_tokens(&k, &st.event, &st.outcome, &ctx, None).expect("tokens");
     let jwks = KeySet::new(keys()).jwks();
     let v = pyjwt(
         &jwks,
@@ -181,7 +181,7 @@ fn reserved_claims_cannot_be_overridden_and_the_attempt_is_traced() {
     let c = client();
     let a = api();
     let ctx = ctx(&c, Some(&a), &scopes, now);
-    let t = issue_tokens(&keys(), &st.event, &st.outcome, &ctx).expect("tokens");
+    let t = issue_tokens(&keys(), &st.event, &st.outcome, &ctx, None).expect("tokens");
     let v = pyjwt(
         &KeySet::new(keys()).jwks(),
         &[
@@ -206,7 +206,7 @@ fn set_primary_user_changes_sub_and_expired_tokens_are_rejected() {
     let past = now - 200_000;
     let c = client();
     let ctx = ctx(&c, None, &scopes, now);
-    let t = issue_tokens(&keys(), &event(), &o, &ctx).expect("tokens");
+    let t = issue_tokens(&keys(), &event(), &o, &ctx, None).expect("tokens");
     let old = issue_tokens(
         &keys(),
         &event(),
@@ -216,6 +216,7 @@ fn set_primary_user_changes_sub_and_expired_tokens_are_rejected() {
             auth_time: past,
             ..ctx.clone()
         },
+        None,
     )
     .expect("tokens");
     let v = pyjwt(
@@ -243,7 +244,7 @@ fn denied_and_validation_errors_are_oauth_errors() {
         })],
         event(),
     );
-    match issue_tokens(&keys(), &st.event, &st.outcome, &ctx) {
+    match issue_tokens(&keys(), &st.event, &st.outcome, &ctx, None) {
         Err(OidcError::Denied(e)) => assert_eq!(
             (e.error.as_str(), e.error_description.as_str()),
             ("access_denied", "Your account is suspended")
@@ -257,7 +258,7 @@ fn denied_and_validation_errors_are_oauth_errors() {
         })],
         event(),
     );
-    match issue_tokens(&keys(), &st.event, &st.outcome, &ctx) {
+    match issue_tokens(&keys(), &st.event, &st.outcome, &ctx, None) {
         Err(OidcError::Denied(e)) => assert_eq!(
             (e.error.as_str(), e.error_description.as_str()),
             ("invalid_email_domain", "Use your work email")
@@ -276,10 +277,10 @@ fn key_rotation_publishes_next_and_keeps_retired_keys() {
     let now = chrono::Utc::now().timestamp();
     let c = client();
     let ctx = ctx(&c, None, &scopes, now);
-    let old = issue_tokens(&set.current, &event(), &Outcome::default(), &ctx).expect("tokens");
+    let old = issue_tokens(&set.current, &event(), &Outcome::default(), &ctx, None).expect("tokens");
     let old_kid = set.current.jwk().kid.clone();
     let set = set.rotate(JwtSigner::from_pem(&next_pem).expect("next"));
-    let new = issue_tokens(&set.current, &event(), &Outcome::default(), &ctx).expect("tokens");
+    let new = issue_tokens(&set.current, &event(), &Outcome::default(), &ctx, None).expect("tokens");
     let jwks = set.jwks();
     let v = pyjwt(
         &jwks,
@@ -596,4 +597,65 @@ fn a_store_outage_during_a_refresh_is_retryable_and_never_reads_as_reuse() {
 
 fn hex_sha256(s: &str) -> String {
     hex::encode(openssl::sha::sha256(s.as_bytes()))
+}
+
+#[test]
+fn an_id_token_signed_beside_the_access_token_is_the_one_signed_in_line() {
+    let k = keys();
+    let scopes: Vec<String> = vec!["openid".into(), "email".into()];
+    let now = chrono::Utc::now().timestamp();
+    let (c, a) = (client(), api());
+    let ctx = ctx(&c, Some(&a), &scopes, now);
+    let (ev, outcome) = (event(), Outcome::default());
+    let in_line = issue_tokens(&k, &ev, &outcome, &ctx, None).expect("tokens");
+
+    // On another thread: RS256 (PKCS#1 v1.5) is deterministic, so the same claims give the same
+    // token byte for byte.
+    let started = std::sync::atomic::AtomicUsize::new(0);
+    let on_a_thread = |job: Box<dyn FnOnce() + Send>| {
+        started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::thread::spawn(job);
+        true
+    };
+    let beside = issue_tokens(&k, &ev, &outcome, &ctx, Some(&on_a_thread)).expect("tokens");
+    assert_eq!(started.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(beside.id_token, in_line.id_token);
+    assert_eq!(beside.id_claims, in_line.id_claims);
+
+    // Declined (no idle core): signed here. Started but dropped unrun: signed here too.
+    let declined = |_job: Box<dyn FnOnce() + Send>| false;
+    let dropped = |job: Box<dyn FnOnce() + Send>| {
+        drop(job);
+        true
+    };
+    let t1 = issue_tokens(&k, &ev, &outcome, &ctx, Some(&declined)).expect("tokens");
+    let t2 = issue_tokens(&k, &ev, &outcome, &ctx, Some(&dropped)).expect("tokens");
+    assert_eq!(t1.id_token, in_line.id_token);
+    assert_eq!(t2.id_token, in_line.id_token);
+
+    // Without openid there is no ID token and nothing is started.
+    let no_openid: Vec<String> = vec!["email".into()];
+    let ctx2 = ctx_with_scopes(&ctx, &no_openid);
+    let t3 = issue_tokens(&k, &ev, &outcome, &ctx2, Some(&on_a_thread)).expect("tokens");
+    assert!(t3.id_token.is_none());
+    assert_eq!(started.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    let v = pyjwt(
+        &KeySet::new(keys()).jwks(),
+        &[
+            (beside.id_token.as_deref().expect("id token"), Some("demo-app")),
+            (&beside.access_token, Some("https://api.example.com")),
+            (&t2.access_token, Some("https://api.example.com")),
+        ],
+    );
+    for r in &v {
+        assert_eq!(r["ok"], true, "{r}");
+    }
+}
+
+fn ctx_with_scopes<'a>(ctx: &TokenContext<'a>, scopes: &'a [String]) -> TokenContext<'a> {
+    TokenContext {
+        requested_scopes: scopes,
+        ..ctx.clone()
+    }
 }

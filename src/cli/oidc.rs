@@ -99,7 +99,7 @@ fn tokens(cmd: OidcCommand) -> Result<(String, bool), String> {
         claims: None,
         acr_values: &[],
     };
-    let issued = idpipe::oidc::issue_tokens(&keys, &state.event, &state.outcome, &ctx).map_err(|e| e.to_string())?;
+    let issued = idpipe::oidc::issue_tokens(&keys, &state.event, &state.outcome, &ctx, None).map_err(|e| e.to_string())?;
     let mut out = serde_json::json!({
         "access_token": issued.access_token,
         "expires_in": issued.expires_in,

@@ -69,7 +69,8 @@ impl LoginContext {
             claims: Some(&o.claims),
             acr_values: &o.acr_values,
         };
-        let issued = match crate::oidc::issue_tokens(&self.tenant.keys.current, &rec.event, &rec.outcome, &ctx) {
+        let beside = |job: Box<dyn FnOnce() + Send>| self.beside(job);
+        let issued = match crate::oidc::issue_tokens(&self.tenant.keys.current, &rec.event, &rec.outcome, &ctx, Some(&beside)) {
             Ok(i) => i,
             Err(OidcError::Denied(e)) => return Err(e),
             Err(e) => {

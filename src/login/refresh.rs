@@ -94,7 +94,7 @@ pub fn refresh_grant<S: RefreshTokenStore>(
                 claims: None,
                 acr_values: &[],
             };
-            let issued = issue_tokens(keys, &state.event, &state.outcome, &ctx).map_err(|e| match e {
+            let issued = issue_tokens(keys, &state.event, &state.outcome, &ctx, None).map_err(|e| match e {
                 OidcError::Denied(o) => o,
                 other => OAuthError::new(crate::oidc::OAuthCode::ServerError, &other.to_string()),
             })?;

@@ -71,6 +71,7 @@ fn verify_rs256<'k, T: openssl::pkey::HasPublic + 'k>(
 }
 
 /// A private key that signs JWTs, parsed once.
+#[derive(Clone)]
 pub struct JwtSigner {
     key: PKey<Private>,
     jwk: PublicJwk,

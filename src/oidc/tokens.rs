@@ -135,6 +135,32 @@ fn amr(event: &Event, outcome: &Outcome) -> Vec<String> {
     out
 }
 
+/// Signs the ID token (if any) and the access token: the ID token on another thread when
+/// `beside` starts it there, else one after the other here.
+fn sign_both(
+    keys: &JwtSigner,
+    id_claims: Option<&Map<String, Value>>,
+    access_claims: &Map<String, Value>,
+    beside: Option<Beside<'_>>,
+) -> Result<(Option<String>, String), OidcError> {
+    let Some(id_claims) = id_claims else {
+        return Ok((None, keys.sign_access_token(access_claims)?));
+    };
+    if let Some(start) = beside {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let (signer, claims) = (keys.clone(), id_claims.clone());
+        if start(Box::new(move || {
+            let _ = tx.send(signer.sign(&claims));
+        })) {
+            let access_token = keys.sign_access_token(access_claims)?;
+            // A job dropped before it ran (the runtime shutting down) is signed here.
+            let id_token = rx.recv().unwrap_or_else(|_| keys.sign(id_claims))?;
+            return Ok((Some(id_token), access_token));
+        }
+    }
+    Ok((Some(keys.sign(id_claims)?), keys.sign_access_token(access_claims)?))
+}
+
 fn add_custom(custom: &Map<String, Value>, claims: &mut Map<String, Value>) {
     for (k, v) in custom {
         // Defence in depth: the api already refuses reserved names.
@@ -144,8 +170,20 @@ fn add_custom(custom: &Map<String, Value>, claims: &mut Map<String, Value>) {
     }
 }
 
-/// Builds and signs the ID token (if `openid`) and the access token.
-pub fn issue_tokens(keys: &JwtSigner, event: &Event, outcome: &Outcome, ctx: &TokenContext<'_>) -> Result<IssuedTokens, OidcError> {
+/// Starts a job on another thread and says whether it did (see [`issue_tokens`]): the ID
+/// token's signature, while the calling thread signs the access token.
+pub type Beside<'a> = &'a dyn Fn(Box<dyn FnOnce() + Send>) -> bool;
+
+/// Builds and signs the ID token (if `openid`) and the access token. With `beside`, the ID
+/// token may be signed on another thread at the same time as the access token (the caller
+/// decides when a core is free for it); the tokens are the same either way.
+pub fn issue_tokens(
+    keys: &JwtSigner,
+    event: &Event,
+    outcome: &Outcome,
+    ctx: &TokenContext<'_>,
+    beside: Option<Beside<'_>>,
+) -> Result<IssuedTokens, OidcError> {
     if let Some(e) = failure_to_oauth(outcome) {
         return Err(OidcError::Denied(e));
     }
@@ -154,7 +192,7 @@ pub fn issue_tokens(keys: &JwtSigner, event: &Event, outcome: &Outcome, ctx: &To
     let scopes = outcome.access_token_scopes(ctx.requested_scopes);
 
     let mut id_claims = Map::new();
-    let id_token = if openid {
+    if openid {
         id_claims.insert("iss".into(), ctx.issuer.into());
         id_claims.insert("sub".into(), sub.clone().into());
         id_claims.insert("aud".into(), ctx.client.client_id.clone().into());
@@ -179,10 +217,7 @@ pub fn issue_tokens(keys: &JwtSigner, event: &Event, outcome: &Outcome, ctx: &To
             id_claims.insert("acr".into(), if mfa { ACR_MFA } else { ACR_PASSWORD }.into());
         }
         add_custom(&outcome.id_token_claims, &mut id_claims);
-        Some(keys.sign(&id_claims)?)
-    } else {
-        None
-    };
+    }
 
     let userinfo = format!("{}userinfo", ctx.issuer);
     let mut aud: Vec<Value> = Vec::new();
@@ -208,7 +243,7 @@ pub fn issue_tokens(keys: &JwtSigner, event: &Event, outcome: &Outcome, ctx: &To
         access_claims.insert(USERINFO_CLAIMS.into(), c.userinfo.clone().into());
     }
     add_custom(&outcome.access_token_claims, &mut access_claims);
-    let access_token = keys.sign_access_token(&access_claims)?;
+    let (id_token, access_token) = sign_both(keys, openid.then_some(&id_claims), &access_claims, beside)?;
     Ok(IssuedTokens {
         id_token,
         access_token,
