@@ -407,6 +407,54 @@ fn the_event_is_a_snapshot() {
 }
 
 #[test]
+fn each_action_reads_the_transaction_metadata_the_actions_before_it_left() {
+    // The event's JSON is shared by the actions of a run while the event stays the same: a
+    // change of the metadata between two actions must reach the next one, and only it.
+    let set = |name: &str, body: &str| {
+        inline(
+            name,
+            &format!("exports.onExecutePostLogin = async (event, api) => {{ {body} }};"),
+            JsConfig::default(),
+        )
+    };
+    let ex = executor(
+        Trigger::PostLogin,
+        vec![
+            set(
+                "first",
+                "api.idToken.setCustomClaim('a', event.transaction.metadata.n === undefined); api.transaction.setMetadata('n', 1);",
+            ),
+            set("reads", "api.idToken.setCustomClaim('b', event.transaction.metadata.n);"),
+            set(
+                "same",
+                "api.idToken.setCustomClaim('c', event.transaction.metadata.n); api.transaction.setMetadata('n', 1);",
+            ),
+            set(
+                "bumps",
+                "api.transaction.setMetadata('n', event.transaction.metadata.n + 1); api.idToken.setCustomClaim('d', event.transaction.metadata.n);",
+            ),
+            set(
+                "last",
+                "api.idToken.setCustomClaim('e', [event.transaction.metadata.n, event.user.email]);",
+            ),
+        ],
+        Limits::default(),
+    );
+    let ev: Event = serde_json::from_value(base_event()).expect("event");
+    let st = ex.start(Trigger::PostLogin, ev);
+    let claims = &st.outcome.id_token_claims;
+    assert_eq!(claims.get("a"), Some(&json!(true)), "{claims:?}");
+    assert_eq!(claims.get("b"), Some(&json!(1)));
+    assert_eq!(claims.get("c"), Some(&json!(1)));
+    assert_eq!(
+        claims.get("d"),
+        Some(&json!(1)),
+        "an action's own change shows in the next action's event only"
+    );
+    assert_eq!(claims.get("e"), Some(&json!([2, "jane.doe@example.com"])));
+}
+
+#[test]
 fn an_infinite_loop_is_stopped_and_the_next_login_still_works() {
     let spin = inline(
         "spin",

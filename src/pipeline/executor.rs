@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::api::{ApiCore, PostChallengeApi, PostLoginApi, SendPhoneMessageApi, SuspendRequest};
 use super::command::ActionTrace;
-use super::event::{AuthenticationMethod, Event, JsonMap};
+use super::event::{AuthenticationMethod, Event, EventJson, JsonMap};
 use super::outcome::{Failure, FailureKind, Outcome};
 use super::{Phase, Trigger};
 
@@ -208,13 +208,16 @@ impl Executor {
             resumed_with = Some(std::mem::replace(&mut state.resume_state, crate::util::random_hex(16)));
         }
         let actions = self.actions.get(&state.trigger).map(Vec::as_slice).unwrap_or(&[]);
-        let redactor = super::redact::Redactor::new(&state.event.secrets);
+        let mut shared = RunShared {
+            redactor: super::redact::Redactor::new(&state.event.secrets),
+            event_json: EventJson::default(),
+        };
         while state.next_action < actions.len() {
             let index = state.next_action;
             let params = continue_params.take();
             let phase = if params.is_some() { Phase::Continue } else { Phase::Execute };
             let resumed = if phase == Phase::Continue { resumed_with.as_deref() } else { None };
-            let suspend = self.run_action(state, actions[index].as_ref(), phase, params.as_ref(), resumed, &redactor);
+            let suspend = self.run_action(state, actions[index].as_ref(), phase, params.as_ref(), resumed, &mut shared);
             if state.outcome.failure.is_some() {
                 // deny / validation.error / revoke: later actions do not run.
                 state.next_action = index + 1;
@@ -236,10 +239,11 @@ impl Executor {
         phase: Phase,
         params: Option<&JsonMap>,
         resumed_with: Option<&str>,
-        redactor: &super::redact::Redactor,
+        shared: &mut RunShared,
     ) -> Option<SuspendRequest> {
         // Seed: transaction metadata is visible at once to the following actions.
-        state.event.transaction.metadata = state.outcome.transaction_metadata.clone();
+        sync_metadata(state, &mut shared.event_json);
+        let RunShared { redactor, event_json } = shared;
         let (exec_name, cont_name) = state.trigger.handler_names();
         let mut trace = ActionTrace {
             action: action.name().to_string(),
@@ -252,6 +256,7 @@ impl Executor {
             trigger: state.trigger,
             phase,
             event: &state.event,
+            event_json,
             outcome: &mut state.outcome,
             trace: &mut trace,
             services: &self.services,
@@ -292,8 +297,23 @@ impl Executor {
         }
         redactor.trace(&mut trace);
         state.outcome.trace.push(trace);
-        state.event.transaction.metadata = state.outcome.transaction_metadata.clone();
+        sync_metadata(state, event_json);
         suspend
+    }
+}
+
+/// What the actions of one run share: the redaction of its secrets, the event's JSON.
+struct RunShared {
+    redactor: super::redact::Redactor,
+    event_json: EventJson,
+}
+
+/// Copies the transaction metadata the actions set into the event; the event's JSON is
+/// serialized again (by the next action that needs it) only when that changed it.
+fn sync_metadata(state: &mut TransactionState, event_json: &mut EventJson) {
+    if state.event.transaction.metadata != state.outcome.transaction_metadata {
+        state.event.transaction.metadata = state.outcome.transaction_metadata.clone();
+        *event_json = EventJson::default();
     }
 }
 

@@ -12,7 +12,7 @@ use crate::pipeline::{ActionError, Phase, Trigger};
 
 impl Inner {
     /// One invocation: a sandbox, the handler, the promise driven to the end.
-    pub(super) fn invoke(&self, trigger: Trigger, phase: Phase, event_json: String, deadline: Instant) -> Result<(), ActionError> {
+    pub(super) fn invoke(&self, trigger: Trigger, phase: Phase, event_json: &str, deadline: Instant) -> Result<(), ActionError> {
         let sandbox = self.take_sandbox(deadline).map_err(ActionError::new)?;
         let (exec, cont) = trigger.handler_names();
         let handler = if phase == Phase::Execute { exec } else { cont };

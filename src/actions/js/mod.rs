@@ -517,8 +517,7 @@ impl JsAction {
     /// Runs the handler on this thread. A built-in that ignores the interrupt is bounded by the
     /// prelude's length guard; the login-level watchdog (`pipeline::watch`) answers the login at
     /// the deadline whatever the script does.
-    fn run(&self, trigger: Trigger, phase: Phase, event: &Event, api: CurrentApi<'_, '_>, deadline: Instant) -> Result<(), ActionError> {
-        let event_json = serde_json::to_string(event).map_err(|e| ActionError::new(e.to_string()))?;
+    fn run(&self, trigger: Trigger, phase: Phase, event_json: &str, api: CurrentApi<'_, '_>, deadline: Instant) -> Result<(), ActionError> {
         host::with_invocation(api, self.inner.fetch.clone(), || {
             self.inner.invoke(trigger, phase, event_json, deadline)
         })
@@ -530,34 +529,39 @@ impl Action for JsAction {
         &self.inner.name
     }
 
-    fn on_execute_post_login(&self, event: &Event, api: &mut PostLoginApi<'_>) -> Result<(), ActionError> {
+    fn on_execute_post_login(&self, _event: &Event, api: &mut PostLoginApi<'_>) -> Result<(), ActionError> {
         let deadline = api.core.deadline();
         let trigger = api.core.trigger();
-        self.run(trigger, Phase::Execute, event, CurrentApi::PostLogin(api), deadline)
+        let event_json = api.core.event_json().map_err(|e| ActionError::new(e.to_string()))?;
+        self.run(trigger, Phase::Execute, &event_json, CurrentApi::PostLogin(api), deadline)
     }
 
-    fn on_continue_post_login(&self, event: &Event, api: &mut PostLoginApi<'_>) -> Result<(), ActionError> {
+    fn on_continue_post_login(&self, _event: &Event, api: &mut PostLoginApi<'_>) -> Result<(), ActionError> {
         let deadline = api.core.deadline();
         let trigger = api.core.trigger();
-        self.run(trigger, Phase::Continue, event, CurrentApi::PostLogin(api), deadline)
+        let event_json = api.core.event_json().map_err(|e| ActionError::new(e.to_string()))?;
+        self.run(trigger, Phase::Continue, &event_json, CurrentApi::PostLogin(api), deadline)
     }
 
-    fn on_execute_post_challenge(&self, event: &Event, api: &mut PostChallengeApi<'_>) -> Result<(), ActionError> {
+    fn on_execute_post_challenge(&self, _event: &Event, api: &mut PostChallengeApi<'_>) -> Result<(), ActionError> {
         let deadline = api.core.deadline();
         let trigger = api.core.trigger();
-        self.run(trigger, Phase::Execute, event, CurrentApi::PostChallenge(api), deadline)
+        let event_json = api.core.event_json().map_err(|e| ActionError::new(e.to_string()))?;
+        self.run(trigger, Phase::Execute, &event_json, CurrentApi::PostChallenge(api), deadline)
     }
 
-    fn on_continue_post_challenge(&self, event: &Event, api: &mut PostChallengeApi<'_>) -> Result<(), ActionError> {
+    fn on_continue_post_challenge(&self, _event: &Event, api: &mut PostChallengeApi<'_>) -> Result<(), ActionError> {
         let deadline = api.core.deadline();
         let trigger = api.core.trigger();
-        self.run(trigger, Phase::Continue, event, CurrentApi::PostChallenge(api), deadline)
+        let event_json = api.core.event_json().map_err(|e| ActionError::new(e.to_string()))?;
+        self.run(trigger, Phase::Continue, &event_json, CurrentApi::PostChallenge(api), deadline)
     }
 
-    fn on_execute_send_phone_message(&self, event: &Event, api: &mut SendPhoneMessageApi<'_>) -> Result<(), ActionError> {
+    fn on_execute_send_phone_message(&self, _event: &Event, api: &mut SendPhoneMessageApi<'_>) -> Result<(), ActionError> {
         let deadline = api.core.deadline();
         let trigger = api.core.trigger();
-        self.run(trigger, Phase::Execute, event, CurrentApi::SendPhoneMessage(api), deadline)
+        let event_json = api.core.event_json().map_err(|e| ActionError::new(e.to_string()))?;
+        self.run(trigger, Phase::Execute, &event_json, CurrentApi::SendPhoneMessage(api), deadline)
     }
 }
 

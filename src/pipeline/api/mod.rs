@@ -95,6 +95,8 @@ pub struct ApiCore<'a> {
     pub(crate) trigger: Trigger,
     pub(crate) phase: Phase,
     pub(crate) event: &'a Event,
+    /// The event's JSON, shared by the actions of the run.
+    pub(crate) event_json: &'a crate::pipeline::event::EventJson,
     pub(crate) outcome: &'a mut Outcome,
     pub(crate) trace: &'a mut ActionTrace,
     pub(crate) services: &'a Services,
@@ -113,6 +115,11 @@ impl<'a> ApiCore<'a> {
     /// The instant by which the action must return; runtimes that can interrupt use it.
     pub fn deadline(&self) -> Instant {
         self.deadline
+    }
+
+    /// The event as JSON (serialized once per pipeline run while the event stays the same).
+    pub fn event_json(&self) -> Result<std::sync::Arc<str>, serde_json::Error> {
+        self.event_json.of(self.event)
     }
 
     /// Current time in ms since the Unix epoch, from the executor's clock.
