@@ -25,7 +25,28 @@ pub fn auto_post_form_named(acs_url: &str, field: &str, response_xml: &str, rela
 </form><script>{AUTO_SUBMIT_SCRIPT}</script></body></html>\n",
         action = escape_html(acs_url),
         field = escape_html(field),
-        resp = escape_html(&b64),
+        // The standard base64 alphabet (A-Z a-z 0-9 + / =) has nothing HTML escapes.
+        resp = b64,
         rs = escape_html(relay_state.unwrap_or("")),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_message_is_posted_as_its_base64_and_the_other_values_are_escaped() {
+        // Bytes whose base64 holds `+`, `/` and `=`.
+        let xml = "<a>>>?~~~</a>";
+        let b64 = base64::engine::general_purpose::STANDARD.encode(xml);
+        assert!(b64.contains('+') && b64.contains('/') && b64.ends_with('='), "{b64}");
+        let page = auto_post_form("https://sp.example.com/acs?a=1&b=\"2\"", xml, Some("<rs>'"));
+        assert!(page.contains(&format!("name=\"SAMLResponse\" value=\"{b64}\"")), "{page}");
+        assert!(
+            page.contains("action=\"https://sp.example.com/acs?a=1&amp;b=&#34;2&#34;\""),
+            "{page}"
+        );
+        assert!(page.contains("name=\"RelayState\" value=\"&lt;rs&gt;&#39;\""), "{page}");
+    }
 }
