@@ -13,10 +13,15 @@ use crate::store::{MfaStore, NameIdStore, RateLimitStore, ReplayStore, StoreErro
 /// (the usual case: client authentications that never fail) reads nothing.
 ///
 /// Keys are grouped by the text before their first `:` (a limiter's prefix, e.g. all failed
-/// client authentications). The time of a group is raised before each event of the group is
-/// written; at start-up every group starts from the newest event in the database. This is exact
-/// because a SQLite database belongs to one process: several nodes share PostgreSQL, never a
-/// SQLite file.
+/// client authentications). The time of a group is raised before each event of the group this
+/// store writes; at start-up every group starts from the newest event in the database.
+///
+/// With one process on the file this is exact. Several processes on one SQLite file (the
+/// two-node test) each know only their own events: a process that recorded none of a group in
+/// the window answers 0 once, then its first event raises the group and its next counts read
+/// everything. So a limit of N per window admits at most N + 1 attempts through each such
+/// process (`hit`, the limit checked before the event, always reads; nodes on PostgreSQL read
+/// every count).
 #[derive(Debug)]
 pub(super) struct RateNewest {
     /// The newest event in the database when the store opened.
@@ -210,5 +215,22 @@ mod tests {
         assert_eq!(store.count(&["other:x"], 60_000, 30_000).expect("count"), 0);
         // Once the newest event left the window, counts need no query and are 0.
         assert_eq!(store.count(&["client:c", "login:ip"], 60_000, 80_000).expect("count"), 0);
+    }
+
+    #[test]
+    fn two_processes_on_one_file_admit_at_most_one_more_attempt_each() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("rate.sqlite");
+        let (a, b) = (SqliteStore::open(&path).expect("a"), SqliteStore::open(&path).expect("b"));
+        for at in [1_000, 1_001, 1_002] {
+            b.record("client:c", at).expect("record");
+        }
+        assert_eq!(b.count(&["client:c"], 60_000, 2_000).expect("count"), 3);
+        // `a` has recorded none of the group: it answers 0 once (the bound in the docs)...
+        assert_eq!(a.count(&["client:c"], 60_000, 2_000).expect("count"), 0);
+        // ...and once it records one, it reads every process's events.
+        a.record("client:c", 2_000).expect("record");
+        assert_eq!(a.count(&["client:c"], 60_000, 2_001).expect("count"), 4);
+        assert_eq!(a.count(&["client:other"], 60_000, 2_001).expect("count"), 0);
     }
 }
