@@ -343,6 +343,24 @@ impl Event {
     }
 }
 
+/// The event as JSON for the script actions of one pipeline run: serialized by the first action
+/// that needs it and shared by the next ones. The executor starts a new one whenever the event
+/// changes between actions (their transaction metadata), so an action always reads the event
+/// as it is when it starts.
+#[derive(Debug, Default)]
+pub struct EventJson(std::sync::OnceLock<std::sync::Arc<str>>);
+
+impl EventJson {
+    /// The JSON of `event` (serialized on the first call).
+    pub(crate) fn of(&self, event: &Event) -> Result<std::sync::Arc<str>, serde_json::Error> {
+        if let Some(json) = self.0.get() {
+            return Ok(json.clone());
+        }
+        let json: std::sync::Arc<str> = serde_json::to_string(event)?.into();
+        Ok(self.0.get_or_init(|| json).clone())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,23 +401,5 @@ mod tests {
         assert_eq!(ev.current_identity().map(|i| i.provider.as_str()), Some("google-oauth2"));
         ev.connection.name = "other".into();
         assert_eq!(ev.current_identity().map(|i| i.provider.as_str()), Some("auth0"));
-    }
-}
-
-/// The event as JSON for the script actions of one pipeline run: serialized by the first action
-/// that needs it and shared by the next ones. The executor starts a new one whenever the event
-/// changes between actions (their transaction metadata), so an action always reads the event
-/// as it is when it starts.
-#[derive(Debug, Default)]
-pub struct EventJson(std::sync::OnceLock<std::sync::Arc<str>>);
-
-impl EventJson {
-    /// The JSON of `event` (serialized on the first call).
-    pub(crate) fn of(&self, event: &Event) -> Result<std::sync::Arc<str>, serde_json::Error> {
-        if let Some(json) = self.0.get() {
-            return Ok(json.clone());
-        }
-        let json: std::sync::Arc<str> = serde_json::to_string(event)?.into();
-        Ok(self.0.get_or_init(|| json).clone())
     }
 }
