@@ -199,7 +199,36 @@ impl MfaStore for SqliteStore {
 
 #[cfg(test)]
 mod tests {
-    use crate::store::{RateLimitStore, SqliteStore};
+    use crate::store::{RateLimitStore, ReplayStore, SqliteStore};
+
+    #[test]
+    fn request_ids_remembered_before_their_table_was_rebuilt_are_still_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("old.sqlite");
+        {
+            // A database one migration behind, with a live and an expired request ID.
+            let c = rusqlite::Connection::open(&path).expect("open");
+            let before = super::super::MIGRATIONS.len() - 1;
+            for (i, sql) in super::super::MIGRATIONS[..before].iter().enumerate() {
+                c.execute_batch(sql).expect("migration");
+                c.pragma_update(None, "user_version", (i + 1) as i64).expect("version");
+            }
+            c.execute_batch("INSERT INTO request_ids (key, expires_at) VALUES ('sp|live', 9000), ('sp|old', 10)")
+                .expect("ids");
+        }
+        let store = SqliteStore::open(&path).expect("migrated");
+        let sql: String = store
+            .read(|c| Ok(c.query_row("SELECT sql FROM sqlite_master WHERE name = 'request_ids'", [], |r| r.get(0))?))
+            .expect("schema");
+        assert!(sql.contains("WITHOUT ROWID"), "{sql}");
+        assert!(!store.remember_request_id("sp|live", 9500, 1000).expect("replay"), "a replay");
+        assert!(
+            store.remember_request_id("sp|old", 9500, 1000).expect("expired"),
+            "expired: taken again"
+        );
+        assert!(store.remember_request_id("sp|new", 9500, 1000).expect("new"));
+        assert!(!store.remember_request_id("sp|new", 9500, 1001).expect("replay"));
+    }
 
     #[test]
     fn events_recorded_before_the_store_opened_again_are_still_counted() {

@@ -124,6 +124,13 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX password_resets_user ON password_resets(user_id);
      CREATE INDEX password_resets_expiry ON password_resets(expires_at);",
+    // A request ID is its own key: one B-tree instead of a table and the index of its key, so
+    // the replay check of every SAML request writes one page less.
+    "CREATE TABLE request_ids_by_key (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+     INSERT INTO request_ids_by_key (key, expires_at) SELECT key, expires_at FROM request_ids;
+     DROP TABLE request_ids;
+     ALTER TABLE request_ids_by_key RENAME TO request_ids;
+     CREATE INDEX request_ids_expiry ON request_ids(expires_at);",
 ];
 
 /// The schema version a freshly migrated database has (the number of migrations).
