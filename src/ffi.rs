@@ -29,6 +29,17 @@ pub enum CurrentApi<'a, 'b> {
     SendPhoneMessage(&'a mut SendPhoneMessageApi<'b>),
 }
 
+impl<'b> CurrentApi<'_, 'b> {
+    /// The core every api shares (the event, the trace, the deadline).
+    pub fn core(&mut self) -> &mut crate::pipeline::api::ApiCore<'b> {
+        match self {
+            CurrentApi::PostLogin(a) => &mut a.core,
+            CurrentApi::PostChallenge(a) => &mut a.core,
+            CurrentApi::SendPhoneMessage(a) => &mut a.core,
+        }
+    }
+}
+
 /// The lent api with its lifetimes erased: only dereferenced by [`current_api`], while
 /// [`with_api`] (which owns the borrow) is still on the stack.
 #[derive(Clone, Copy)]

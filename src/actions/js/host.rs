@@ -99,11 +99,7 @@ pub(super) fn host_call(method: String, args_json: String) -> String {
 }
 
 fn call(mut api: CurrentApi<'_, '_>, fetch: Option<Arc<FetchPolicy>>, method: &str, args: &[Value]) -> Result<Value, String> {
-    let core = match &mut api {
-        CurrentApi::PostLogin(a) => &mut a.core,
-        CurrentApi::PostChallenge(a) => &mut a.core,
-        CurrentApi::SendPhoneMessage(a) => &mut a.core,
-    };
+    let core = api.core();
     if let Some(level) = method.strip_prefix("console.") {
         let text = args.first().and_then(Value::as_str).unwrap_or_default();
         let text = core.log(level, text);

@@ -31,7 +31,7 @@ use rquickjs::{CatchResultExt, CaughtError, Context, Function, Module, Runtime};
 pub use fetch::FetchPolicy;
 
 use crate::ffi::CurrentApi;
-use crate::pipeline::{Action, ActionError, Event, Phase, PostChallengeApi, PostLoginApi, SendPhoneMessageApi, Trigger};
+use crate::pipeline::{Action, ActionError, Event, Phase, PostChallengeApi, PostLoginApi, SendPhoneMessageApi};
 
 const PRELUDE: &str = include_str!("prelude.js");
 /// Node and web globals, and the built-in modules `require` serves.
@@ -517,9 +517,12 @@ impl JsAction {
     /// Runs the handler on this thread. A built-in that ignores the interrupt is bounded by the
     /// prelude's length guard; the login-level watchdog (`pipeline::watch`) answers the login at
     /// the deadline whatever the script does.
-    fn run(&self, trigger: Trigger, phase: Phase, event_json: &str, api: CurrentApi<'_, '_>, deadline: Instant) -> Result<(), ActionError> {
+    fn run(&self, phase: Phase, mut api: CurrentApi<'_, '_>) -> Result<(), ActionError> {
+        let core = api.core();
+        let (trigger, deadline) = (core.trigger(), core.deadline());
+        let event_json = core.event_json().map_err(|e| ActionError::new(e.to_string()))?;
         host::with_invocation(api, self.inner.fetch.clone(), || {
-            self.inner.invoke(trigger, phase, event_json, deadline)
+            self.inner.invoke(trigger, phase, &event_json, deadline)
         })
     }
 }
@@ -530,38 +533,23 @@ impl Action for JsAction {
     }
 
     fn on_execute_post_login(&self, _event: &Event, api: &mut PostLoginApi<'_>) -> Result<(), ActionError> {
-        let deadline = api.core.deadline();
-        let trigger = api.core.trigger();
-        let event_json = api.core.event_json().map_err(|e| ActionError::new(e.to_string()))?;
-        self.run(trigger, Phase::Execute, &event_json, CurrentApi::PostLogin(api), deadline)
+        self.run(Phase::Execute, CurrentApi::PostLogin(api))
     }
 
     fn on_continue_post_login(&self, _event: &Event, api: &mut PostLoginApi<'_>) -> Result<(), ActionError> {
-        let deadline = api.core.deadline();
-        let trigger = api.core.trigger();
-        let event_json = api.core.event_json().map_err(|e| ActionError::new(e.to_string()))?;
-        self.run(trigger, Phase::Continue, &event_json, CurrentApi::PostLogin(api), deadline)
+        self.run(Phase::Continue, CurrentApi::PostLogin(api))
     }
 
     fn on_execute_post_challenge(&self, _event: &Event, api: &mut PostChallengeApi<'_>) -> Result<(), ActionError> {
-        let deadline = api.core.deadline();
-        let trigger = api.core.trigger();
-        let event_json = api.core.event_json().map_err(|e| ActionError::new(e.to_string()))?;
-        self.run(trigger, Phase::Execute, &event_json, CurrentApi::PostChallenge(api), deadline)
+        self.run(Phase::Execute, CurrentApi::PostChallenge(api))
     }
 
     fn on_continue_post_challenge(&self, _event: &Event, api: &mut PostChallengeApi<'_>) -> Result<(), ActionError> {
-        let deadline = api.core.deadline();
-        let trigger = api.core.trigger();
-        let event_json = api.core.event_json().map_err(|e| ActionError::new(e.to_string()))?;
-        self.run(trigger, Phase::Continue, &event_json, CurrentApi::PostChallenge(api), deadline)
+        self.run(Phase::Continue, CurrentApi::PostChallenge(api))
     }
 
     fn on_execute_send_phone_message(&self, _event: &Event, api: &mut SendPhoneMessageApi<'_>) -> Result<(), ActionError> {
-        let deadline = api.core.deadline();
-        let trigger = api.core.trigger();
-        let event_json = api.core.event_json().map_err(|e| ActionError::new(e.to_string()))?;
-        self.run(trigger, Phase::Execute, &event_json, CurrentApi::SendPhoneMessage(api), deadline)
+        self.run(Phase::Execute, CurrentApi::SendPhoneMessage(api))
     }
 }
 

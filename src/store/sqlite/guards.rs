@@ -46,8 +46,12 @@ impl RateNewest {
     /// Before an event of `key` at `at` is written.
     fn raise(&self, key: &str, at: i64) {
         if let Ok(mut groups) = self.groups.lock() {
-            let newest = groups.entry(Self::group(key).to_string()).or_insert(at);
-            *newest = (*newest).max(at);
+            match groups.get_mut(Self::group(key)) {
+                Some(newest) => *newest = (*newest).max(at),
+                None => {
+                    groups.insert(Self::group(key).to_string(), at);
+                }
+            }
         }
     }
 
