@@ -696,3 +696,35 @@ fn a_redirect_without_a_continue_handler_fails_clearly_on_resume() {
         Some("the action does not export onContinuePostLogin")
     );
 }
+
+/// The vendored QuickJS is the one idpipe measured: every line `idpipe-arena.patch` adds is in
+/// the `quickjs.c` that is compiled (an update of `vendor/rquickjs-sys` that forgot the patch
+/// fails here), and the crate is the one Cargo builds (`[patch.crates-io]`).
+#[test]
+fn the_vendored_quickjs_carries_its_arena_patch() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let vendored = root.join("vendor/rquickjs-sys");
+    let patch = std::fs::read_to_string(vendored.join("idpipe-arena.patch")).expect("the patch");
+    let source = std::fs::read_to_string(vendored.join("quickjs/quickjs.c")).expect("quickjs.c");
+    let added: Vec<&str> = patch
+        .lines()
+        .filter(|l| l.starts_with('+') && !l.starts_with("+++"))
+        .map(|l| &l[1..])
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert!(added.len() >= 10, "the patch adds its lines: {added:?}");
+    for line in added {
+        assert!(source.lines().any(|s| s == line), "quickjs.c lacks the patched line {line:?}");
+    }
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("Cargo.toml");
+    assert!(manifest.contains(r#"rquickjs-sys = { path = "vendor/rquickjs-sys" }"#));
+    let lock = std::fs::read_to_string(root.join("Cargo.lock")).expect("Cargo.lock");
+    let entry = lock
+        .split("[[package]]")
+        .find(|p| p.contains("name = \"rquickjs-sys\""))
+        .expect("rquickjs-sys locked");
+    assert!(
+        !entry.contains("source ="),
+        "rquickjs-sys comes from the registry, not vendor/: {entry}"
+    );
+}
