@@ -266,8 +266,27 @@ impl SqliteStore {
         Ok(Tx { c, open: true })
     }
 
-    /// Runs `f` (reads only: the connection is `query_only`) on a read connection from the pool.
+    /// Runs `f` (reads only) on the write connection when it is idle, else on a read connection
+    /// from the pool (`query_only`); it never waits for a write.
+    ///
+    /// Why the idle writer first: every commit invalidates the other connections' page caches,
+    /// so a pooled reader re-reads each page it needs (`pread`) after any write; the writer's
+    /// cache stays valid across its own commits. Measured on SSO round trips: `pread` 6.4 -> 0.3
+    /// per round trip, 2 % less CPU (README, Performance, session 10).
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        if self.readers.is_none() {
+            let c = self.lock()?;
+            return f(&c);
+        }
+        if let Ok(c) = self.writer.try_lock() {
+            return f(&c);
+        }
+        self.read_pooled(f)
+    }
+
+    /// Runs `f` (reads only) on a read connection from the pool (`query_only`), never on the
+    /// writer: for a read that may scan a table, which would hold up every write on the writer.
+    fn read_pooled<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let Some(readers) = &self.readers else {
             let c = self.lock()?;
             return f(&c);
@@ -368,5 +387,48 @@ impl Maintenance for SqliteStore {
         n += tx.exec("DELETE FROM password_resets WHERE expires_at <= ?1", [now_ms])?;
         tx.commit()?;
         Ok(n as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Cached, SqliteStore};
+
+    fn query_only(c: &rusqlite::Connection) -> Result<i64, crate::store::StoreError> {
+        Ok(c.query_row("PRAGMA query_only", [], |r| r.get(0))?)
+    }
+
+    #[test]
+    fn a_read_takes_the_idle_writer_and_a_reader_while_a_write_is_open() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = SqliteStore::open(&dir.path().join("r.sqlite")).expect("open");
+        assert_eq!(store.read(query_only).expect("read"), 0, "the idle write connection");
+
+        // A write transaction holds the writer: the read neither waits for it (this thread
+        // holds it, so waiting would never end) nor sees its uncommitted row.
+        let tx = store.begin().expect("begin");
+        tx.exec("INSERT INTO flows (key, value, expires_at) VALUES ('k', 'v', 9)", [])
+            .expect("insert");
+        let during = store
+            .read(|c| {
+                Ok((
+                    query_only(c)?,
+                    c.query_row("SELECT count(*) FROM flows", [], |r| r.get::<_, i64>(0))?,
+                ))
+            })
+            .expect("read beside the write");
+        assert_eq!(during, (1, 0), "a pooled reader, before the commit");
+        tx.commit().expect("commit");
+
+        let after = store
+            .read(|c| {
+                Ok((
+                    query_only(c)?,
+                    c.query_row("SELECT count(*) FROM flows", [], |r| r.get::<_, i64>(0))?,
+                ))
+            })
+            .expect("read after");
+        assert_eq!(after, (0, 1), "the writer again, with the committed row");
+        assert_eq!(store.read_pooled(query_only).expect("pooled"), 1, "a scan never takes the writer");
     }
 }

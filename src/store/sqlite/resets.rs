@@ -8,7 +8,8 @@ use crate::store::{PasswordResetStore, ResetTicket, StoreError};
 
 impl PasswordResetStore for SqliteStore {
     fn reset_target(&self, identifier: &str) -> Result<Option<(String, String)>, StoreError> {
-        let row: Option<(String, Option<String>)> = self.read(|c| {
+        // The e-mail is not indexed (a scan): never on the writer.
+        let row: Option<(String, Option<String>)> = self.read_pooled(|c| {
             Ok(c.row(
                 "SELECT user_id, json_extract(profile, '$.email') FROM users
                  WHERE username = ?1 OR lower(json_extract(profile, '$.email')) = lower(?1)
