@@ -23561,10 +23561,28 @@ static int json_parse_string(JSParseState *s, const uint8_t **pp)
     uint32_t c;
     StringBuffer b_s, *b = &b_s;
 
+    p = *pp;
+    /* idpipe: a non-empty string of printable ASCII without escapes (most
+       strings of a JSON text) is made in one allocation, without a buffer */
+    {
+        const uint8_t *q = p;
+        while (q < s->buf_end && *q != '"' && *q != '\\' && *q >= 0x20 && *q < 0x80)
+            q++;
+        if (q > p && q < s->buf_end && *q == '"') {
+            JSValue str = js_new_string8_len(s->ctx, (const char *)p, q - p);
+            if (JS_IsException(str))
+                return -1;
+            s->token.val = TOK_STRING;
+            s->token.u.str.sep = '"';
+            s->token.u.str.str = str;
+            *pp = q + 1;
+            return 0;
+        }
+    }
+
     if (string_buffer_init(s->ctx, b, 48))
         goto fail;
 
-    p = *pp;
     for(;;) {
         if (p >= s->buf_end) {
             goto end_of_input;
