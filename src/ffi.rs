@@ -1,4 +1,4 @@
-//! All of idpipe's `unsafe`, in one small module: the four places where Rust meets C through
+//! All of idpipe's `unsafe`, in one small module: the five places where Rust meets C through
 //! a raw pointer, each behind a safe function with its SAFETY reason. The crate root denies
 //! `unsafe_code` everywhere else.
 //!
@@ -9,6 +9,7 @@
 //! 3. The script runtimes' allocator ([`MiAllocator`]).
 //! 4. libxml2's error handler ([`route_libxml_errors`]), so that attacker-controlled parser
 //!    text never reaches stderr.
+//! 5. The api reuse check ([`api_untouched`]), a function of idpipe's QuickJS patch.
 
 #![allow(unsafe_code)]
 
@@ -192,4 +193,26 @@ pub fn purge_freed_memory_at_once() {
     // SAFETY: mi_option_set writes one option value (an atomic store in mimalloc); the option id
     // is mimalloc v2's purge_delay, the version libmimalloc-sys builds by default.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) }
+}
+
+// ---- 5. The api reuse check -----------------------------------------------------------------
+
+unsafe extern "C" {
+    /// Added to QuickJS by `vendor/rquickjs-sys/idpipe-api.patch`.
+    fn JS_IdpipeApiUntouched(
+        ctx: *mut rquickjs::qjs::JSContext,
+        holder: rquickjs::qjs::JSValue,
+        template: rquickjs::qjs::JSValue,
+    ) -> std::ffi::c_int;
+}
+
+/// Whether the api object at `holder.api` may serve the next invocation of its sandbox: no code
+/// can tell it from a fresh one (`idpipe-api.patch`: one reference, its holder's; the shape of
+/// `template` down to the namespaces; the template's very methods).
+pub fn api_untouched(ctx: &rquickjs::Ctx<'_>, holder: &rquickjs::Value<'_>, template: &rquickjs::Value<'_>) -> bool {
+    // SAFETY: `ctx` is a live context whose runtime this thread holds (a `Ctx` exists only
+    // inside `Context::with`), and both values are live values of it, borrowed for the call.
+    // The C function only reads them (any value: it answers 0 for anything but the expected
+    // plain objects), takes and leaves no reference, and allocates nothing but one atom it frees.
+    unsafe { JS_IdpipeApiUntouched(ctx.as_raw().as_ptr(), holder.as_raw(), template.as_raw()) != 0 }
 }

@@ -697,24 +697,26 @@ fn a_redirect_without_a_continue_handler_fails_clearly_on_resume() {
     );
 }
 
-/// The vendored QuickJS is the one idpipe measured: every line `idpipe-arena.patch` adds is in
-/// the `quickjs.c` that is compiled (an update of `vendor/rquickjs-sys` that forgot the patch
+/// The vendored QuickJS is the one idpipe measured: every line each `idpipe-*.patch` adds is in
+/// the `quickjs.c` that is compiled (an update of `vendor/rquickjs-sys` that forgot a patch
 /// fails here), and the crate is the one Cargo builds (`[patch.crates-io]`).
 #[test]
-fn the_vendored_quickjs_carries_its_arena_patch() {
+fn the_vendored_quickjs_carries_its_patches() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let vendored = root.join("vendor/rquickjs-sys");
-    let patch = std::fs::read_to_string(vendored.join("idpipe-arena.patch")).expect("the patch");
     let source = std::fs::read_to_string(vendored.join("quickjs/quickjs.c")).expect("quickjs.c");
-    let added: Vec<&str> = patch
-        .lines()
-        .filter(|l| l.starts_with('+') && !l.starts_with("+++"))
-        .map(|l| &l[1..])
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    assert!(added.len() >= 10, "the patch adds its lines: {added:?}");
-    for line in added {
-        assert!(source.lines().any(|s| s == line), "quickjs.c lacks the patched line {line:?}");
+    for (name, at_least) in [("idpipe-arena.patch", 10), ("idpipe-json.patch", 15), ("idpipe-api.patch", 50)] {
+        let patch = std::fs::read_to_string(vendored.join(name)).expect("the patch");
+        let added: Vec<&str> = patch
+            .lines()
+            .filter(|l| l.starts_with('+') && !l.starts_with("+++"))
+            .map(|l| &l[1..])
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        assert!(added.len() >= at_least, "{name} adds its lines: {added:?}");
+        for line in added {
+            assert!(source.lines().any(|s| s == line), "quickjs.c lacks the line {line:?} of {name}");
+        }
     }
     let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("Cargo.toml");
     assert!(manifest.contains(r#"rquickjs-sys = { path = "vendor/rquickjs-sys" }"#));
@@ -727,4 +729,240 @@ fn the_vendored_quickjs_carries_its_arena_patch() {
         !entry.contains("source ="),
         "rquickjs-sys comes from the registry, not vendor/: {entry}"
     );
+}
+
+/// `__idpipe.shapes` (the holders that keep an event's and an api's object shapes alive between
+/// invocations) holds every prefix of every object's keys, recursively, and never a value.
+#[test]
+fn the_shape_holders_keep_key_names_and_never_a_value() {
+    let a = inline(
+        "shapes",
+        r#"exports.onExecutePostLogin = async (event, api) => {
+  const held = __idpipe.shapes({ a: "secret", b: { c: 42, d: [{ e: "x" }, "y"] }, f: null });
+  api.idToken.setCustomClaim("held", held);
+  api.idToken.setCustomClaim("text", JSON.stringify(held));
+};"#,
+        JsConfig::default(),
+    );
+    let ex = executor(Trigger::PostLogin, vec![a], Limits::default());
+    let st = ex.start(Trigger::PostLogin, Event::default());
+    assert!(st.outcome.failure.is_none(), "{:?}", st.outcome.failure);
+    assert_eq!(
+        st.outcome.id_token_claims.get("held"),
+        Some(&json!([
+            {"a": null}, {"a": null, "b": null}, {"a": null, "b": null, "f": null},
+            {"c": null}, {"c": null, "d": null},
+            {"e": null}
+        ]))
+    );
+    let text = st.outcome.id_token_claims["text"].as_str().expect("text").to_string();
+    for value in ["secret", "42", "\"x\"", "\"y\""] {
+        assert!(!text.contains(value), "a value is held: {text}");
+    }
+}
+
+/// Warm sandboxes keep the shapes of recent events: events of other layouts (keys added,
+/// removed, reordered, nested differently) still arrive whole and exact, login after login.
+#[test]
+fn events_of_changing_layouts_arrive_exact_in_a_warm_sandbox() {
+    let a = inline(
+        "layouts",
+        "exports.onExecutePostLogin = async (event, api) => { api.idToken.setCustomClaim('meta', JSON.stringify(event.user.app_metadata)); };",
+        JsConfig {
+            pool_size: 1,
+            ..JsConfig::default()
+        },
+    );
+    a.wait_ready(Duration::from_secs(5));
+    let ex = executor(Trigger::PostLogin, vec![a], Limits::default());
+    let layouts = [
+        json!({"plan": "gold", "roles": ["a", "b"]}),
+        json!({"roles": ["a"], "plan": "silver"}),
+        json!({"plan": "gold"}),
+        json!({"plan": "gold", "roles": [], "extra": {"deep": {"x": 1}}}),
+        json!({"1": "index-like", "plan": "p", "__proto__": "own"}),
+        json!({"é": "non-ascii key", "q\"uote": "esc\\aped\n", "": ""}),
+    ];
+    for round in 0..70 {
+        let want = &layouts[round % layouts.len()];
+        let mut ev = Event::default();
+        ev.user.app_metadata = want.as_object().expect("object").clone();
+        let st = ex.start(Trigger::PostLogin, ev);
+        assert!(st.outcome.failure.is_none(), "{:?}", st.outcome.failure);
+        let got: Value = serde_json::from_str(st.outcome.id_token_claims["meta"].as_str().expect("text")).expect("json");
+        assert_eq!(&got, want, "round {round}");
+    }
+}
+
+/// The vendored QuickJS's JSON.parse (with idpipe's one-allocation path for plain ASCII
+/// strings) reads strings exactly as the specification says, and refuses what it must.
+#[test]
+fn json_parse_reads_strings_exactly_and_refuses_bad_ones() {
+    let rt = rquickjs::Runtime::new().expect("runtime");
+    let ctx = rquickjs::Context::full(&rt).expect("context");
+    ctx.with(|ctx| {
+        let parse = |text: &str| -> Result<String, String> {
+            let f: rquickjs::Function = ctx
+                .eval("(t) => { try { return 'ok:' + JSON.stringify(JSON.parse(t)); } catch (e) { return 'err:' + e.name + ': ' + e.message; } }")
+                .expect("function");
+            let r: String = f.call((text,)).expect("call");
+            match r.strip_prefix("ok:") {
+                Some(v) => Ok(v.to_string()),
+                None => Err(r),
+            }
+        };
+        // Read exactly: re-serialized by QuickJS, read back by serde_json, the same value.
+        for text in [
+            r#""plain ascii""#,
+            r#""""#,
+            r#""a""#,
+            r#""tab\tnew\nline""#,
+            r#""quote \" and backslash \\ and slash \/""#,
+            r#""\u00e9\u20ac\ud83d\ude00""#,
+            "\"raw utf-8: é € 😀\"",
+            r#""ascii then escape at the end\n""#,
+            r#"{"k": "v", "k": "w", "n": [1, "two", {"three": "3"}]}"#,
+            r#"{"__proto__": "own", "0": "zero"}"#,
+            "  \"  spaced  \"  ",
+        ] {
+            let want: Value = serde_json::from_str(text).expect("valid JSON");
+            let got = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let got: Value = serde_json::from_str(&got).expect("json");
+            assert_eq!(got, want, "{text}");
+        }
+        assert_eq!(parse(r#"{"__proto__": 1}"#).as_deref(), Ok(r#"{"__proto__":1}"#), "an own property");
+        // Refused: unterminated strings (at the end of input, with or without escapes), raw
+        // control characters, bad escapes.
+        for text in [
+            "\"abc",
+            "\"",
+            "\"abc\\",
+            "\"abc\\\"",
+            "{\"k\": \"v",
+            "\"a\u{1}b\"",
+            "\"line\nbreak\"",
+            "\"tab\tinside\"",
+            r#""bad \x escape""#,
+            r#""\u12""#,
+        ] {
+            let r = parse(text);
+            assert!(
+                r.as_ref().is_err_and(|e| e.starts_with("err:SyntaxError")),
+                "{text:?} must be refused: {r:?}"
+            );
+        }
+    });
+}
+
+/// An api no code touched may serve the next login of its warm sandbox (it costs a sixth of an
+/// invocation to make), but only when no code can tell: every way an action can keep, change or
+/// mark its api (a reference kept in module state or a closure, a weak reference or WeakMap
+/// key, a namespace kept or swapped, a method replaced or redefined, a property added, deleted
+/// or made an accessor, freezing, preventing extensions, a new prototype) gives the next login a
+/// fresh, pristine api. Logins alternate an attack and a check; the check reports what its api
+/// looks like before doing anything.
+#[test]
+fn a_kept_or_changed_api_is_never_handed_to_the_next_login() {
+    let a = inline(
+        "reuse",
+        r#"const saved = {};
+exports.onExecutePostLogin = async (event, api) => {
+  "use strict";
+  if (saved.orig === undefined) saved.orig = api.idToken.setCustomClaim;
+  const ns = Object.keys(api);
+  const report = {
+    keptApi: saved.api === api || (saved.fn !== undefined && saved.fn() === api),
+    keptNamespace: saved.ns !== undefined && Object.values(api).includes(saved.ns),
+    weak: saved.weak !== undefined && saved.weak.deref() === api,
+    map: saved.map !== undefined && saved.map.has(api),
+    extensible: Object.isExtensible(api) && ns.every((k) => Object.isExtensible(api[k])),
+    frozen: Object.isFrozen(api) || ns.some((k) => Object.isFrozen(api[k])),
+    protos: Object.getPrototypeOf(api) === Object.prototype && ns.every((k) => Object.getPrototypeOf(api[k]) === Object.prototype),
+    keys: ns.join(","),
+    distinct: new Set(ns.map((k) => api[k])).size === ns.length,
+    accessors: ns.some((k) => Object.getOwnPropertyDescriptor(api, k).get !== undefined),
+    writable: Object.getOwnPropertyDescriptor(api.access, "deny").writable,
+    method: api.idToken.setCustomClaim === saved.orig,
+    chained: api.accessToken.setCustomClaim("user", event.user.user_id) === api,
+  };
+  saved.orig.call(api.idToken, "report", report);
+  switch (event.user.user_id) {
+    case "keep-api": saved.api = api; break;
+    case "keep-in-closure": saved.fn = () => api; break;
+    case "keep-namespace": saved.ns = api.idToken; break;
+    case "weak-ref": saved.weak = new WeakRef(api); break;
+    case "weak-map": saved.map = new WeakMap([[api, "login secret"]]); break;
+    case "replace-method": api.idToken.setCustomClaim = () => api; break;
+    case "redefine-method": Object.defineProperty(api.access, "deny", { value: api.access.deny, writable: false }); break;
+    case "add": api.helper = () => 1; break;
+    case "add-to-namespace": api.user.helper = () => 1; break;
+    case "delete": delete api.cache; break;
+    case "swap": api.idToken = api.accessToken; break;
+    case "accessor": Object.defineProperty(api, "access", { get() { return {}; }, enumerable: true, configurable: true }); break;
+    case "freeze": Object.freeze(api); break;
+    case "freeze-namespace": Object.freeze(api.idToken); break;
+    case "no-extensions": Object.preventExtensions(api.user); break;
+    case "prototype": Object.setPrototypeOf(api.user, { injected: 1 }); break;
+  }
+};"#,
+        JsConfig {
+            pool_size: 1,
+            ..JsConfig::default()
+        },
+    );
+    a.wait_ready(Duration::from_secs(5));
+    let ex = executor(Trigger::PostLogin, vec![a], Limits::default());
+    let login = |user: &str| {
+        let mut ev = Event::default();
+        ev.user.user_id = user.into();
+        let st = ex.start(Trigger::PostLogin, ev);
+        assert!(st.outcome.failure.is_none(), "{user}: {:?}", st.outcome.failure);
+        assert_eq!(
+            st.outcome.access_token_claims.get("user"),
+            Some(&json!(user)),
+            "{user}: acts on its own login"
+        );
+        st.outcome.id_token_claims.get("report").cloned().expect("a report")
+    };
+    let pristine = login("first");
+    assert_eq!(pristine["keptApi"], false);
+    assert_eq!(pristine["extensible"], true);
+    assert_eq!(pristine["frozen"], false);
+    assert_eq!(pristine["protos"], true);
+    assert_eq!(pristine["distinct"], true);
+    assert_eq!(pristine["accessors"], false);
+    assert_eq!(pristine["writable"], true);
+    assert_eq!(pristine["method"], true);
+    assert_eq!(pristine["chained"], true);
+    assert!(
+        pristine["keys"]
+            .as_str()
+            .is_some_and(|k| k.contains("cache") && k.contains("idToken"))
+    );
+    // Untouched logins in a row: each still sees a pristine api acting on its own login.
+    for i in 0..5 {
+        assert_eq!(login(&format!("plain-{i}")), pristine, "plain login {i}");
+    }
+    for attack in [
+        "keep-api",
+        "keep-in-closure",
+        "keep-namespace",
+        "weak-ref",
+        "weak-map",
+        "replace-method",
+        "redefine-method",
+        "add",
+        "add-to-namespace",
+        "delete",
+        "swap",
+        "accessor",
+        "freeze",
+        "freeze-namespace",
+        "no-extensions",
+        "prototype",
+    ] {
+        login(attack);
+        assert_eq!(login(&format!("after-{attack}")), pristine, "the login after {attack}");
+        assert_eq!(login(&format!("again-after-{attack}")), pristine, "the second login after {attack}");
+    }
 }

@@ -54,11 +54,19 @@ const WARM_UP: &str = r#"(function () {
     apis["password-reset-post-challenge"] = __idpipe.makeApi("password-reset-post-challenge");
   }
   if (h.onExecuteSendPhoneMessage) apis["send-phone-message"] = __idpipe.makeApi("send-phone-message");
+  // The shapes of a recent event's objects (`__idpipe.shapes`: holders with null values,
+  // reachable by no code), so that JSON.parse finds them instead of making and freeing them at
+  // every invocation. Only key names are kept, never a value. Made again every 64 invocations,
+  // so they follow the events this sandbox sees.
+  let eventShapes = null;
+  let parsed = 0;
   // One call from Rust per invocation: handler lookup, event parse and call happen here.
   globalThis.__idpipe_invoke = function (trigger, handler, eventJson) {
     const f = h[handler];
     if (typeof f !== "function") return __idpipe_missing;
-    return f(JSON.parse(eventJson), (apis[trigger] || (apis[trigger] = __idpipe.makeApi(trigger)))());
+    const event = JSON.parse(eventJson);
+    if ((parsed++ & 63) === 0) eventShapes = __idpipe.shapes(event);
+    return f(event, (apis[trigger] || (apis[trigger] = __idpipe.makeApi(trigger)))());
   };
   globalThis.__idpipe_missing = Object.freeze({});
   __idpipe_host("warm-up", JSON.stringify([]));
@@ -302,6 +310,15 @@ impl Inner {
             )
             .map_err(|e| e.to_string())?;
             ctx.globals().set("__idpipe_node", node).map_err(|e| e.to_string())?;
+            // Taken off the global object by the prelude, which keeps it for makeApi.
+            let untouched = Function::new(
+                ctx.clone(),
+                |ctx: rquickjs::Ctx<'_>, holder: rquickjs::Value<'_>, template: rquickjs::Value<'_>| {
+                    crate::ffi::api_untouched(&ctx, &holder, &template)
+                },
+            )
+            .map_err(|e| e.to_string())?;
+            ctx.globals().set("__idpipe_untouched", untouched).map_err(|e| e.to_string())?;
             let builtins = builtin_bytecode()?;
             // Off the login path: the prelude, the action's module, then the api objects this
             // sandbox will hand out. The sandbox is used by one login only, so nothing here can

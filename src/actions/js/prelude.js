@@ -4,6 +4,9 @@
 // host's answer, "none" = returns undefined.
 (function (host) {
   "use strict";
+  // The api reuse check (native, see makeApi), kept here and taken off the global object.
+  const untouched = globalThis.__idpipe_untouched;
+  delete globalThis.__idpipe_untouched;
   const SAML = {};
   for (const m of ["setAttribute", "setAudience", "setIssuer", "setEncryptionPublicKey", "setRecipient", "setCreateUpnClaim",
     "setPassthroughClaimsWithNoMapping", "setMapUnknownClaimsAsIs", "setMapIdentities", "setDestination", "setRelayState",
@@ -77,7 +80,48 @@
     // One object literal per api: QuickJS builds it from compiled shapes, several times faster
     // than assigning the ~50 methods one by one (this runs once per invocation).
     const literal = Function("F", "C", "return function freshApi() { return (C.api = {" + namespaces.join(", ") + "}); };");
-    return literal(fns, current);
+    const freshApi = literal(fns, current);
+    // The template: an api never handed to any code, the layout an untouched api has. Its
+    // shapes (see `shapes`) are kept for the sandbox's life.
+    const template = freshApi();
+    const kept = shapes(template);
+    current.api = undefined;
+    // The previous invocation's api is handed out again only when no code can tell it from a
+    // fresh one: referenced from nowhere but `current`, the template's shape (nothing added,
+    // removed, redefined, frozen or re-prototyped) down to its namespaces, the template's very
+    // methods (`ffi::api_untouched`). Otherwise (an action attached a helper, kept a reference
+    // to the api or a namespace) a fresh one is made.
+    return function () {
+      void kept;
+      if (current.api !== undefined && untouched(current, template)) return current.api;
+      return freshApi();
+    };
+  }
+
+  // Objects holding every shape a value's objects pass through as their properties are added
+  // in order: {a}, {a, b}, {a, b, c} for {a, b, c}, recursively, with every value null.
+  // QuickJS shares an object's shape only with a live object that has the same keys in the same
+  // order; the shapes in between are made, grown and freed for every new object otherwise.
+  // While these holders live, building an object of the same layout (JSON.parse, an object
+  // literal) finds each next shape instead of making it. They keep key names, never values.
+  function shapes(value) {
+    const out = [];
+    const walk = (v) => {
+      if (Array.isArray(v)) {
+        for (const e of v) walk(e);
+        return;
+      }
+      if (v === null || typeof v !== "object") return;
+      const keys = Object.keys(v);
+      for (let n = 1; n <= keys.length; n++) {
+        const o = {};
+        for (let i = 0; i < n; i++) o[keys[i]] = null;
+        out.push(o);
+      }
+      for (const k of keys) walk(v[k]);
+    };
+    walk(value);
+    return out;
   }
 
   function show(v) {
@@ -181,7 +225,7 @@
     "push", "pop", "at"], false);
   guard(Array, ["from"], true);
 
-  globalThis.__idpipe = Object.freeze({ makeApi, makeRequire, BUILTIN_NAMES });
+  globalThis.__idpipe = Object.freeze({ makeApi, makeRequire, shapes, BUILTIN_NAMES });
 
   // The Node and web globals (node.js, web.js, nodelib.js, crypto.js) load on first use: most
   // actions use none of them, and each sandbox would otherwise carry them all. Reading any of

@@ -64933,3 +64933,66 @@ uintptr_t js_std_cmd(int cmd, ...) {
 #undef malloc
 #undef free
 #undef realloc
+
+/* idpipe: whether `v` is unobservably the same as the template `t` (an object
+   made by the same object literal, never handed to any code): the same shape
+   (prototype, keys, order, attributes), still extensible, no weak reference,
+   a single reference (its owner's), and each value either the template's very
+   object (a shared method) or, `depth` levels down, an object of the same kind
+   (a namespace). A value that is not an object never matches. */
+static bool idpipe_untouched(JSValueConst v, JSValueConst t, int depth)
+{
+    JSObject *p, *q;
+    JSShape *sh;
+    JSShapeProperty *prs;
+    uint32_t i;
+
+    if (JS_VALUE_GET_TAG(v) != JS_TAG_OBJECT || JS_VALUE_GET_TAG(t) != JS_TAG_OBJECT)
+        return false;
+    p = JS_VALUE_GET_OBJ(v);
+    q = JS_VALUE_GET_OBJ(t);
+    if (p == q || p->class_id != JS_CLASS_OBJECT || q->class_id != JS_CLASS_OBJECT ||
+        p->shape != q->shape || !p->extensible || p->is_exotic || p->fast_array ||
+        p->first_weak_ref != NULL || JS_REF_COUNT(p) != 1)
+        return false;
+    sh = p->shape;
+    for (i = 0, prs = get_shape_prop(sh); i < sh->prop_count; i++, prs++) {
+        JSValueConst a = p->prop[i].u.value, b = q->prop[i].u.value;
+        if (prs->atom == JS_ATOM_NULL || (prs->flags & JS_PROP_TMASK) != JS_PROP_NORMAL)
+            return false;
+        if (JS_VALUE_GET_TAG(a) != JS_TAG_OBJECT || JS_VALUE_GET_TAG(b) != JS_TAG_OBJECT)
+            return false;
+        if (JS_VALUE_GET_OBJ(b)->class_id == JS_CLASS_OBJECT) {
+            if (depth <= 0 || !idpipe_untouched(a, b, depth - 1))
+                return false;
+        } else if (JS_VALUE_GET_OBJ(a) != JS_VALUE_GET_OBJ(b)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* idpipe: whether the api at `holder.api` can be handed to the next
+   invocation: untouched (above) down to its namespaces, compared with the
+   template `tmpl`. It is read from the holder without taking a reference, so
+   that any reference left anywhere else (a variable, a closure, a property of
+   another object) makes it count as touched. */
+int JS_IdpipeApiUntouched(JSContext *ctx, JSValueConst holder, JSValueConst tmpl)
+{
+    JSObject *h;
+    JSProperty *pr;
+    JSShapeProperty *prs;
+    JSAtom atom;
+
+    if (JS_VALUE_GET_TAG(holder) != JS_TAG_OBJECT)
+        return 0;
+    h = JS_VALUE_GET_OBJ(holder);
+    atom = JS_NewAtom(ctx, "api");
+    if (atom == JS_ATOM_NULL)
+        return 0;
+    prs = find_own_property(&pr, h, atom);
+    JS_FreeAtom(ctx, atom);
+    if (!prs || (prs->flags & JS_PROP_TMASK) != JS_PROP_NORMAL)
+        return 0;
+    return idpipe_untouched(pr->u.value, tmpl, 1);
+}
