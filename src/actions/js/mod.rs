@@ -54,19 +54,11 @@ const WARM_UP: &str = r#"(function () {
     apis["password-reset-post-challenge"] = __idpipe.makeApi("password-reset-post-challenge");
   }
   if (h.onExecuteSendPhoneMessage) apis["send-phone-message"] = __idpipe.makeApi("send-phone-message");
-  // The shapes of a recent event's objects (`__idpipe.shapes`: holders with null values,
-  // reachable by no code), so that JSON.parse finds them instead of making and freeing them at
-  // every invocation. Only key names are kept, never a value. Made again every 64 invocations,
-  // so they follow the events this sandbox sees.
-  let eventShapes = null;
-  let parsed = 0;
   // One call from Rust per invocation: handler lookup, event parse and call happen here.
   globalThis.__idpipe_invoke = function (trigger, handler, eventJson) {
     const f = h[handler];
     if (typeof f !== "function") return __idpipe_missing;
-    const event = JSON.parse(eventJson);
-    if ((parsed++ & 63) === 0) eventShapes = __idpipe.shapes(event);
-    return f(event, (apis[trigger] || (apis[trigger] = __idpipe.makeApi(trigger)))());
+    return f(JSON.parse(eventJson), (apis[trigger] || (apis[trigger] = __idpipe.makeApi(trigger)))());
   };
   globalThis.__idpipe_missing = Object.freeze({});
   __idpipe_host("warm-up", JSON.stringify([]));
