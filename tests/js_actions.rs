@@ -731,8 +731,8 @@ fn the_vendored_quickjs_carries_its_patches() {
     );
 }
 
-/// `__idpipe.shapes` (the holders that keep an event's and an api's object shapes alive between
-/// invocations) holds every prefix of every object's keys, recursively, and never a value.
+/// `__idpipe.shapes` (the holders that keep the api's object shapes alive for a sandbox's life)
+/// holds every prefix of every object's keys, recursively, and never a value.
 #[test]
 fn the_shape_holders_keep_key_names_and_never_a_value() {
     let a = inline(
@@ -761,8 +761,8 @@ fn the_shape_holders_keep_key_names_and_never_a_value() {
     }
 }
 
-/// Warm sandboxes keep the shapes of recent events: events of other layouts (keys added,
-/// removed, reordered, nested differently) still arrive whole and exact, login after login.
+/// A warm sandbox parses event after event of changing layouts (keys added, removed, reordered,
+/// nested differently, escaped, non-ASCII): each arrives whole and exact, login after login.
 #[test]
 fn events_of_changing_layouts_arrive_exact_in_a_warm_sandbox() {
     let a = inline(

@@ -398,6 +398,11 @@ mod tests {
         Ok(c.query_row("PRAGMA query_only", [], |r| r.get(0))?)
     }
 
+    /// The connection's `query_only` (1 on a pooled reader) and the rows of `flows` it sees.
+    fn mode_and_flows(c: &rusqlite::Connection) -> Result<(i64, i64), crate::store::StoreError> {
+        Ok((query_only(c)?, c.query_row("SELECT count(*) FROM flows", [], |r| r.get(0))?))
+    }
+
     #[test]
     fn a_read_takes_the_idle_writer_and_a_reader_while_a_write_is_open() {
         let dir = tempfile::tempdir().expect("tmp");
@@ -409,25 +414,11 @@ mod tests {
         let tx = store.begin().expect("begin");
         tx.exec("INSERT INTO flows (key, value, expires_at) VALUES ('k', 'v', 9)", [])
             .expect("insert");
-        let during = store
-            .read(|c| {
-                Ok((
-                    query_only(c)?,
-                    c.query_row("SELECT count(*) FROM flows", [], |r| r.get::<_, i64>(0))?,
-                ))
-            })
-            .expect("read beside the write");
+        let during = store.read(mode_and_flows).expect("read beside the write");
         assert_eq!(during, (1, 0), "a pooled reader, before the commit");
         tx.commit().expect("commit");
 
-        let after = store
-            .read(|c| {
-                Ok((
-                    query_only(c)?,
-                    c.query_row("SELECT count(*) FROM flows", [], |r| r.get::<_, i64>(0))?,
-                ))
-            })
-            .expect("read after");
+        let after = store.read(mode_and_flows).expect("read after");
         assert_eq!(after, (0, 1), "the writer again, with the committed row");
         assert_eq!(store.read_pooled(query_only).expect("pooled"), 1, "a scan never takes the writer");
     }
