@@ -741,6 +741,7 @@ fn the_shape_holders_keep_key_names_and_never_a_value() {
   const held = __idpipe.shapes({ a: "secret", b: { c: 42, d: [{ e: "x" }, "y"] }, f: null });
   api.idToken.setCustomClaim("held", held);
   api.idToken.setCustomClaim("text", JSON.stringify(held));
+  api.idToken.setCustomClaim("native", typeof globalThis.__idpipe_untouched);
 };"#,
         JsConfig::default(),
     );
@@ -754,6 +755,11 @@ fn the_shape_holders_keep_key_names_and_never_a_value() {
             {"c": null}, {"c": null, "d": null},
             {"e": null}
         ]))
+    );
+    assert_eq!(
+        st.outcome.id_token_claims.get("native"),
+        Some(&json!("undefined")),
+        "the api reuse check is not reachable by action code"
     );
     let text = st.outcome.id_token_claims["text"].as_str().expect("text").to_string();
     for value in ["secret", "42", "\"x\"", "\"y\""] {
