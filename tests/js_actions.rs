@@ -203,6 +203,21 @@ fn inline(name: &str, src: &str, config: JsConfig) -> JsAction {
     JsAction::from_source(name, &format!("{name}.js"), src, config).expect("compiles")
 }
 
+/// A post-login executor with one inline action whose pool holds a single warm sandbox, ready:
+/// consecutive logins use the same sandbox.
+fn one_warm_sandbox(name: &str, src: &str) -> Executor {
+    let a = inline(
+        name,
+        src,
+        JsConfig {
+            pool_size: 1,
+            ..JsConfig::default()
+        },
+    );
+    a.wait_ready(Duration::from_secs(5));
+    executor(Trigger::PostLogin, vec![a], Limits::default())
+}
+
 #[test]
 fn in_fresh_mode_no_state_survives_a_login() {
     let a = inline(
@@ -230,7 +245,7 @@ fn in_fresh_mode_no_state_survives_a_login() {
 /// another login (the sandbox is dropped instead of reused).
 #[test]
 fn in_warm_mode_module_state_survives_but_event_api_and_pending_work_do_not() {
-    let a = inline(
+    let ex = one_warm_sandbox(
         "warm",
         r#"let moduleLevel = 0;
 exports.onExecutePostLogin = async (event, api) => {
@@ -246,13 +261,7 @@ exports.onExecutePostLogin = async (event, api) => {
   // hosted service); idpipe itself keeps nothing.
   globalThis.lastUser = event.user.user_id;
 };"#,
-        JsConfig {
-            pool_size: 1,
-            ..JsConfig::default()
-        },
     );
-    a.wait_ready(Duration::from_secs(5));
-    let ex = executor(Trigger::PostLogin, vec![a], Limits::default());
     let login = |user: &str, secret: &str| {
         let mut ev = Event::default();
         ev.user.user_id = user.into();
@@ -286,7 +295,7 @@ exports.onExecutePostLogin = async (event, api) => {
 /// warm sandbox.
 #[test]
 fn the_api_is_extensible_and_fresh_for_every_login() {
-    let a = inline(
+    let ex = one_warm_sandbox(
         "extend",
         r#"exports.onExecutePostLogin = async (event, api) => {
   "use strict";
@@ -301,13 +310,7 @@ fn the_api_is_extensible_and_fresh_for_every_login() {
     keys: Object.keys(api).includes("access"), spread: typeof { ...api }.access.deny,
   });
 };"#,
-        JsConfig {
-            pool_size: 1,
-            ..JsConfig::default()
-        },
     );
-    a.wait_ready(Duration::from_secs(5));
-    let ex = executor(Trigger::PostLogin, vec![a], Limits::default());
     for user in ["u1", "u2", "u3"] {
         let mut ev = Event::default();
         ev.user.user_id = user.into();
@@ -771,16 +774,10 @@ fn the_shape_holders_keep_key_names_and_never_a_value() {
 /// nested differently, escaped, non-ASCII): each arrives whole and exact, login after login.
 #[test]
 fn events_of_changing_layouts_arrive_exact_in_a_warm_sandbox() {
-    let a = inline(
+    let ex = one_warm_sandbox(
         "layouts",
         "exports.onExecutePostLogin = async (event, api) => { api.idToken.setCustomClaim('meta', JSON.stringify(event.user.app_metadata)); };",
-        JsConfig {
-            pool_size: 1,
-            ..JsConfig::default()
-        },
     );
-    a.wait_ready(Duration::from_secs(5));
-    let ex = executor(Trigger::PostLogin, vec![a], Limits::default());
     let layouts = [
         json!({"plan": "gold", "roles": ["a", "b"]}),
         json!({"roles": ["a"], "plan": "silver"}),
@@ -869,7 +866,7 @@ fn json_parse_reads_strings_exactly_and_refuses_bad_ones() {
 /// looks like before doing anything.
 #[test]
 fn a_kept_or_changed_api_is_never_handed_to_the_next_login() {
-    let a = inline(
+    let ex = one_warm_sandbox(
         "reuse",
         r#"const saved = {};
 exports.onExecutePostLogin = async (event, api) => {
@@ -911,13 +908,7 @@ exports.onExecutePostLogin = async (event, api) => {
     case "prototype": Object.setPrototypeOf(api.user, { injected: 1 }); break;
   }
 };"#,
-        JsConfig {
-            pool_size: 1,
-            ..JsConfig::default()
-        },
     );
-    a.wait_ready(Duration::from_secs(5));
-    let ex = executor(Trigger::PostLogin, vec![a], Limits::default());
     let login = |user: &str| {
         let mut ev = Event::default();
         ev.user.user_id = user.into();

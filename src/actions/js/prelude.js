@@ -78,7 +78,8 @@
       namespaces.push(JSON.stringify(ns) + ": {" + fields.join(", ") + "}");
     }
     // One object literal per api: QuickJS builds it from compiled shapes, several times faster
-    // than assigning the ~50 methods one by one (this runs once per invocation).
+    // than assigning the ~50 methods one by one (this runs for every invocation whose previous
+    // api cannot be handed out again, below).
     const literal = Function("F", "C", "return function freshApi() { return (C.api = {" + namespaces.join(", ") + "}); };");
     const freshApi = literal(fns, current);
     // The template: an api never handed to any code, the layout an untouched api has. Its
@@ -93,7 +94,7 @@
     // to the api or a namespace) a fresh one is made.
     return function () {
       void kept;
-      if (current.api !== undefined && untouched(current, template)) return current.api;
+      if (untouched(current, template)) return current.api;
       return freshApi();
     };
   }
