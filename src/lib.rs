@@ -14,6 +14,7 @@ pub mod kit;
 pub mod login;
 pub mod oidc;
 pub mod pipeline;
+pub mod rsa_sha256;
 pub mod saml;
 pub mod server;
 pub mod store;

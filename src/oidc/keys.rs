@@ -3,10 +3,10 @@
 use base64::Engine;
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
-use openssl::sign::Signer;
 use serde_json::{Value, json};
 
 use super::OidcError;
+use crate::rsa_sha256::RsaSha256;
 use crate::util::normalize_pem;
 
 const B64URL: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -73,7 +73,7 @@ fn verify_rs256<'k, T: openssl::pkey::HasPublic + 'k>(
 /// A private key that signs JWTs, parsed once.
 #[derive(Clone)]
 pub struct JwtSigner {
-    key: PKey<Private>,
+    key: RsaSha256,
     jwk: PublicJwk,
     header_b64: String,
     /// The header of access tokens (RFC 9068: `typ` `at+jwt`).
@@ -102,7 +102,7 @@ impl JwtSigner {
         let at_header = json!({"alg": "RS256", "kid": jwk.kid, "typ": "at+jwt"});
         let at_header_b64 = B64URL.encode(at_header.to_string());
         Ok(JwtSigner {
-            key,
+            key: RsaSha256::new(key),
             jwk,
             header_b64,
             at_header_b64,
@@ -122,14 +122,14 @@ impl JwtSigner {
 
     /// The public key in PEM (SubjectPublicKeyInfo).
     pub fn public_pem(&self) -> Result<String, OidcError> {
-        let pem = self.key.public_key_to_pem()?;
+        let pem = self.key.key().public_key_to_pem()?;
         String::from_utf8(pem).map_err(|e| OidcError::Key(e.to_string()))
     }
 
     /// Verifies a compact RS256 JWT this key signed (header `kid` must be this key's) and
     /// returns its claims. Expiry and audience are the caller's to check.
     pub fn verify(&self, token: &str) -> Option<serde_json::Map<String, Value>> {
-        verify_rs256(token, |kid| (kid == self.jwk.kid).then_some(&*self.key))
+        verify_rs256(token, |kid| (kid == self.jwk.kid).then_some(&**self.key.key()))
     }
 
     /// Signs the claims as a compact RS256 JWT (`typ` `JWT`).
@@ -160,9 +160,7 @@ impl JwtSigner {
         token.push_str(header_b64);
         token.push('.');
         B64URL.encode_string(payload, &mut token);
-        let mut signer = Signer::new(MessageDigest::sha256(), &self.key)?;
-        signer.update(token.as_bytes())?;
-        let sig = signer.sign_to_vec()?;
+        let sig = self.key.sign(token.as_bytes())?;
         token.push('.');
         B64URL.encode_string(sig, &mut token);
         Ok(token)
@@ -170,9 +168,7 @@ impl JwtSigner {
 
     /// A raw RS256 signature of `data` (the benchmark's baseline).
     pub fn raw_sign(&self, data: &[u8]) -> Result<Vec<u8>, OidcError> {
-        let mut signer = Signer::new(MessageDigest::sha256(), &self.key)?;
-        signer.update(data)?;
-        Ok(signer.sign_to_vec()?)
+        Ok(self.key.sign(data)?)
     }
 }
 
@@ -212,7 +208,12 @@ impl KeySet {
         let mut retired = self.retired;
         retired.push(self.current.jwk().clone());
         let mut retired_keys = self.retired_keys;
-        let public = self.current.key.public_key_to_der().and_then(|der| PKey::public_key_from_der(&der));
+        let public = self
+            .current
+            .key
+            .key()
+            .public_key_to_der()
+            .and_then(|der| PKey::public_key_from_der(&der));
         match public {
             Ok(k) => retired_keys.push((self.current.jwk.kid.clone(), k)),
             // Published but not verifiable here: tokens it signed are refused (fail closed).

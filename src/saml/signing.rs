@@ -11,6 +11,7 @@ use openssl::x509::X509;
 use super::xml::XmlWriter;
 use super::{SamlError, ns};
 use crate::pipeline::outcome::{DigestAlgorithm, SignatureAlgorithm};
+use crate::rsa_sha256::RsaSha256;
 use crate::util::normalize_pem;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -18,6 +19,8 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 /// A signing key and its certificate, parsed once and reused for every signature.
 pub struct SigningKey {
     key: PKey<Private>,
+    /// The same key's rsa-sha256 signing contexts, set up once.
+    rsa_sha256: RsaSha256,
     cert: X509,
     cert_b64: String,
 }
@@ -47,7 +50,12 @@ impl SigningKey {
             return Err(SamlError::Key("the signing key does not match the signing certificate".into()));
         }
         let cert_b64 = B64.encode(cert.to_der()?);
-        Ok(SigningKey { key, cert, cert_b64 })
+        Ok(SigningKey {
+            rsa_sha256: RsaSha256::new(key.clone()),
+            key,
+            cert,
+            cert_b64,
+        })
     }
 
     /// Reads the PEM files of a certificate and key.
@@ -74,13 +82,14 @@ impl SigningKey {
 
     /// RSA PKCS#1 v1.5 signature of `data`.
     pub fn sign(&self, alg: SignatureAlgorithm, data: &[u8]) -> Result<Vec<u8>, SamlError> {
-        let md = match alg {
-            SignatureAlgorithm::RsaSha256 => MessageDigest::sha256(),
-            SignatureAlgorithm::RsaSha1 => MessageDigest::sha1(),
-        };
-        let mut signer = Signer::new(md, &self.key)?;
-        signer.update(data)?;
-        Ok(signer.sign_to_vec()?)
+        match alg {
+            SignatureAlgorithm::RsaSha256 => Ok(self.rsa_sha256.sign(data)?),
+            SignatureAlgorithm::RsaSha1 => {
+                let mut signer = Signer::new(MessageDigest::sha1(), &self.key)?;
+                signer.update(data)?;
+                Ok(signer.sign_to_vec()?)
+            }
+        }
     }
 }
 
