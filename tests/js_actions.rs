@@ -219,6 +219,52 @@ fn one_warm_sandbox(name: &str, src: &str) -> Executor {
 }
 
 #[test]
+fn an_idle_pool_gives_back_the_sandboxes_a_burst_left_and_still_serves() {
+    let action = Arc::new(inline(
+        "burst",
+        "exports.onExecutePostLogin = async (event, api) => { const t = Date.now(); while (Date.now() - t < 20) {} api.idToken.setCustomClaim('who', event.user.user_id); };",
+        JsConfig {
+            pool_size: 2,
+            idle_trim: Duration::from_secs(2),
+            ..JsConfig::default()
+        },
+    ));
+    assert!(action.wait_ready(Duration::from_secs(10)));
+    let mut ex = Executor::new(Services::default());
+    ex.add(Trigger::PostLogin, action.clone());
+    let login = |who: &str| {
+        let mut ev = Event::default();
+        ev.user.user_id = who.to_string();
+        let st = ex.start(Trigger::PostLogin, ev);
+        assert_eq!(st.outcome.id_token_claims.get("who"), Some(&json!(who)), "{:?}", st.outcome.failure);
+    };
+    // Six logins at once take six sandboxes; given back, the pool keeps up to twice its size.
+    let barrier = std::sync::Barrier::new(6);
+    std::thread::scope(|s| {
+        for i in 0..6 {
+            let (barrier, login) = (&barrier, &login);
+            s.spawn(move || {
+                barrier.wait();
+                login(&format!("user-{i}"));
+            });
+        }
+    });
+    let after_burst = action.pooled();
+    assert!(after_burst > 2, "the burst left {after_burst} sandboxes");
+    // Idle past `idle_trim`: back to its size.
+    let until = std::time::Instant::now() + Duration::from_secs(15);
+    while action.pooled() > 2 && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(action.pooled(), 2, "the idle pool was not trimmed");
+    // The kept sandboxes (their garbage collected) still serve, warm.
+    for i in 0..4 {
+        login(&format!("after-{i}"));
+    }
+    assert!(action.pooled() <= 4);
+}
+
+#[test]
 fn in_fresh_mode_no_state_survives_a_login() {
     let a = inline(
         "leak",

@@ -84,6 +84,10 @@ pub struct JsConfig {
     /// The action's installed npm modules (its folder under `action_modules`), if it declares
     /// dependencies: `require` resolves in it.
     pub modules: Option<std::path::PathBuf>,
+    /// After this long without an invocation, the pool drops the sandboxes it holds beyond
+    /// `pool_size` (a burst can leave twice as many) and collects the others' garbage: an idle
+    /// server gives that memory back.
+    pub idle_trim: Duration,
 }
 
 /// How an action's sandboxes are used across logins (`action_sandbox` in the tenant file).
@@ -113,6 +117,7 @@ impl Default for JsConfig {
             build_timeout: Duration::from_secs(5),
             sandbox: SandboxMode::Warm,
             modules: None,
+            idle_trim: Duration::from_secs(5),
         }
     }
 }
@@ -251,6 +256,8 @@ struct Inner {
     bytecode: Vec<u8>,
     ready: Mutex<Vec<Sandbox>>,
     used: Mutex<Vec<Sandbox>>,
+    /// When a sandbox was last taken ([`mono_ns`]).
+    last_take_ns: AtomicU64,
     wake: Condvar,
     config: JsConfig,
     fetch: Arc<FetchPolicy>,
@@ -421,6 +428,7 @@ impl JsAction {
             bytecode,
             ready: Mutex::new(Vec::new()),
             used: Mutex::new(Vec::new()),
+            last_take_ns: AtomicU64::new(0),
             wake: Condvar::new(),
             fetch: Arc::new(config.fetch.clone()),
             modules: config.modules.clone().map(|root| Arc::new(modules::ModuleSet::new(root))),
@@ -458,6 +466,11 @@ impl JsAction {
             std::thread::sleep(Duration::from_millis(1));
         }
         false
+    }
+
+    /// Sandboxes ready in the pool.
+    pub fn pooled(&self) -> usize {
+        self.inner.ready.lock().map_or(0, |r| r.len())
     }
 
     /// Runs the handler on this thread. A built-in that ignores the interrupt is bounded by the

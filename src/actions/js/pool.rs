@@ -3,12 +3,14 @@
 //! path.
 
 use std::sync::Weak;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::{Inner, MAX_USES, Sandbox, SandboxMode};
+use super::{Inner, MAX_USES, Sandbox, SandboxMode, mono_ns};
 
 impl Inner {
     pub(super) fn take_sandbox(&self, deadline: Instant) -> Result<Sandbox, String> {
+        self.last_take_ns.store(mono_ns(), Ordering::Relaxed);
         let pooled = self.ready.lock().ok().and_then(|mut r| r.pop());
         match pooled {
             Some(s) => Ok(s),
@@ -33,6 +35,26 @@ impl Inner {
         self.discard(sandbox);
     }
 
+    /// After `idle_trim` without an invocation: the sandboxes beyond `pool_size` go, and the
+    /// others' garbage (cycles that reference counting leaves, up to half a sandbox's live size
+    /// between two collections) is collected, so that an idle server gives the memory back
+    /// (README, Performance, session 11). Runs on the refill thread; a login that comes meanwhile
+    /// waits for the collection (a few ms) or builds its own sandbox.
+    fn trim(&self) {
+        let extra: Vec<Sandbox> = match self.ready.lock() {
+            Ok(mut ready) => {
+                let keep = self.config.pool_size.min(ready.len());
+                let extra = ready.split_off(keep);
+                for s in ready.iter() {
+                    s.runtime.run_gc();
+                }
+                extra
+            }
+            Err(_) => return,
+        };
+        drop(extra);
+    }
+
     fn discard(&self, sandbox: Sandbox) {
         // Freeing a runtime costs; the refill thread does it off the login path.
         if let Ok(mut u) = self.used.lock() {
@@ -44,6 +66,8 @@ impl Inner {
 
 /// Keeps the pool full and drops used contexts, until the action is dropped.
 pub(super) fn refill_loop(weak: Weak<Inner>) {
+    // The last take the pool was trimmed after: once per idle period.
+    let mut trimmed_after = u64::MAX;
     loop {
         let Some(inner) = weak.upgrade() else { return };
         let used: Vec<Sandbox> = inner.used.lock().map(|mut u| std::mem::take(&mut *u)).unwrap_or_default();
@@ -65,6 +89,11 @@ pub(super) fn refill_loop(weak: Weak<Inner>) {
                     break;
                 }
             }
+        }
+        let last_take = inner.last_take_ns.load(Ordering::Relaxed);
+        if last_take != trimmed_after && mono_ns().saturating_sub(last_take) >= inner.config.idle_trim.as_nanos() as u64 {
+            inner.trim();
+            trimmed_after = last_take;
         }
         let guard = inner.used.lock();
         if let Ok(g) = guard {
