@@ -1,13 +1,13 @@
 //! RSASSA-PKCS1-v1_5 signatures with SHA-256 (JOSE's RS256, XML-DSig's rsa-sha256) from
-//! signing contexts set up once. OpenSSL's one-shot path (`EVP_DigestSignInit` .. `Final`) looks up the algorithm in
-//! its providers, builds a context and copies it again at `Final` for every signature: ~7 us per
-//! signature besides the RSA operation itself (two signatures per OIDC code exchange, one per
-//! SAML response). Here the
-//! message is hashed with SHA-256 and the digest signed by `EVP_PKEY_sign` on a context that
-//! was initialised (padding PKCS#1 v1.5, digest SHA-256) when it was first needed and is then
-//! kept in a small pool: a context is used by one thread at a time, and `EVP_PKEY_sign` leaves
-//! it ready for the next signature. The signature is the same bytes as the one-shot path's
-//! (PKCS#1 v1.5 is deterministic), which the tests check.
+//! signing contexts set up once. OpenSSL's one-shot path (`EVP_DigestSignInit` .. `Final`) looks
+//! up the algorithm in its providers, builds a context and copies it again at `Final` for every
+//! signature: 3-7 us per signature besides the RSA operation itself (two signatures per OIDC
+//! code exchange, one per SAML response). Here the message is hashed with SHA-256 and the digest
+//! signed by `EVP_PKEY_sign` on a context that was initialised (padding PKCS#1 v1.5, digest
+//! SHA-256) when it was first needed and is then kept in a small pool: a context is used by one
+//! thread at a time, and `EVP_PKEY_sign` leaves it ready for the next signature. The signature
+//! is the same bytes as the one-shot path's (PKCS#1 v1.5 is deterministic), which the tests
+//! check.
 
 use std::sync::{Arc, Mutex};
 

@@ -218,6 +218,13 @@ fn one_warm_sandbox(name: &str, src: &str) -> Executor {
     executor(Trigger::PostLogin, vec![a], Limits::default())
 }
 
+/// A post-login of the user `user_id` (an otherwise empty event).
+fn login_as(ex: &Executor, user_id: &str) -> idpipe::pipeline::TransactionState {
+    let mut ev = Event::default();
+    ev.user.user_id = user_id.to_string();
+    ex.start(Trigger::PostLogin, ev)
+}
+
 #[test]
 fn an_idle_pool_gives_back_the_sandboxes_a_burst_left_and_still_serves() {
     let action = Arc::new(inline(
@@ -233,9 +240,7 @@ fn an_idle_pool_gives_back_the_sandboxes_a_burst_left_and_still_serves() {
     let mut ex = Executor::new(Services::default());
     ex.add(Trigger::PostLogin, action.clone());
     let login = |who: &str| {
-        let mut ev = Event::default();
-        ev.user.user_id = who.to_string();
-        let st = ex.start(Trigger::PostLogin, ev);
+        let st = login_as(&ex, who);
         assert_eq!(st.outcome.id_token_claims.get("who"), Some(&json!(who)), "{:?}", st.outcome.failure);
     };
     // Six logins at once take six sandboxes; given back, the pool keeps up to twice its size.
@@ -358,9 +363,7 @@ fn the_api_is_extensible_and_fresh_for_every_login() {
 };"#,
     );
     for user in ["u1", "u2", "u3"] {
-        let mut ev = Event::default();
-        ev.user.user_id = user.into();
-        let st = ex.start(Trigger::PostLogin, ev);
+        let st = login_as(&ex, user);
         assert!(st.outcome.failure.is_none(), "{:?}", st.outcome.failure);
         assert_eq!(
             st.outcome.id_token_claims.get("seen"),
@@ -518,10 +521,8 @@ fn an_infinite_loop_is_stopped_and_the_next_login_still_works() {
             ..Default::default()
         },
     );
-    let mut ev = Event::default();
-    ev.user.user_id = "loop".into();
     let started = std::time::Instant::now();
-    let st = ex.start(Trigger::PostLogin, ev);
+    let st = login_as(&ex, "loop");
     assert!(started.elapsed() < Duration::from_secs(2), "the loop was not interrupted in time");
     let f = st.outcome.failure.expect("fails");
     assert!(matches!(f.kind, FailureKind::ActionError | FailureKind::Timeout));
@@ -548,9 +549,7 @@ fn the_memory_limit_fails_the_login_not_the_process() {
         cfg,
     );
     let ex = executor(Trigger::PostLogin, vec![hog], Limits::default());
-    let mut ev = Event::default();
-    ev.user.user_id = "hog".into();
-    let st = ex.start(Trigger::PostLogin, ev);
+    let st = login_as(&ex, "hog");
     assert_eq!(st.outcome.failure.map(|f| f.kind), Some(FailureKind::ActionError));
     assert!(
         st.outcome.trace[0].error.as_deref().unwrap_or_default().contains("memory"),
@@ -956,9 +955,7 @@ exports.onExecutePostLogin = async (event, api) => {
 };"#,
     );
     let login = |user: &str| {
-        let mut ev = Event::default();
-        ev.user.user_id = user.into();
-        let st = ex.start(Trigger::PostLogin, ev);
+        let st = login_as(&ex, user);
         assert!(st.outcome.failure.is_none(), "{user}: {:?}", st.outcome.failure);
         assert_eq!(
             st.outcome.access_token_claims.get("user"),

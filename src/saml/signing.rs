@@ -18,9 +18,8 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 
 /// A signing key and its certificate, parsed once and reused for every signature.
 pub struct SigningKey {
-    key: PKey<Private>,
-    /// The same key's rsa-sha256 signing contexts, set up once.
-    rsa_sha256: RsaSha256,
+    /// The key, with its rsa-sha256 signing contexts set up once.
+    key: RsaSha256,
     cert: X509,
     cert_b64: String,
 }
@@ -51,8 +50,7 @@ impl SigningKey {
         }
         let cert_b64 = B64.encode(cert.to_der()?);
         Ok(SigningKey {
-            rsa_sha256: RsaSha256::new(key.clone()),
-            key,
+            key: RsaSha256::new(key),
             cert,
             cert_b64,
         })
@@ -77,15 +75,15 @@ impl SigningKey {
 
     /// The private key (for the OIDC issuer, which signs with the same tenant key).
     pub fn private_key(&self) -> &PKey<Private> {
-        &self.key
+        self.key.key()
     }
 
     /// RSA PKCS#1 v1.5 signature of `data`.
     pub fn sign(&self, alg: SignatureAlgorithm, data: &[u8]) -> Result<Vec<u8>, SamlError> {
         match alg {
-            SignatureAlgorithm::RsaSha256 => Ok(self.rsa_sha256.sign(data)?),
+            SignatureAlgorithm::RsaSha256 => Ok(self.key.sign(data)?),
             SignatureAlgorithm::RsaSha1 => {
-                let mut signer = Signer::new(MessageDigest::sha1(), &self.key)?;
+                let mut signer = Signer::new(MessageDigest::sha1(), self.key.key())?;
                 signer.update(data)?;
                 Ok(signer.sign_to_vec()?)
             }
